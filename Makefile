@@ -1,0 +1,42 @@
+# Belay — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint typecheck pytest clean serve demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,postgres]'
+	touch $@ $(STAMP)
+
+## make run: install, migrate, seed the demo (prints the logins) and serve on http://localhost:5000
+run: $(STAMP)
+	$(BIN)/belay init
+	$(BIN)/belay demo
+	$(BIN)/belay serve --host 127.0.0.1 --port 5000
+
+## make test: install with test extras, then ruff, mypy and the whole pytest suite
+test: $(TEST_STAMP) lint typecheck pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check provider tests
+	$(BIN)/ruff format --check provider tests
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+pytest: $(TEST_STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/artifacts

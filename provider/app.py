@@ -1,0 +1,140 @@
+"""The application factory (Flask's ``create_app`` pattern)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from provider import config as config_module
+from provider.crypto import DataKey
+from provider.extensions import csrf, db, migrate
+
+__all__ = ["create_app"]
+
+_PACKAGE = Path(__file__).resolve().parent
+_ROOT = _PACKAGE.parent
+
+
+def _asset_folder(name: str) -> str:
+    """Inside the wheel (``provider/_templates``) or at the repository root."""
+    bundled = _PACKAGE / f"_{name}"
+    return str(bundled if bundled.is_dir() else _ROOT / name)
+
+
+def _migrations_folder() -> str:
+    bundled = _PACKAGE / "_migrations"
+    return str(bundled if bundled.is_dir() else _ROOT / "migrations")
+
+
+def _database_uri(url: str) -> str:
+    # psycopg 3 is the PostgreSQL driver; accept the plain libpq-style scheme too.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _is_local_http(issuer: str) -> bool:
+    parts = urlsplit(issuer)
+    return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL + a busy timeout let several threads/processes share one SQLite file.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    instance_path = os.environ.get("BELAY_INSTANCE_PATH") or str(Path.cwd() / "instance")
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=_asset_folder("templates"),
+        static_folder=_asset_folder("static"),
+    )
+    settings = config_module.load_config()
+    if test_config:
+        settings.update(test_config)
+    config_module.ensure_instance_secrets(settings, app.instance_path)
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=_database_uri(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_SECURE=not _is_local_http(settings["ISSUER"]),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_SSL_STRICT=False,
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+    )
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_folder())
+    csrf.init_app(app)
+
+    from provider.web.session import ServerSessionInterface
+
+    app.session_interface = ServerSessionInterface()
+
+    from provider.factors.hashing import SecretHasher
+    from provider.oidc.keys import KeyRing
+    from provider.oidc.server import create_server
+    from provider.storage import ladder as ladder_store
+
+    data_key = DataKey(app.config["DATA_KEY"])
+    app.extensions["belay_data_key"] = data_key
+    app.extensions["belay_keys"] = KeyRing(
+        data_key,
+        max_token_ttl=max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"]),
+        cache_ttl=float(app.config.get("KEY_CACHE_TTL", 5)),
+    )
+    app.extensions["belay_hasher"] = SecretHasher(
+        time_cost=app.config["ARGON2_TIME_COST"],
+        memory_cost=app.config["ARGON2_MEMORY_COST"],
+        parallelism=app.config["ARGON2_PARALLELISM"],
+    )
+    app.extensions["belay_ladder"] = ladder_store.current_ladder
+    server = create_server(app)
+    app.extensions["belay_server"] = server
+
+    from provider.web import account, errors, login, oidc, security
+
+    app.register_blueprint(oidc.bp)
+    app.register_blueprint(login.bp)
+    app.register_blueprint(account.bp)
+    # Protocol endpoints are called by relying parties, not by our own forms.
+    for view in (oidc.token, oidc.introspect, oidc.revoke, oidc.userinfo, oidc.authorize):
+        csrf.exempt(view)
+    security.init_app(app)
+    errors.init_app(app)
+
+    @app.template_filter("datetime")
+    def format_datetime(epoch: int | None) -> str:
+        from datetime import UTC, datetime
+
+        if not epoch:
+            return ""
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    @app.get("/")
+    def home() -> Any:
+        from flask import redirect, url_for
+
+        return redirect(url_for("account.index"))
+
+    from provider.cli import register
+
+    register(app)
+    return app

@@ -1,0 +1,126 @@
+"""Every configuration option, its default and what it means — in one place.
+
+Order of precedence (lowest first): the defaults below, a TOML file named by
+``BELAY_CONFIG``, ``BELAY_*`` environment variables, then ``test_config``
+passed to :func:`provider.app.create_app`. Environment variables use the
+option name prefixed with ``BELAY_`` (``BELAY_ISSUER``); a TOML file uses the
+option names in lower case at the top level (``issuer = "https://…"``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULTS", "load_config", "ensure_instance_secrets"]
+
+DEFAULTS: dict[str, Any] = {
+    # Public identifier of this OP; also the base URL of every endpoint.
+    "ISSUER": "http://localhost:5000",
+    # SQLAlchemy URL. Default: SQLite file ``instance/belay.sqlite3``.
+    # PostgreSQL: ``postgresql+psycopg://user@host/db`` (``postgresql://`` works too).
+    "DATABASE_URL": None,
+    # Signs CSRF tokens. Generated into instance/secret_key (0600) when unset.
+    "SECRET_KEY": None,
+    # Fernet key encrypting private signing keys and TOTP secrets at rest.
+    # Generated into instance/data_key (0600) when unset.
+    "DATA_KEY": None,
+    # WebAuthn relying-party id and allowed origins (comma-separated).
+    "RP_ID": "localhost",
+    "ORIGINS": "http://localhost:5000",
+    # Cookies: Secure unless the issuer is plain http on a loopback host.
+    "SESSION_COOKIE_NAME": "belay_session",
+    # Server-side session lifetime bounds (seconds), NIST SP 800-63B-4 style.
+    "SESSION_IDLE_TIMEOUT": 8 * 3600,
+    "SESSION_ABSOLUTE_TIMEOUT": 24 * 3600,
+    # An authorize transaction (login/consent/step-up in progress) lives this long.
+    "AUTHORIZE_TRANSACTION_TTL": 15 * 60,
+    # Token lifetimes (seconds).
+    "AUTHORIZATION_CODE_TTL": 60,
+    "ACCESS_TOKEN_TTL": 600,
+    "ID_TOKEN_TTL": 600,
+    "REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    # Signing keys: algorithm used when a client does not ask for another one.
+    "DEFAULT_SIGNING_ALG": "ES256",
+    # A rotated-in key is published this long before it starts signing, so
+    # relying parties that cache the JWKS already know it.
+    "KEY_PUBLISH_DELAY": 300,
+    # Password throttling: from the Nth consecutive failure a growing delay
+    # (1 s, 2 s, 4 s … capped), at the limit the password is locked until an
+    # admin unlocks it. NIST SP 800-63B-4 allows at most 100.
+    "PASSWORD_DELAY_AFTER": 5,
+    "PASSWORD_MAX_FAILURES": 20,
+    "THROTTLE_MAX_DELAY": 300,
+    # argon2id parameters (RFC 9106 "second recommended", lighter memory).
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 4,
+    # RFC 7591 dynamic registration is off unless enabled.
+    "REGISTRATION_ENABLED": False,
+    # Dev server / gunicorn bind.
+    "HOST": "127.0.0.1",
+    "PORT": 5000,
+}
+
+_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
+_BOOL_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, bool)}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key in _BOOL_KEYS and isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if key in _INT_KEYS and isinstance(value, str):
+        return int(value)
+    return value
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the TOML file named by ``BELAY_CONFIG``, then ``BELAY_*``."""
+    env = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    path = env.get("BELAY_CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, value in data.items():
+            config[key.upper()] = _coerce(key.upper(), value)
+    for key in DEFAULTS:
+        if f"BELAY_{key}" in env:
+            config[key] = _coerce(key, env[f"BELAY_{key}"])
+    return config
+
+
+def _read_or_create_secret(path: Path, make: Any) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value: str = make()
+    # O_EXCL: two processes starting at once never overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def ensure_instance_secrets(config: dict[str, Any], instance_path: str) -> None:
+    """Fill SECRET_KEY and DATA_KEY from ``instance/`` (created 0600 on first run)."""
+    from cryptography.fernet import Fernet
+
+    folder = Path(instance_path)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _read_or_create_secret(
+            folder / "secret_key", lambda: secrets.token_urlsafe(48)
+        )
+    if not config.get("DATA_KEY"):
+        config["DATA_KEY"] = _read_or_create_secret(
+            folder / "data_key", lambda: Fernet.generate_key().decode()
+        )
+    if not config.get("DATABASE_URL"):
+        folder.mkdir(parents=True, exist_ok=True)
+        config["DATABASE_URL"] = f"sqlite:///{folder / 'belay.sqlite3'}"

@@ -1,0 +1,308 @@
+"""The authorization endpoint as a pipeline of small named steps.
+
+``validate`` checks the client and redirect URI (errors before this point are
+shown as a page, never redirected — RFC 6749 §4.1.2.1), then the rest of the
+request; ``evaluate`` asks the policy engine what the session still lacks and
+answers with one of: issue a code, log in, step up, ask consent, or an OAuth
+error sent to the registered redirect URI with ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import current_app
+
+from provider import clock, policy
+from provider.oidc.server import Subject
+from provider.storage import accounts, audit
+from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
+
+__all__ = [
+    "AuthorizeError",
+    "ErrorPage",
+    "Outcome",
+    "Redirect",
+    "ShowConsent",
+    "ShowLogin",
+    "ShowStepUp",
+    "evaluate",
+    "validate",
+]
+
+# Parameters that must not repeat (RFC 6749 §3.1) — we refuse any repetition.
+_SUPPORTED_PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    status: int
+    error: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    location: str
+
+
+@dataclass(frozen=True)
+class ShowLogin:
+    tx_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ShowStepUp:
+    tx_id: str
+    target_acr: str | None
+    methods: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ShowConsent:
+    tx_id: str
+
+
+Outcome = ErrorPage | Redirect | ShowLogin | ShowStepUp | ShowConsent
+
+
+class AuthorizeError(Exception):
+    """An OAuth error to deliver to the (already validated) redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+def error_redirect(redirect_uri: str, error: str, description: str, state: str | None) -> Redirect:
+    params = [("error", error), ("error_description", description)]
+    if state:
+        params.append(("state", state))
+    params.append(("iss", current_app.config["ISSUER"]))
+    return Redirect(add_params_to_uri(redirect_uri, params))
+
+
+def _oauth_request(params: dict[str, str]) -> OAuth2Request:
+    """Authlib's view of the stored request (it may be resumed on another request)."""
+    request = OAuth2Request("GET", f"{current_app.config['ISSUER']}/authorize?{urlencode(params)}")
+    request.payload = BasicOAuth2Payload(params)
+    return request
+
+
+@dataclass(frozen=True)
+class Validated:
+    client: Client
+    params: dict[str, str]
+    redirect_uri: str
+    state: str | None
+
+
+def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
+    """Check client and redirect URI first, then the rest of the request."""
+    client_ids = multi.get("client_id", [])
+    redirect_uris = multi.get("redirect_uri", [])
+    if len(client_ids) != 1 or not client_ids[0]:
+        return ErrorPage(400, "invalid_request", "The request has no valid client_id.")
+    client = accounts.get_client(client_ids[0])
+    if client is None:
+        return ErrorPage(400, "invalid_client", "This application is not registered here.")
+    if len(redirect_uris) != 1 or not redirect_uris[0]:
+        return ErrorPage(400, "invalid_request", "The request must carry exactly one redirect_uri.")
+    redirect_uri = redirect_uris[0]
+    if redirect_uri not in (client.redirect_uris or []):
+        return ErrorPage(
+            400,
+            "invalid_request",
+            "The redirect_uri does not exactly match one registered for this application.",
+        )
+    states = multi.get("state", [])
+    state = states[0] if len(states) == 1 else None
+    repeated = sorted(k for k, v in multi.items() if len(v) > 1)
+    if repeated:
+        return error_redirect(
+            redirect_uri, "invalid_request", f"Parameter repeated: {', '.join(repeated)}.", state
+        )
+    params = {k: v[0] for k, v in multi.items()}
+    if any("\x00" in v for v in params.values()):
+        return error_redirect(redirect_uri, "invalid_request", "Parameters must not contain NUL.", state)
+    if "request" in params:
+        return error_redirect(redirect_uri, "request_not_supported", "Request objects are not supported.", state)
+    if "request_uri" in params:
+        return error_redirect(
+            redirect_uri, "request_uri_not_supported", "request_uri is not supported.", state
+        )
+    if params.get("response_mode", "query") != "query":
+        return error_redirect(redirect_uri, "invalid_request", "Only response_mode=query is supported.", state)
+    problem = _resource_problem(multi.get("resource", []))
+    if problem:
+        return error_redirect(redirect_uri, "invalid_target", problem, state)
+    # Authlib validates response_type, scope, PKCE and nonce.
+    server = current_app.extensions["belay_server"]
+    try:
+        grant = server.get_authorization_grant(_oauth_request(params))
+        grant.validate_authorization_request()
+    except OAuth2Error as error:
+        return error_redirect(redirect_uri, error.error, error.description or error.error, state)
+    return Validated(client=client, params=params, redirect_uri=redirect_uri, state=state)
+
+
+def _resource_problem(resources: list[str]) -> str | None:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    if len(resources) > 1:
+        return "Only one resource per request is supported."
+    for resource in resources:
+        parts = urlsplit(resource)
+        if not parts.scheme or not parts.netloc or parts.fragment or len(resource) > 2000:
+            return "resource must be an absolute URI without a fragment."
+    return None
+
+
+def _session_state(row: WebSession | None, previous_seen_at: int | None) -> policy.SessionState | None:
+    if row is None or row.user_id is None or not row.events:
+        return None
+    events = tuple(
+        policy.Event(
+            method=e.method,
+            amr=tuple(e.amr),
+            at=e.at,
+            credential_id=e.credential_id,
+            uv=bool(e.details.get("uv", False)),
+            backup_eligible=e.details.get("backup_eligible"),
+            aaguid=e.details.get("aaguid"),
+            remembered=bool(e.details.get("remembered", False)),
+        )
+        for e in row.events
+    )
+    return policy.SessionState(
+        user_id=str(row.user_id),
+        events=events,
+        created_at=row.authenticated_at or row.created_at,
+        last_active_at=previous_seen_at or row.last_seen_at,
+    )
+
+
+def enrolled_methods(user: User) -> list[policy.EnrolledMethod]:
+    methods = []
+    if user.password_hash:
+        methods.append(policy.EnrolledMethod(method="password"))
+    return methods
+
+
+def client_policy(client: Client) -> policy.ClientPolicy:
+    return policy.client_policy_from_dict(client.policy or {}, current_ladder())
+
+
+def current_ladder() -> policy.Ladder:
+    ladder: policy.Ladder = current_app.extensions["belay_ladder"]()
+    return ladder
+
+
+def evaluate(
+    validated: Validated,
+    *,
+    row: WebSession | None,
+    previous_seen_at: int | None,
+    tx: AuthorizeTransaction | None,
+    ensure_row: Any,
+) -> Outcome:
+    """Decide what this authorization request needs next, and do it."""
+    params = validated.params
+    client = validated.client
+    ladder = current_ladder()
+    pol = client_policy(client)
+    scopes = set(params.get("scope", "").split())
+    try:
+        requirement = policy.parse_requirement(
+            params,
+            pol,
+            ladder,
+            has_openid_scope="openid" in scopes,
+            transaction_started_at=tx.created_at if tx else None,
+        )
+    except policy.RequirementError as exc:
+        return error_redirect(validated.redirect_uri, exc.error, exc.description, validated.state)
+    session = _session_state(row, previous_seen_at)
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if user is not None and user.disabled_at is not None:
+        session, user = None, None
+    enrolled = enrolled_methods(user) if user else []
+    decision = policy.decide(requirement, pol, ladder, session, enrolled, clock.now())
+    prompts = set(params.get("prompt", "").split())
+
+    if isinstance(decision, policy.Fail):
+        audit.record(
+            "authorize",
+            "refused",
+            user_id=user.id if user else None,
+            client_id=client.client_id,
+            reason=decision.reason,
+        )
+        return error_redirect(validated.redirect_uri, decision.error, decision.description, validated.state)
+
+    if isinstance(decision, policy.Login | policy.StepUp):
+        if tx is None:
+            tx = accounts.create_transaction(
+                ensure_row().id, client.client_id, params, current_app.config["AUTHORIZE_TRANSACTION_TTL"]
+            )
+        if isinstance(decision, policy.Login):
+            return ShowLogin(tx.id, decision.reason)
+        audit.record(
+            "step_up_required",
+            "pending",
+            user_id=user.id if user else None,
+            client_id=client.client_id,
+            acr=decision.target_acr,
+            reason=decision.reason,
+            details={"methods": list(decision.methods)},
+        )
+        return ShowStepUp(tx.id, decision.target_acr, decision.methods, decision.reason)
+
+    assert isinstance(decision, policy.Satisfied) and user is not None and row is not None
+    needs_consent = not client.first_party and (
+        "consent" in prompts or not scopes <= accounts.consented_scopes(user.id, client.client_id)
+    )
+    if needs_consent and not (tx and tx.consent_given):
+        if "none" in prompts:
+            return error_redirect(
+                validated.redirect_uri, "consent_required", "The user has not consented.", validated.state
+            )
+        if tx is None:
+            tx = accounts.create_transaction(
+                ensure_row().id, client.client_id, params, current_app.config["AUTHORIZE_TRANSACTION_TTL"]
+            )
+        return ShowConsent(tx.id)
+
+    subject = Subject(
+        user=user,
+        acr=decision.acr,
+        amr=list(decision.amr),
+        auth_time=decision.auth_time,
+        sid=row.sid,
+        audience=[params["resource"]] if params.get("resource") else [],
+    )
+    server = current_app.extensions["belay_server"]
+    request = _oauth_request(params)
+    grant = server.get_authorization_grant(request)
+    response = server.create_authorization_response(request=request, grant_user=subject, grant=grant)
+    if tx is not None:
+        accounts.delete_transaction(tx)
+    audit.record(
+        "authorize",
+        "success",
+        user_id=user.id,
+        client_id=client.client_id,
+        acr=decision.acr,
+        details={"amr": list(decision.amr)},
+    )
+    location = response.headers["Location"]
+    if "iss=" not in urlsplit(location).query:
+        location = add_params_to_uri(location, [("iss", current_app.config["ISSUER"])])
+    return Redirect(location)

@@ -1,0 +1,1 @@
+"""OpenID Connect / OAuth 2.0 protocol glue on top of Authlib."""

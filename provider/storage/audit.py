@@ -1,0 +1,51 @@
+"""The audit log: one row per security event. Callers never pass secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider import clock
+from provider.extensions import db
+from provider.storage.models import AuditEvent
+
+__all__ = ["record", "recent"]
+
+
+def record(
+    event: str,
+    result: str,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+    client_id: str | None = None,
+    method: str | None = None,
+    acr: str | None = None,
+    reason: str | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+    commit: bool = True,
+) -> None:
+    db.session.add(
+        AuditEvent(
+            at=clock.now(),
+            event=event,
+            result=result,
+            user_id=user_id,
+            username=(username or "")[:150] or None,
+            client_id=(client_id or "")[:200] or None,
+            method=method,
+            acr=acr,
+            reason=(reason or "")[:200] or None,
+            ip=ip,
+            details=details or {},
+        )
+    )
+    if commit:
+        db.session.commit()
+
+
+def recent(*, user_id: int | None = None, limit: int = 50) -> list[AuditEvent]:
+    query = db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(AuditEvent.user_id == user_id)
+    return list(db.session.scalars(query))

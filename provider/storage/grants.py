@@ -1,0 +1,142 @@
+"""Authorization codes and issued tokens: atomic consumption and revocation.
+
+Single-use values are consumed with a conditional ``UPDATE … RETURNING``,
+atomic on SQLite and PostgreSQL alike (SECURITY.md cases 34 and 35).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, update
+
+from provider import clock
+from provider.crypto import sha256_hex
+from provider.extensions import db
+from provider.storage.models import AuthorizationCode, ClientAssertionJti, Token
+
+__all__ = [
+    "claim_code",
+    "claim_refresh_token",
+    "code_was_used",
+    "find_token",
+    "find_token_by_refresh",
+    "remember_assertion_jti",
+    "revoke_family",
+    "revoke_tokens_from_code",
+    "revoke_token",
+    "save_code",
+    "save_token",
+]
+
+
+def save_code(code: AuthorizationCode) -> None:
+    db.session.add(code)
+    db.session.commit()
+
+
+def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
+    """Mark a live code used and return it; None when unknown, expired or already used."""
+    now = clock.now()
+    row = db.session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.code_hash == sha256_hex(code),
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(AuthorizationCode.id)
+    ).first()
+    db.session.commit()
+    if row is None:
+        return None
+    return db.session.get(AuthorizationCode, row[0])
+
+
+def code_was_used(code: str, client_id: str) -> AuthorizationCode | None:
+    return db.session.scalar(
+        db.select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == sha256_hex(code),
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.used_at.is_not(None),
+        )
+    )
+
+
+def revoke_tokens_from_code(code_id: int) -> int:
+    """RFC 6749 §4.1.2: a replayed code revokes the tokens issued from it."""
+    families = list(db.session.scalars(db.select(Token.family_id).where(Token.code_id == code_id)))
+    count = 0
+    for family in set(families):
+        count += revoke_family(family, commit=False)
+    db.session.commit()
+    return count
+
+
+def save_token(token: Token) -> None:
+    db.session.add(token)
+    db.session.commit()
+
+
+def find_token(access_token: str) -> Token | None:
+    return db.session.scalar(db.select(Token).where(Token.access_token_hash == sha256_hex(access_token)))
+
+
+def find_token_by_refresh(refresh_token: str) -> Token | None:
+    return db.session.scalar(
+        db.select(Token).where(Token.refresh_token_hash == sha256_hex(refresh_token))
+    )
+
+
+def claim_refresh_token(token_id: int) -> bool:
+    """Consume a refresh token for rotation; False when someone else already did."""
+    now = clock.now()
+    row = db.session.execute(
+        update(Token)
+        .where(Token.id == token_id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
+        .values(refresh_used_at=now)
+        .returning(Token.id)
+    ).first()
+    db.session.commit()
+    return row is not None
+
+
+def revoke_family(family_id: str, *, commit: bool = True) -> int:
+    result = db.session.execute(
+        update(Token)
+        .where(Token.family_id == family_id, Token.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    if commit:
+        db.session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revoke_token(token: Token, *, whole_family: bool) -> None:
+    if whole_family:
+        revoke_family(token.family_id)
+        return
+    db.session.execute(
+        update(Token)
+        .where(Token.id == token.id, or_(Token.revoked_at.is_(None)))
+        .values(revoked_at=clock.now())
+    )
+    db.session.commit()
+
+
+def remember_assertion_jti(client_id: str, jti: str, expires_at: int) -> bool:
+    """Record a client-assertion ``jti``; False if it was seen before (replay)."""
+    from sqlalchemy.exc import IntegrityError
+
+    now = clock.now()
+    db.session.execute(
+        db.delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now)
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(ClientAssertionJti(client_id=client_id, jti=jti[:200], expires_at=expires_at))
+    except IntegrityError:
+        db.session.commit()
+        return False
+    db.session.commit()
+    return True

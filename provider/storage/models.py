@@ -1,0 +1,260 @@
+"""SQLAlchemy 2 typed models. The schema is made only by Alembic migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from provider.extensions import db
+
+__all__ = [
+    "AuditEvent",
+    "AuthEvent",
+    "AuthorizationCode",
+    "AuthorizeTransaction",
+    "Client",
+    "ClientAssertionJti",
+    "Consent",
+    "FactorCounter",
+    "Setting",
+    "SigningKey",
+    "Token",
+    "User",
+    "WebSession",
+]
+
+Json = JSON()
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True, index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    def get_user_id(self) -> str:
+        return str(self.id)
+
+
+class Client(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    # SHA-256 of a high-entropy generated secret: argon2's cost buys nothing
+    # for a 256-bit random value and would slow every token request.
+    client_secret_hash: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    redirect_uris: Mapped[list[str]] = mapped_column(Json, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(Json, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(Json, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid profile email")
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(10))
+    access_token_format: Mapped[str] = mapped_column(String(10), default="jwt")
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    policy: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebSession(db.Model):  # type: ignore[name-defined,misc]
+    """A browser session. The cookie holds a random token; only its hash is here."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    # Public session id (the ID token's ``sid``); new at every login.
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    authenticated_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    events: Mapped[list[AuthEvent]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="AuthEvent.id"
+    )
+
+
+class AuthEvent(db.Model):  # type: ignore[name-defined,misc]
+    """One successful factor check inside a session (DESIGN.md "Authentication events")."""
+
+    __tablename__ = "auth_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("web_sessions.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(30))
+    amr: Mapped[list[str]] = mapped_column(Json, default=list)
+    at: Mapped[int] = mapped_column(BigInteger)
+    credential_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+    session: Mapped[WebSession] = relationship(back_populates="events")
+
+
+class AuthorizeTransaction(db.Model):  # type: ignore[name-defined,misc]
+    """An authorization request in progress (login, consent or step-up pending).
+
+    Bound to the browser session that started it: it cannot complete another
+    request or another browser.
+    """
+
+    __tablename__ = "authorize_transactions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("web_sessions.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    acr: Mapped[str | None] = mapped_column(String(200))
+    amr: Mapped[list[str]] = mapped_column(Json, default=list)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    resource: Mapped[list[str]] = mapped_column(Json, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Token(db.Model):  # type: ignore[name-defined,misc]
+    """An issued access token (and its refresh token), with the grant it came from."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the access token as sent (JWT or opaque), for introspection.
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # Every refresh token rotated from one authorization shares a family.
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    code_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    acr: Mapped[str | None] = mapped_column(String(200))
+    amr: Mapped[list[str]] = mapped_column(Json, default=list)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    audience: Mapped[list[str]] = mapped_column(Json, default=list)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    access_expires_at: Mapped[int] = mapped_column(BigInteger)
+    refresh_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    refresh_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SigningKey(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    # The private JWK, Fernet-encrypted with the data key.
+    private_jwk: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Published in the JWKS from creation; signs from activates_at.
+    activates_at: Mapped[int] = mapped_column(BigInteger)
+    # Stops signing at retired_at; leaves the JWKS at retired_at + max token TTL.
+    retired_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FactorCounter(db.Model):  # type: ignore[name-defined,misc]
+    """Consecutive failures of one factor of one user, updated atomically."""
+
+    __tablename__ = "factor_counters"
+    __table_args__ = (UniqueConstraint("user_id", "factor"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    factor: Mapped[str] = mapped_column(String(30))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_allowed_at: Mapped[int | None] = mapped_column(BigInteger)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ClientAssertionJti(db.Model):  # type: ignore[name-defined,misc]
+    """Seen ``jti`` values of private_key_jwt assertions (RFC 7523 §3 replay check)."""
+
+    __tablename__ = "client_assertion_jtis"
+    __table_args__ = (UniqueConstraint("client_id", "jti"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    jti: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Who did what, when, for which client, with what result. Never a secret."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    event: Mapped[str] = mapped_column(String(60), index=True)
+    result: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    username: Mapped[str | None] = mapped_column(String(150))
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str | None] = mapped_column(String(30))
+    acr: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class Consent(db.Model):  # type: ignore[name-defined,misc]
+    """Scopes a user has granted to a client (asked again only for new scopes)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Setting(db.Model):  # type: ignore[name-defined,misc]
+    """Deployment-wide documents edited at run time (the acr ladder)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(Json)

@@ -1,0 +1,176 @@
+"""The interactive pages of an authorization: login, step-up challenge, consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from provider import clock
+from provider.factors import password as password_factor
+from provider.flows import authorize as flow
+from provider.flows import login as login_flow
+from provider.storage import accounts, audit
+from provider.storage import sessions as session_store
+from provider.storage.models import AuthorizeTransaction
+from provider.web import session as web_session
+from provider.web.oidc import resume
+
+bp = Blueprint("login", __name__)
+
+
+def _tx() -> AuthorizeTransaction | None:
+    row = web_session.current_row()
+    tx_id = request.values.get("tx")
+    return accounts.get_transaction(tx_id, row.id if row else None)
+
+
+def _client_name(tx: AuthorizeTransaction | None) -> str | None:
+    if tx is None:
+        return None
+    client = accounts.get_client(tx.client_id)
+    return (client.name or client.client_id) if client else None
+
+
+def _field(name: str, limit: int = 1024) -> str:
+    value = request.form.get(name, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _after_login(tx: AuthorizeTransaction | None) -> Any:
+    if tx is not None:
+        return redirect(url_for("oidc.authorize_resume", tx=tx.id))
+    return redirect(url_for("account.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    tx = _tx()
+    if request.values.get("tx") and tx is None:
+        return render_template(
+            "error.html", title="This sign-in has expired", error="expired",
+            description="Go back to the application and start again.",
+        ), 400
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = _field("username", 150).strip()
+        password = _field("password")
+        if not username or not password:
+            error = "Enter your username and password."
+        else:
+            result = login_flow.verify_password(
+                username, password, ip=request.remote_addr,
+                client_id=tx.client_id if tx else None, purpose="login",
+            )
+            if result.user is not None:
+                row = web_session.ensure_row()
+                token = session_store.login(
+                    row, result.user,
+                    session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR),
+                    absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+                )
+                web_session.rotate_cookie(token)
+                return _after_login(tx)
+            error = login_flow.FAILURE_MESSAGE
+    status = 401 if error and request.method == "POST" else 200
+    return render_template(
+        "login.html", tx=tx.id if tx else "", error=error, username=username,
+        client_name=_client_name(tx),
+    ), status
+
+
+@bp.route("/challenge", methods=["GET", "POST"])
+def challenge() -> Any:
+    """Step-up: add the missing event to the session the user already has."""
+    tx = _tx()
+    row = web_session.current_row()
+    if tx is None or row is None or row.user_id is None:
+        return render_template(
+            "error.html", title="This confirmation has expired", error="expired",
+            description="Go back to the application and start again.",
+        ), 400
+    user = accounts.get_user(row.user_id)
+    assert user is not None
+    validated = flow.validate({k: [v] for k, v in tx.params.items()})
+    if not isinstance(validated, flow.Validated):
+        return resume(tx.id)
+    outcome = flow.evaluate(
+        validated, row=row, previous_seen_at=web_session.previous_seen_at(),
+        tx=tx, ensure_row=web_session.ensure_row,
+    )
+    if not isinstance(outcome, flow.ShowStepUp):
+        return resume(tx.id)
+    error = None
+    if request.method == "POST":
+        if request.form.get("cancel"):
+            audit.record("step_up", "cancelled", user_id=user.id, client_id=tx.client_id)
+            return _cancel(tx, validated)
+        method = _field("method", 30)
+        if method not in outcome.methods:
+            error = "That way of confirming is not available for this request."
+        elif method == password_factor.FACTOR:
+            result = login_flow.verify_password(
+                user.username, _field("password"), ip=request.remote_addr,
+                client_id=tx.client_id, purpose="step_up",
+            )
+            if result.user is not None and result.user.id == user.id:
+                token = session_store.add_event(
+                    row, session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR)
+                )
+                web_session.rotate_cookie(token)
+                audit.record(
+                    "step_up", "success", user_id=user.id, client_id=tx.client_id,
+                    method=method, acr=outcome.target_acr,
+                )
+                return redirect(url_for("oidc.authorize_resume", tx=tx.id))
+            error = "That did not work. Check it and try again in a moment."
+    return render_template(
+        "challenge.html", tx=tx.id, methods=outcome.methods, target_acr=outcome.target_acr,
+        reason=outcome.reason, error=error, client_name=_client_name(tx), username=user.username,
+    ), (401 if error else 200)
+
+
+def _cancel(tx: AuthorizeTransaction, validated: flow.Validated) -> Any:
+    accounts.delete_transaction(tx)
+    outcome = flow.error_redirect(
+        validated.redirect_uri, "unmet_authentication_requirements",
+        "The user did not complete the required authentication.", validated.state,
+    )
+    return redirect(outcome.location)
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+def consent() -> Any:
+    tx = _tx()
+    row = web_session.current_row()
+    if tx is None or row is None or row.user_id is None:
+        return render_template(
+            "error.html", title="This request has expired", error="expired",
+            description="Go back to the application and start again.",
+        ), 400
+    client = accounts.get_client(tx.client_id)
+    validated = flow.validate({k: [v] for k, v in tx.params.items()})
+    if client is None or not isinstance(validated, flow.Validated):
+        return resume(tx.id)
+    scopes = [s for s in tx.params.get("scope", "").split() if s in set(client.scope.split())]
+    if request.method == "POST":
+        decision = request.form.get("decision")
+        if decision == "allow":
+            accounts.grant_consent(row.user_id, client.client_id, set(scopes))
+            tx.consent_given = True
+            accounts.commit()
+            audit.record("consent", "granted", user_id=row.user_id, client_id=client.client_id)
+            return redirect(url_for("oidc.authorize_resume", tx=tx.id))
+        if decision == "deny":
+            audit.record("consent", "denied", user_id=row.user_id, client_id=client.client_id)
+            accounts.delete_transaction(tx)
+            outcome = flow.error_redirect(
+                validated.redirect_uri, "access_denied", "The user declined.", validated.state
+            )
+            return redirect(outcome.location)
+    return render_template(
+        "consent.html", tx=tx.id, client=client, scopes=scopes,
+        error="Choose Allow or Deny." if request.method == "POST" else None,
+        now=clock.now(),
+    )

@@ -1,0 +1,263 @@
+"""Protocol endpoints: discovery, JWKS, authorize, token, userinfo,
+introspection, revocation and RP-initiated logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from provider import clock
+from provider.flows import authorize as flow
+from provider.oidc.clients import AUTH_METHODS
+from provider.oidc.keys import SUPPORTED_ALGS
+from provider.oidc.server import user_claims
+from provider.storage import accounts, audit
+from provider.storage import grants as token_store
+from provider.storage import sessions as session_store
+from provider.web import session as web_session
+
+bp = Blueprint("oidc", __name__)
+
+__all__ = ["bp", "render_outcome"]
+
+
+def _server() -> Any:
+    return current_app.extensions["belay_server"]
+
+
+def _ladder_values() -> list[str]:
+    return [level.acr for level in flow.current_ladder().levels]
+
+
+def metadata() -> dict[str, Any]:
+    issuer = current_app.config["ISSUER"]
+    data: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA", "PS256"],
+        "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "sid",
+            "azp", "at_hash", "name", "preferred_username", "email", "email_verified",
+        ],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "acr_values_supported": _ladder_values(),
+        "authorization_response_iss_parameter_supported": True,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "frontchannel_logout_supported": False,
+    }
+    if current_app.config["REGISTRATION_ENABLED"]:
+        data["registration_endpoint"] = f"{issuer}/register"
+    return data
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def discovery() -> Response:
+    response = jsonify(metadata())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    response = jsonify(current_app.extensions["belay_keys"].jwks())
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def render_outcome(outcome: flow.Outcome) -> Any:
+    if isinstance(outcome, flow.ErrorPage):
+        return (
+            render_template(
+                "error.html", title="This sign-in request cannot continue",
+                error=outcome.error, description=outcome.description,
+            ),
+            outcome.status,
+        )
+    if isinstance(outcome, flow.Redirect):
+        return redirect(outcome.location, 302)
+    if isinstance(outcome, flow.ShowLogin):
+        return redirect(url_for("login.login", tx=outcome.tx_id))
+    if isinstance(outcome, flow.ShowStepUp):
+        return redirect(url_for("login.challenge", tx=outcome.tx_id))
+    return redirect(url_for("login.consent", tx=outcome.tx_id))
+
+
+def _previous_seen() -> int | None:
+    return web_session.previous_seen_at()
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    source = request.args if request.method == "GET" else request.form
+    multi = {k: source.getlist(k) for k in source}
+    validated = flow.validate(multi)
+    if not isinstance(validated, flow.Validated):
+        return render_outcome(validated)
+    outcome = flow.evaluate(
+        validated,
+        row=web_session.current_row(),
+        previous_seen_at=_previous_seen(),
+        tx=None,
+        ensure_row=web_session.ensure_row,
+    )
+    return render_outcome(outcome)
+
+
+def resume(tx_id: str | None) -> Any:
+    """Carry on with a transaction after login, step-up or consent."""
+    row = web_session.current_row()
+    tx = accounts.get_transaction(tx_id, row.id if row else None)
+    if tx is None:
+        return render_template(
+            "error.html",
+            title="This sign-in has expired",
+            error="expired",
+            description="Go back to the application and start again.",
+        ), 400
+    validated = flow.validate({k: [v] for k, v in tx.params.items()})
+    if not isinstance(validated, flow.Validated):
+        return render_outcome(validated)
+    outcome = flow.evaluate(
+        validated, row=row, previous_seen_at=_previous_seen(), tx=tx, ensure_row=web_session.ensure_row
+    )
+    return render_outcome(outcome)
+
+
+@bp.get("/authorize/resume")
+def authorize_resume() -> Any:
+    return resume(request.args.get("tx"))
+
+
+@bp.post("/token")
+def token() -> Response:
+    response: Response = _server().create_token_response()
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    response: Response = _server().create_endpoint_response("introspection")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    response: Response = _server().create_endpoint_response("revocation")
+    return response
+
+
+def _bearer_error(error: str, description: str, status: int) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer error="{error}", error_description="{description}"'
+    )
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        response = jsonify({"error": "invalid_token", "error_description": "Bearer token required"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="userinfo"'
+        return response
+    row = token_store.find_token(value.strip())
+    now = clock.now()
+    if row is None or row.revoked_at is not None or row.access_expires_at <= now:
+        return _bearer_error("invalid_token", "The access token is invalid or expired", 401)
+    if row.user_id is None or "openid" not in row.scope.split():
+        return _bearer_error("insufficient_scope", "The token lacks the openid scope", 403)
+    user = accounts.get_user(row.user_id)
+    if user is None:
+        return _bearer_error("invalid_token", "The access token is invalid or expired", 401)
+    response = jsonify(user_claims(user, row.scope))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """RP-initiated logout 1.0: only registered post_logout_redirect_uris are used."""
+    source = request.args if request.method == "GET" else request.form
+    target = source.get("post_logout_redirect_uri")
+    state = source.get("state")
+    client_id = source.get("client_id")
+    hint = source.get("id_token_hint")
+    if hint and not client_id:
+        client_id = _client_from_id_token_hint(hint)
+    client = accounts.get_client(client_id) if client_id else None
+    if target and (client is None or target not in (client.post_logout_redirect_uris or [])):
+        return render_template(
+            "error.html", title="Sign-out request refused", error="invalid_request",
+            description="post_logout_redirect_uri is not registered for this application.",
+        ), 400
+    if request.method == "GET":
+        return render_template(
+            "logout.html", post_logout_redirect_uri=target or "", state=state or "",
+            client_id=client.client_id if client else "",
+            signed_in=web_session.current_row() is not None,
+        )
+    row = web_session.current_row()
+    if row is not None:
+        audit.record("logout", "success", user_id=row.user_id, client_id=client_id)
+        session_store.delete_session(row)
+        web_session.end()
+    if target:
+        from authlib.common.urls import add_params_to_uri
+
+        return redirect(add_params_to_uri(target, [("state", state)] if state else []))
+    return render_template("logged_out.html")
+
+
+def _client_from_id_token_hint(hint: str) -> str | None:
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
+    try:
+        token = jwt.decode(hint, current_app.extensions["belay_keys"].public_key_set())
+    except (JoseError, ValueError, TypeError):
+        return None
+    if token.claims.get("iss") != current_app.config["ISSUER"]:
+        return None
+    aud = token.claims.get("aud")
+    if isinstance(aud, list):
+        aud = aud[0] if len(aud) == 1 else None
+    return aud if isinstance(aud, str) else None
+

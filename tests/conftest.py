@@ -1,0 +1,304 @@
+"""Fixtures in the Flask tutorial's style: ``app``, ``client``, ``runner`` and an
+``actions`` helper that drives the pages and the protocol like a browser and a
+relying party would.
+
+The database is made once per test session by the Alembic migrations (never by
+``create_all``) and emptied between tests. Set ``BELAY_TEST_DATABASE_URL`` to
+run the suite on PostgreSQL (``.ci/run`` does); the default is a SQLite file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from provider import clock
+from provider.app import create_app
+from provider.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# Cheap argon2 for speed; tests about parameters set their own.
+FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+
+_TMP = Path(tempfile.mkdtemp(prefix="belay-tests-"))
+
+
+def _database_url() -> str:
+    url = os.environ.get("BELAY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{_TMP / 'belay-test.sqlite3'}"
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "ISSUER": "http://localhost",
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": "test-secret-key",
+        "DATA_KEY": "Vb7CwFz3oQd8J9s3p2yFh2k3wX1k3Vx6m8Q9n2Yc1aA=",
+        "KEY_PUBLISH_DELAY": 0,
+        "KEY_CACHE_TTL": 0,
+        **FAST_ARGON2,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """Migrate a fresh database once for the whole run."""
+    os.environ["BELAY_INSTANCE_PATH"] = str(_TMP / "instance")
+    app = create_app(base_config())
+    with app.app_context():
+        from sqlalchemy import MetaData
+
+        meta = MetaData()
+        meta.reflect(bind=db.engine)
+        meta.drop_all(bind=db.engine)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(ROOT / "migrations"))
+    yield _database_url()
+
+
+def _empty_tables(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                if table.name != "settings":
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(database: str, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    overrides: dict[str, Any] = {}
+    for marker in request.node.iter_markers("settings"):
+        overrides.update(marker.kwargs)
+    app = create_app(base_config(**overrides))
+    _empty_tables(app)
+    with app.app_context():
+        from provider.oidc.keys import ensure_keys
+        from provider.storage import ladder
+
+        ladder.invalidate()
+        ensure_keys(app.extensions["belay_data_key"])
+    yield app
+    clock.set_offset(0)
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Actions:
+    """What a user and a relying party do, as helper calls."""
+
+    REDIRECT = "https://rp.example.test/callback"
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.app = app
+        self.client = client
+
+    # -- setup -------------------------------------------------------------
+    def create_user(self, username: str = "alice", password: str = "correct horse battery", **kw: Any) -> Any:
+        from provider.flows.login import hasher
+        from provider.storage import accounts
+        from provider.storage.models import User
+
+        with self.app.app_context():
+            user = User(username=username, password_hash=hasher().hash(password), created_at=clock.now(), **kw)
+            accounts.add(user)
+            return user.id
+
+    def create_client(self, client_id: str = "rp", *, public: bool = False, **kw: Any) -> str | None:
+        from provider.cli import create_client
+
+        kw.setdefault("redirect_uris", [self.REDIRECT])
+        kw.setdefault("first_party", True)
+        with self.app.app_context():
+            return create_client(client_id, public=public, secret=kw.pop("secret", None), **kw)
+
+    # -- browser -----------------------------------------------------------
+    def login(self, username: str = "alice", password: str = "correct horse battery", tx: str | None = None) -> Any:
+        page = self.client.get("/login" + (f"?tx={tx}" if tx else ""))
+        data = {"csrf_token": csrf_from(page.text), "username": username, "password": password}
+        return self.client.post("/login" + (f"?tx={tx}" if tx else ""), data=data)
+
+    def authorize(self, client_id: str = "rp", **params: Any) -> Any:
+        query = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": self.REDIRECT,
+            "scope": "openid profile",
+            "state": "st-" + secrets.token_hex(4),
+            "nonce": "n-" + secrets.token_hex(4),
+        }
+        query.update({k: v for k, v in params.items() if v is not None})
+        for k in [k for k, v in params.items() if v is None]:
+            query.pop(k, None)
+        return self.client.get("/authorize?" + urlencode(query))
+
+    def follow(self, response: Any, limit: int = 10) -> Any:
+        """Follow redirects that stay on the OP; stop at the RP's redirect URI."""
+        for _ in range(limit):
+            if response.status_code not in (301, 302, 303):
+                return response
+            location = response.headers["Location"]
+            if location.startswith(self.REDIRECT) or location.startswith("http") and not location.startswith("http://localhost/"):
+                return response
+            response = self.client.get(location)
+        return response
+
+    def code_flow(self, client_id: str = "rp", *, login: bool = True, **params: Any) -> dict[str, Any]:
+        """Authorize (logging in when asked) and return the callback parameters."""
+        verifier, challenge = pkce_pair()
+        params.setdefault("code_challenge", challenge)
+        params.setdefault("code_challenge_method", "S256")
+        response = self.follow(self.authorize(client_id, **params))
+        if response.status_code == 200 and 'id="login-form"' in response.text and login:
+            tx = parse_qs(urlsplit(response.request.url).query).get("tx", [None])[0]
+            response = self.follow(self.login(tx=tx))
+        assert response.status_code == 302, response.text[:500]
+        callback = parse_qs(urlsplit(response.headers["Location"]).query)
+        result = {k: v[0] for k, v in callback.items()}
+        result["code_verifier"] = verifier
+        return result
+
+    def token(self, data: dict[str, Any], auth: tuple[str, str] | None = None) -> Any:
+        headers = {}
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        return self.client.post("/token", data=data, headers=headers)
+
+    def exchange(self, callback: dict[str, Any], client_id: str = "rp", secret: str | None = None) -> Any:
+        data = {
+            "grant_type": "authorization_code",
+            "code": callback["code"],
+            "redirect_uri": self.REDIRECT,
+            "code_verifier": callback["code_verifier"],
+        }
+        if secret is None:
+            data["client_id"] = client_id
+            return self.token(data)
+        return self.token(data, auth=(client_id, secret))
+
+    def decode(self, token: str) -> dict[str, Any]:
+        from joserfc import jwt
+
+        with self.app.app_context():
+            keys = self.app.extensions["belay_keys"].public_key_set()
+        return dict(jwt.decode(token, keys, algorithms=["ES256", "RS256", "EdDSA"]).claims)
+
+
+@pytest.fixture
+def actions(app: Flask, client: FlaskClient) -> Actions:
+    return Actions(app, client)
+
+
+# -- a real server process ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LiveServer:
+        log = open(_TMP / f"server-{self.port}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "provider.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/jwks.json", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not start: " + (_TMP / f"server-{self.port}.log").read_text()[-2000:])
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def server_env(port: int, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BELAY_ISSUER=f"http://127.0.0.1:{port}",
+        BELAY_DATABASE_URL=_database_url(),
+        BELAY_SECRET_KEY="test-secret-key",
+        BELAY_DATA_KEY=base_config()["DATA_KEY"],
+        BELAY_INSTANCE_PATH=str(_TMP / "instance"),
+        BELAY_ARGON2_TIME_COST="1",
+        BELAY_ARGON2_MEMORY_COST="1024",
+        BELAY_ARGON2_PARALLELISM="1",
+        BELAY_KEY_PUBLISH_DELAY="0",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    port = free_port()
+    server = LiveServer(port, server_env(port)).start()
+    yield server
+    server.stop()

@@ -1,0 +1,80 @@
+"""The ``belay`` command line, run as a user would (``flask --app`` style runner)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from provider.storage import accounts
+
+
+def test_user_create_reads_password_from_stdin(runner, app: Flask) -> None:
+    result = runner.invoke(args=["user", "create", "bob", "--password-stdin", "--admin"], input="s3cret-password\n")
+    assert result.exit_code == 0, result.output
+    assert "s3cret-password" not in result.output
+    with app.app_context():
+        user = accounts.user_by_name("bob")
+        assert user is not None and user.is_admin
+        assert user.password_hash.startswith("$argon2id$")
+
+
+def test_user_create_refuses_duplicates_and_short_passwords(runner) -> None:
+    assert runner.invoke(args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n").exit_code == 0
+    again = runner.invoke(args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    short = runner.invoke(args=["user", "create", "carol", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "at least 8" in short.output
+
+
+def test_client_create_prints_generated_secret_once(runner, app: Flask) -> None:
+    result = runner.invoke(args=["client", "create", "web", "--redirect-uri", "https://app.example.test/cb"])
+    assert result.exit_code == 0, result.output
+    assert "client_secret:" in result.output
+    with app.app_context():
+        client = accounts.get_client("web")
+        assert client is not None and client.token_endpoint_auth_method == "client_secret_basic"
+        secret = result.output.split("client_secret:")[1].split()[0]
+        assert secret not in (client.client_secret_hash or "")
+
+
+def test_client_create_refuses_bad_redirect_uris(runner) -> None:
+    for uri in ("http://app.example.test/cb", "https://app.example.test/cb#frag", "https://u@app.example.test/cb"):
+        result = runner.invoke(args=["client", "create", "web", "--redirect-uri", uri])
+        assert result.exit_code != 0, uri
+
+
+def test_public_client_with_secret_stdin_is_refused(runner) -> None:
+    result = runner.invoke(
+        args=["client", "create", "spa", "--public", "--auth-method", "client_secret_basic",
+              "--redirect-uri", "https://spa.example.test/cb"],
+    )
+    assert result.exit_code != 0
+
+
+def test_keys_rotate_publishes_before_signing(runner, app: Flask) -> None:
+    with app.app_context():
+        before = {k["kid"] for k in app.extensions["belay_keys"].jwks()["keys"]}
+    result = runner.invoke(args=["keys", "rotate", "--publish-delay", "600"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        ring = app.extensions["belay_keys"]
+        ring.invalidate()
+        after = {k["kid"] for k in ring.jwks()["keys"]}
+        assert before < after and len(after) == 2 * len(before)
+        kid, _ = ring.signing_key("ES256")
+        assert kid in before  # the new key only signs after the publish delay
+
+
+def test_demo_is_idempotent_and_prints_logins(runner) -> None:
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "alice /" in first.output and "admin /" in first.output
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0
+    assert first.output.split("alice /")[1].split()[0] == second.output.split("alice /")[1].split()[0]
+
+
+def test_user_unlock(runner, actions) -> None:
+    actions.create_user("dave")
+    result = runner.invoke(args=["user", "unlock", "dave"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["user", "unlock", "nobody"]).exit_code != 0
