@@ -36,7 +36,7 @@ def _database_uri(url: str) -> str:
     # psycopg 3 is the PostgreSQL driver; accept the plain libpq-style scheme too.
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -80,6 +80,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if k.isupper()})
 
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_folder())
     csrf.init_app(app)
@@ -98,7 +104,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["belay_keys"] = KeyRing(
         data_key,
         max_token_ttl=max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"]),
-        cache_ttl=float(app.config.get("KEY_CACHE_TTL", 5)),
+        cache_ttl=float(app.config["KEY_CACHE_TTL"]),
     )
     app.extensions["belay_hasher"] = SecretHasher(
         time_cost=app.config["ARGON2_TIME_COST"],

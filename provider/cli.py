@@ -47,7 +47,9 @@ def init_command() -> None:
     _upgrade_database()
     created = ensure_keys(current_app.extensions["belay_data_key"])
     click.echo(f"Database ready at {current_app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
-    click.echo(f"Signing keys created: {', '.join(created) if created else 'none (already present)'}")
+    click.echo(
+        f"Signing keys created: {', '.join(created) if created else 'none (already present)'}"
+    )
 
 
 @click.command("serve")
@@ -56,16 +58,27 @@ def init_command() -> None:
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes")
 @click.option("--threads", type=int, default=None, help="threads per gunicorn worker")
 @with_appcontext
-def serve_command(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+def serve_command(
+    host: str | None, port: int | None, workers: int | None, threads: int | None
+) -> None:
     """Serve the provider (gunicorn when installed, else Flask's server)."""
     host = host or current_app.config["HOST"]
     port = port or int(current_app.config["PORT"])
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    gunicorn = shutil.which(
+        "gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    )
     if gunicorn:
         cmd = [
-            gunicorn, "--bind", f"{host}:{port}",
-            "--workers", str(workers or 2), "--threads", str(threads or 4),
-            "--access-logfile", "-", "provider.wsgi:app",
+            gunicorn,
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers or 2),
+            "--threads",
+            str(threads or 4),
+            "--access-logfile",
+            "-",
+            "provider.wsgi:app",
         ]
         click.echo(f"Belay listening on http://{host}:{port} (gunicorn)")
         raise SystemExit(subprocess.call(cmd))  # noqa: S603 - our own fixed command line
@@ -84,7 +97,9 @@ def user_group() -> None:
 @click.option("--email", default=None)
 @click.option("--name", default=None)
 @with_appcontext
-def user_create(username: str, password_stdin: bool, admin: bool, email: str | None, name: str | None) -> None:
+def user_create(
+    username: str, password_stdin: bool, admin: bool, email: str | None, name: str | None
+) -> None:
     """Create a user."""
     from provider.flows.login import hasher
     from provider.storage import accounts
@@ -151,9 +166,17 @@ def create_client(
         problem = redirect_uri_problem(uri)
         if problem:
             raise click.ClickException(f"{uri}: {problem}")
-    method = auth_method or ("none" if public else ("private_key_jwt" if jwks else "client_secret_basic"))
-    if method not in AUTH_METHODS or (public and method != "none") or (not public and method == "none"):
-        raise click.ClickException(f"auth method {method!r} does not fit a {'public' if public else 'confidential'} client")
+    method = auth_method or (
+        "none" if public else ("private_key_jwt" if jwks else "client_secret_basic")
+    )
+    if (
+        method not in AUTH_METHODS
+        or (public and method != "none")
+        or (not public and method == "none")
+    ):
+        raise click.ClickException(
+            f"auth method {method!r} does not fit a {'public' if public else 'confidential'} client"
+        )
     if not public and method != "private_key_jwt" and secret is None:
         secret = secrets.token_urlsafe(32)
     if method == "private_key_jwt" and not jwks:
@@ -171,7 +194,8 @@ def create_client(
         except policy_module.PolicyValidationError as exc:
             raise click.ClickException(f"invalid policy: {exc}") from exc
     grants = grant_types or (
-        ["authorization_code", "refresh_token"] if public
+        ["authorization_code", "refresh_token"]
+        if public
         else ["authorization_code", "refresh_token", "client_credentials"]
     )
     accounts.add(
@@ -214,9 +238,17 @@ def client_group() -> None:
 @click.option("--policy", "policy_json", default=None, help="client acr policy as JSON")
 @with_appcontext
 def client_create(
-    client_id: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...], public: bool,
-    secret_stdin: bool, name: str | None, auth_method: str | None, first_party: bool,
-    token_format: str, jwks_json: str | None, policy_json: str | None,
+    client_id: str,
+    redirect_uris: tuple[str, ...],
+    post_logout: tuple[str, ...],
+    public: bool,
+    secret_stdin: bool,
+    name: str | None,
+    auth_method: str | None,
+    first_party: bool,
+    token_format: str,
+    jwks_json: str | None,
+    policy_json: str | None,
 ) -> None:
     """Register a client (prints a generated secret once)."""
     try:
@@ -225,10 +257,17 @@ def client_create(
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
     secret = create_client(
-        client_id, redirect_uris=list(redirect_uris), public=public,
-        secret=_read_secret("client secret") if secret_stdin else None, name=name,
-        auth_method=auth_method, first_party=first_party, token_format=token_format,
-        post_logout_redirect_uris=list(post_logout), policy=policy, jwks=jwks,
+        client_id,
+        redirect_uris=list(redirect_uris),
+        public=public,
+        secret=_read_secret("client secret") if secret_stdin else None,
+        name=name,
+        auth_method=auth_method,
+        first_party=first_party,
+        token_format=token_format,
+        post_logout_redirect_uris=list(post_logout),
+        policy=policy,
+        jwks=jwks,
     )
     click.echo(f"Created client {client_id}")
     if secret and not secret_stdin:
@@ -253,14 +292,18 @@ def client_policy(client_id: str, assignments: tuple[str, ...]) -> None:
         try:
             ladder = current_ladder()
             updated = policy_module.client_policy_from_assignments(
-                list(assignments), ladder, base=policy_module.client_policy_from_dict(before, ladder)
+                list(assignments),
+                ladder,
+                base=policy_module.client_policy_from_dict(before, ladder),
             )
         except policy_module.PolicyValidationError as exc:
             raise click.ClickException(f"invalid policy: {exc}") from exc
         client.policy = policy_module.client_policy_to_dict(updated)
         accounts.commit()
         audit.record(
-            "client_policy_changed", "success", client_id=client_id,
+            "client_policy_changed",
+            "success",
+            client_id=client_id,
             details={"before": before, "after": client.policy, "by": "cli"},
         )
     click.echo(json.dumps(client.policy or {}, indent=2, sort_keys=True))
@@ -294,14 +337,23 @@ def demo_command() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (init_command, serve_command, user_group, client_group, keys_group, demo_command):
+    for command in (
+        init_command,
+        serve_command,
+        user_group,
+        client_group,
+        keys_group,
+        demo_command,
+    ):
         app.cli.add_command(command)
 
 
 def main() -> None:
     from provider.app import create_app
 
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, add_version_option=False)
+    cli = FlaskGroup(
+        create_app=lambda: create_app(), add_default_commands=False, add_version_option=False
+    )
     cli(prog_name="belay")
 
 

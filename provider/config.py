@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "load_config", "ensure_instance_secrets"]
+__all__ = ["DEFAULTS", "ConfigError", "ensure_instance_secrets", "load_config"]
 
 DEFAULTS: dict[str, Any] = {
     # Public identifier of this OP; also the base URL of every endpoint.
@@ -48,6 +48,13 @@ DEFAULTS: dict[str, Any] = {
     # A rotated-in key is published this long before it starts signing, so
     # relying parties that cache the JWKS already know it.
     "KEY_PUBLISH_DELAY": 300,
+    # How long each process caches the key table (must stay below KEY_PUBLISH_DELAY).
+    "KEY_CACHE_TTL": 5.0,
+    # Audience of access tokens when the request names no ``resource``
+    # (RFC 8707); empty means the client's own id.
+    "DEFAULT_AUDIENCE": "",
+    # Behind a TLS-terminating proxy: trust this many X-Forwarded-* hops.
+    "TRUSTED_PROXIES": 0,
     # Password throttling: from the Nth consecutive failure a growing delay
     # (1 s, 2 s, 4 s … capped), at the limit the password is locked until an
     # admin unlocks it. NIST SP 800-63B-4 allows at most 100.
@@ -66,14 +73,27 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
+_FLOAT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, float)}
 _BOOL_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, bool)}
 
 
+class ConfigError(ValueError):
+    """A configuration value that cannot be used (the message names the option)."""
+
+
 def _coerce(key: str, value: Any) -> Any:
-    if key in _BOOL_KEYS and isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if key in _INT_KEYS and isinstance(value, str):
-        return int(value)
+    if not isinstance(value, str):
+        return value
+    try:
+        if key in _BOOL_KEYS:
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if key in _INT_KEYS:
+            return int(value)
+        if key in _FLOAT_KEYS:
+            return float(value)
+    except ValueError:
+        kind = "an integer" if key in _INT_KEYS else "a number"
+        raise ConfigError(f"BELAY_{key} must be {kind}, got {value!r}") from None
     return value
 
 

@@ -8,7 +8,9 @@ from provider.storage import accounts
 
 
 def test_user_create_reads_password_from_stdin(runner, app: Flask) -> None:
-    result = runner.invoke(args=["user", "create", "bob", "--password-stdin", "--admin"], input="s3cret-password\n")
+    result = runner.invoke(
+        args=["user", "create", "bob", "--password-stdin", "--admin"], input="s3cret-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert "s3cret-password" not in result.output
     with app.app_context():
@@ -18,15 +20,24 @@ def test_user_create_reads_password_from_stdin(runner, app: Flask) -> None:
 
 
 def test_user_create_refuses_duplicates_and_short_passwords(runner) -> None:
-    assert runner.invoke(args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n").exit_code == 0
-    again = runner.invoke(args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n")
+    assert (
+        runner.invoke(
+            args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n"
+        ).exit_code
+        == 0
+    )
+    again = runner.invoke(
+        args=["user", "create", "bob", "--password-stdin"], input="long-enough-pw\n"
+    )
     assert again.exit_code != 0 and "already exists" in again.output
     short = runner.invoke(args=["user", "create", "carol", "--password-stdin"], input="short\n")
     assert short.exit_code != 0 and "at least 8" in short.output
 
 
 def test_client_create_prints_generated_secret_once(runner, app: Flask) -> None:
-    result = runner.invoke(args=["client", "create", "web", "--redirect-uri", "https://app.example.test/cb"])
+    result = runner.invoke(
+        args=["client", "create", "web", "--redirect-uri", "https://app.example.test/cb"]
+    )
     assert result.exit_code == 0, result.output
     assert "client_secret:" in result.output
     with app.app_context():
@@ -37,15 +48,27 @@ def test_client_create_prints_generated_secret_once(runner, app: Flask) -> None:
 
 
 def test_client_create_refuses_bad_redirect_uris(runner) -> None:
-    for uri in ("http://app.example.test/cb", "https://app.example.test/cb#frag", "https://u@app.example.test/cb"):
+    for uri in (
+        "http://app.example.test/cb",
+        "https://app.example.test/cb#frag",
+        "https://u@app.example.test/cb",
+    ):
         result = runner.invoke(args=["client", "create", "web", "--redirect-uri", uri])
         assert result.exit_code != 0, uri
 
 
 def test_public_client_with_secret_stdin_is_refused(runner) -> None:
     result = runner.invoke(
-        args=["client", "create", "spa", "--public", "--auth-method", "client_secret_basic",
-              "--redirect-uri", "https://spa.example.test/cb"],
+        args=[
+            "client",
+            "create",
+            "spa",
+            "--public",
+            "--auth-method",
+            "client_secret_basic",
+            "--redirect-uri",
+            "https://spa.example.test/cb",
+        ],
     )
     assert result.exit_code != 0
 
@@ -70,7 +93,9 @@ def test_demo_is_idempotent_and_prints_logins(runner) -> None:
     assert "alice /" in first.output and "admin /" in first.output
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0
-    assert first.output.split("alice /")[1].split()[0] == second.output.split("alice /")[1].split()[0]
+    assert (
+        first.output.split("alice /")[1].split()[0] == second.output.split("alice /")[1].split()[0]
+    )
 
 
 def test_user_unlock(runner, actions) -> None:

@@ -114,7 +114,9 @@ def test_userinfo(actions: Actions) -> None:
     actions.create_user(email="alice@example.test")
     secret = actions.create_client("rp")
     body = actions.exchange(actions.code_flow("rp", scope="openid email"), "rp", secret).get_json()
-    response = actions.client.get("/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    response = actions.client.get(
+        "/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert response.status_code == 200
     assert response.get_json()["email"] == "alice@example.test"
     bad = actions.client.get("/userinfo", headers={"Authorization": "Bearer nope"})
@@ -130,7 +132,8 @@ def test_refresh_rotation_keeps_authentication_context(actions: Actions) -> None
     original = actions.decode(first["id_token"])
     clock.set_offset(300)
     second = actions.token(
-        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, auth=("rp", secret)
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        auth=("rp", secret),
     )
     assert second.status_code == 200, second.text
     refreshed = second.get_json()
@@ -144,12 +147,14 @@ def test_refresh_rotation_keeps_authentication_context(actions: Actions) -> None
 
     # Reusing the rotated refresh token revokes the whole family.
     reuse = actions.token(
-        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, auth=("rp", secret)
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        auth=("rp", secret),
     )
     assert reuse.status_code == 400
     assert reuse.get_json()["error"] == "invalid_grant"
     newest = actions.token(
-        {"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]}, auth=("rp", secret)
+        {"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+        auth=("rp", secret),
     )
     assert newest.get_json()["error"] == "invalid_grant"
     introspected = actions.client.post(
@@ -204,7 +209,9 @@ def test_code_bound_to_client_and_redirect_uri(actions: Actions) -> None:
 
 def test_client_credentials(actions: Actions) -> None:
     secret = actions.create_client("service")
-    response = actions.token({"grant_type": "client_credentials", "scope": "openid"}, auth=("service", secret))
+    response = actions.token(
+        {"grant_type": "client_credentials", "scope": "openid"}, auth=("service", secret)
+    )
     assert response.status_code == 200, response.text
     token = actions.decode(response.get_json()["access_token"])
     assert token["sub"] == "service"
@@ -216,14 +223,19 @@ def test_revocation(actions: Actions) -> None:
     actions.create_user()
     secret = actions.create_client("rp")
     body = actions.exchange(actions.code_flow("rp"), "rp", secret).get_json()
-    response = actions.client.post("/revoke", data={"token": body["refresh_token"]}, auth=("rp", secret))
+    response = actions.client.post(
+        "/revoke", data={"token": body["refresh_token"]}, auth=("rp", secret)
+    )
     assert response.status_code == 200
     result = actions.client.post(
         "/introspect", data={"token": body["access_token"]}, auth=("rp", secret)
     ).get_json()
     assert result == {"active": False}
     # Revoking an unknown token is not an error (RFC 7009 §2.2).
-    assert actions.client.post("/revoke", data={"token": "unknown"}, auth=("rp", secret)).status_code == 200
+    assert (
+        actions.client.post("/revoke", data={"token": "unknown"}, auth=("rp", secret)).status_code
+        == 200
+    )
 
 
 def test_resource_sets_access_token_audience(actions: Actions) -> None:
@@ -237,14 +249,17 @@ def test_resource_sets_access_token_audience(actions: Actions) -> None:
 def test_consent_page_for_third_party_clients(actions: Actions) -> None:
     actions.create_user()
     secret = actions.create_client("third", first_party=False)
-    response = actions.follow(actions.authorize("third", code_challenge=pkce_pair()[1], code_challenge_method="S256"))
+    response = actions.follow(
+        actions.authorize("third", code_challenge=pkce_pair()[1], code_challenge_method="S256")
+    )
     tx = parse_qs(urlsplit(response.request.url).query)["tx"][0]
     response = actions.follow(actions.login(tx=tx))
     assert 'id="consent-form"' in response.text
     from tests.conftest import csrf_from
 
     denied = actions.client.post(
-        f"/consent?tx={tx}", data={"csrf_token": csrf_from(response.text), "decision": "deny", "tx": tx}
+        f"/consent?tx={tx}",
+        data={"csrf_token": csrf_from(response.text), "decision": "deny", "tx": tx},
     )
     query = parse_qs(urlsplit(denied.headers["Location"]).query)
     assert query["error"] == ["access_denied"]

@@ -75,9 +75,14 @@ def test_growing_delay_then_lock(actions: Actions, app: Flask) -> None:
 
         row = throttle.state(user_id, "password")
         assert row is not None and row.failures == 6
-        assert db.session.scalar(
-            db.select(db.func.count()).select_from(AuditEvent).where(AuditEvent.reason == "locked")
-        ) >= 1
+        assert (
+            db.session.scalar(
+                db.select(db.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.reason == "locked")
+            )
+            >= 1
+        )
 
 
 @pytest.mark.settings(PASSWORD_DELAY_AFTER=3, PASSWORD_MAX_FAILURES=6)
@@ -115,7 +120,10 @@ def test_database_error_while_counting_is_never_a_success(actions: Actions, monk
     monkeypatch.setattr(throttle, "reserve", broken)
     response = actions.login()
     assert response.status_code == 503
-    assert "belay_session" not in response.headers.get("Set-Cookie", "") or actions.client.get("/account").status_code == 302
+    assert (
+        "belay_session" not in response.headers.get("Set-Cookie", "")
+        or actions.client.get("/account").status_code == 302
+    )
 
 
 @pytest.mark.settings(ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=1024, ARGON2_PARALLELISM=1)

@@ -13,7 +13,7 @@ from typing import Literal
 from provider.factors.hashing import SecretHasher
 from provider.storage import throttle
 
-__all__ = ["PasswordCheck", "check_password", "FACTOR", "AMR"]
+__all__ = ["AMR", "FACTOR", "PasswordCheck", "check_password"]
 
 FACTOR = "password"
 AMR = ("pwd",)

@@ -132,15 +132,21 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
         )
     params = {k: v[0] for k, v in multi.items()}
     if any("\x00" in v for v in params.values()):
-        return error_redirect(redirect_uri, "invalid_request", "Parameters must not contain NUL.", state)
+        return error_redirect(
+            redirect_uri, "invalid_request", "Parameters must not contain NUL.", state
+        )
     if "request" in params:
-        return error_redirect(redirect_uri, "request_not_supported", "Request objects are not supported.", state)
+        return error_redirect(
+            redirect_uri, "request_not_supported", "Request objects are not supported.", state
+        )
     if "request_uri" in params:
         return error_redirect(
             redirect_uri, "request_uri_not_supported", "request_uri is not supported.", state
         )
     if params.get("response_mode", "query") != "query":
-        return error_redirect(redirect_uri, "invalid_request", "Only response_mode=query is supported.", state)
+        return error_redirect(
+            redirect_uri, "invalid_request", "Only response_mode=query is supported.", state
+        )
     problem = _resource_problem(multi.get("resource", []))
     if problem:
         return error_redirect(redirect_uri, "invalid_target", problem, state)
@@ -165,7 +171,9 @@ def _resource_problem(resources: list[str]) -> str | None:
     return None
 
 
-def _session_state(row: WebSession | None, previous_seen_at: int | None) -> policy.SessionState | None:
+def _session_state(
+    row: WebSession | None, previous_seen_at: int | None
+) -> policy.SessionState | None:
     if row is None or row.user_id is None or not row.events:
         return None
     events = tuple(
@@ -245,12 +253,17 @@ def evaluate(
             client_id=client.client_id,
             reason=decision.reason,
         )
-        return error_redirect(validated.redirect_uri, decision.error, decision.description, validated.state)
+        return error_redirect(
+            validated.redirect_uri, decision.error, decision.description, validated.state
+        )
 
     if isinstance(decision, policy.Login | policy.StepUp):
         if tx is None:
             tx = accounts.create_transaction(
-                ensure_row().id, client.client_id, params, current_app.config["AUTHORIZE_TRANSACTION_TTL"]
+                ensure_row().id,
+                client.client_id,
+                params,
+                current_app.config["AUTHORIZE_TRANSACTION_TTL"],
             )
         if isinstance(decision, policy.Login):
             return ShowLogin(tx.id, decision.reason)
@@ -272,11 +285,17 @@ def evaluate(
     if needs_consent and not (tx and tx.consent_given):
         if "none" in prompts:
             return error_redirect(
-                validated.redirect_uri, "consent_required", "The user has not consented.", validated.state
+                validated.redirect_uri,
+                "consent_required",
+                "The user has not consented.",
+                validated.state,
             )
         if tx is None:
             tx = accounts.create_transaction(
-                ensure_row().id, client.client_id, params, current_app.config["AUTHORIZE_TRANSACTION_TTL"]
+                ensure_row().id,
+                client.client_id,
+                params,
+                current_app.config["AUTHORIZE_TRANSACTION_TTL"],
             )
         return ShowConsent(tx.id)
 
@@ -291,7 +310,9 @@ def evaluate(
     server = current_app.extensions["belay_server"]
     request = _oauth_request(params)
     grant = server.get_authorization_grant(request)
-    response = server.create_authorization_response(request=request, grant_user=subject, grant=grant)
+    response = server.create_authorization_response(
+        request=request, grant_user=subject, grant=grant
+    )
     if tx is not None:
         accounts.delete_transaction(tx)
     audit.record(

@@ -11,7 +11,7 @@ from provider.factors.hashing import SecretHasher
 from provider.storage import accounts, audit, throttle
 from provider.storage.models import User
 
-__all__ = ["LoginResult", "password_limits", "verify_password", "hasher"]
+__all__ = ["LoginResult", "hasher", "password_limits", "verify_password"]
 
 # One message for every failure: it never says whether the account exists,
 # whether the password was wrong or whether the account is throttled.

@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from provider.crypto import constant_time_equals, sha256_hex
 from provider.storage.models import Client
 
-__all__ = ["OAuthClient", "redirect_uri_problem", "AUTH_METHODS", "LOOPBACK_HOSTS"]
+__all__ = ["AUTH_METHODS", "LOOPBACK_HOSTS", "OAuthClient", "redirect_uri_problem"]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -21,7 +21,7 @@ def redirect_uri_problem(uri: str) -> str | None:
         parts = urlsplit(uri)
     except ValueError:
         return "is not a valid URL"
-    if not parts.scheme or not parts.netloc and parts.scheme in {"http", "https"}:
+    if not parts.scheme or (not parts.netloc and parts.scheme in {"http", "https"}):
         return "must be an absolute URL"
     if parts.fragment:
         return "must not contain a fragment"

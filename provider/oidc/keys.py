@@ -67,7 +67,9 @@ def ensure_keys(data_key: DataKey) -> list[str]:
     return created
 
 
-def rotate_keys(data_key: DataKey, *, publish_delay: int, algs: tuple[str, ...] = SUPPORTED_ALGS) -> list[str]:
+def rotate_keys(
+    data_key: DataKey, *, publish_delay: int, algs: tuple[str, ...] = SUPPORTED_ALGS
+) -> list[str]:
     """Publish a new key per algorithm; it signs after ``publish_delay``."""
     now = clock.now()
     activates_at = now + publish_delay
@@ -116,7 +118,7 @@ class KeyRing:
                     SigningKey.private_jwk,
                 ).order_by(SigningKey.activates_at)
             ).all()
-            snap = _Snapshot(time.monotonic(), tuple(tuple(r) for r in rows))  # type: ignore[misc]
+            snap = _Snapshot(time.monotonic(), tuple(tuple(r) for r in rows))
             self._snapshot = snap
         return snap
 
@@ -149,4 +151,4 @@ class KeyRing:
         return kid, key
 
     def public_key_set(self) -> jwk.KeySet:
-        return jwk.KeySet.import_key_set(self.jwks())
+        return jwk.KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]

@@ -345,7 +345,9 @@ class BelayOpenIDCode(OpenIDCode):  # type: ignore[misc]
         return user_claims(user.user, scope)
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
-        return _id_token(request.user, request.client, token.get("scope", ""), token.get("access_token"))
+        return _id_token(
+            request.user, request.client, token.get("scope", ""), token.get("access_token")
+        )
 
 
 class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -399,7 +401,9 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError("The refresh token was already used.")
         token: dict[str, Any] = super().issue_token(user, refresh_token)
         if "openid" in token.get("scope", "").split():
-            token["id_token"] = _id_token(user, self.request.client, token["scope"], token["access_token"])
+            token["id_token"] = _id_token(
+                user, self.request.client, token["scope"], token["access_token"]
+            )
         return token
 
     def revoke_old_credential(self, refresh_token: StoredToken) -> None:
@@ -429,7 +433,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: OAuthClient) -> jwk.KeySet:
         if not client.model.jwks:
             raise InvalidClientError(description="The client has no registered keys.")
-        return jwk.KeySet.import_key_set(client.model.jwks)
+        return jwk.KeySet.import_key_set(client.model.jwks)  # type: ignore[arg-type]
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from provider import clock
 from provider.crypto import random_token
 from provider.extensions import db
+from provider.storage import first
 from provider.storage.models import AuthorizeTransaction, Client, Consent, User
 
 __all__ = [
@@ -41,13 +42,15 @@ def get_user(user_id: int | None) -> User | None:
 def user_by_name(username: str) -> User | None:
     if not username or len(username) > 150:
         return None
-    return db.session.scalar(db.select(User).where(User.username == username))
+    row = first(db.select(User).where(User.username == username))
+    return row
 
 
 def get_client(client_id: str | None) -> Client | None:
     if not client_id or len(client_id) > 200:
         return None
-    return db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+    row = first(db.select(Client).where(Client.client_id == client_id))
+    return row
 
 
 def consented_scopes(user_id: int, client_id: str) -> set[str]:
@@ -69,7 +72,9 @@ def grant_consent(user_id: int, client_id: str, scopes: set[str]) -> None:
     db.session.commit()
 
 
-def create_transaction(session_id: int, client_id: str, params: dict[str, str], ttl: int) -> AuthorizeTransaction:
+def create_transaction(
+    session_id: int, client_id: str, params: dict[str, str], ttl: int
+) -> AuthorizeTransaction:
     now = clock.now()
     db.session.execute(delete(AuthorizeTransaction).where(AuthorizeTransaction.expires_at < now))
     tx = AuthorizeTransaction(

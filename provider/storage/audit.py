@@ -8,7 +8,7 @@ from provider import clock
 from provider.extensions import db
 from provider.storage.models import AuditEvent
 
-__all__ = ["record", "recent"]
+__all__ = ["recent", "record"]
 
 
 def record(

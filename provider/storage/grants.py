@@ -11,6 +11,7 @@ from sqlalchemy import or_, update
 from provider import clock
 from provider.crypto import sha256_hex
 from provider.extensions import db
+from provider.storage import first
 from provider.storage.models import AuthorizationCode, ClientAssertionJti, Token
 
 __all__ = [
@@ -21,8 +22,8 @@ __all__ = [
     "find_token_by_refresh",
     "remember_assertion_jti",
     "revoke_family",
-    "revoke_tokens_from_code",
     "revoke_token",
+    "revoke_tokens_from_code",
     "save_code",
     "save_token",
 ]
@@ -54,13 +55,14 @@ def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
 
 
 def code_was_used(code: str, client_id: str) -> AuthorizationCode | None:
-    return db.session.scalar(
+    row = first(
         db.select(AuthorizationCode).where(
             AuthorizationCode.code_hash == sha256_hex(code),
             AuthorizationCode.client_id == client_id,
             AuthorizationCode.used_at.is_not(None),
         )
     )
+    return row
 
 
 def revoke_tokens_from_code(code_id: int) -> int:
@@ -79,13 +81,13 @@ def save_token(token: Token) -> None:
 
 
 def find_token(access_token: str) -> Token | None:
-    return db.session.scalar(db.select(Token).where(Token.access_token_hash == sha256_hex(access_token)))
+    row = first(db.select(Token).where(Token.access_token_hash == sha256_hex(access_token)))
+    return row
 
 
 def find_token_by_refresh(refresh_token: str) -> Token | None:
-    return db.session.scalar(
-        db.select(Token).where(Token.refresh_token_hash == sha256_hex(refresh_token))
-    )
+    row = first(db.select(Token).where(Token.refresh_token_hash == sha256_hex(refresh_token)))
+    return row
 
 
 def claim_refresh_token(token_id: int) -> bool:
@@ -129,12 +131,12 @@ def remember_assertion_jti(client_id: str, jti: str, expires_at: int) -> bool:
     from sqlalchemy.exc import IntegrityError
 
     now = clock.now()
-    db.session.execute(
-        db.delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now)
-    )
+    db.session.execute(db.delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now))
     try:
         with db.session.begin_nested():
-            db.session.add(ClientAssertionJti(client_id=client_id, jti=jti[:200], expires_at=expires_at))
+            db.session.add(
+                ClientAssertionJti(client_id=client_id, jti=jti[:200], expires_at=expires_at)
+            )
     except IntegrityError:
         db.session.commit()
         return False

@@ -12,7 +12,7 @@ from provider import policy
 from provider.extensions import db
 from provider.storage.models import Setting
 
-__all__ = ["current_ladder", "save_ladder", "invalidate"]
+__all__ = ["current_ladder", "invalidate", "save_ladder"]
 
 _KEY = "ladder"
 _cache: tuple[float, policy.Ladder] | None = None

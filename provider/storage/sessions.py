@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from provider import clock
 from provider.crypto import random_token, sha256_hex
 from provider.extensions import db
+from provider.storage import first
 from provider.storage.models import AuthEvent, User, WebSession
 
 __all__ = [
@@ -45,7 +46,9 @@ def find(token: str, *, idle_timeout: int) -> WebSession | None:
     """The live session for a cookie value, or None (expired ones are deleted)."""
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(db.select(WebSession).where(WebSession.token_hash == sha256_hex(token)))
+    row: WebSession | None = first(
+        db.select(WebSession).where(WebSession.token_hash == sha256_hex(token))
+    )
     if row is None:
         return None
     now = clock.now()

@@ -131,8 +131,9 @@ def is_locked(user_id: int, factor: str, limits: Limits) -> bool:
 
 
 def state(user_id: int, factor: str) -> FactorCounter | None:
-    return db.session.scalar(
+    row: FactorCounter | None = db.session.scalar(
         db.select(FactorCounter).where(
             FactorCounter.user_id == user_id, FactorCounter.factor == factor
         )
     )
+    return row

@@ -16,7 +16,16 @@ __all__ = ["init_app"]
 
 log = logging.getLogger(__name__)
 
-_JSON_PATHS = ("/token", "/introspect", "/revoke", "/userinfo", "/register", "/api/", "/jwks.json", "/.well-known/")
+_JSON_PATHS = (
+    "/token",
+    "/introspect",
+    "/revoke",
+    "/userinfo",
+    "/register",
+    "/api/",
+    "/jwks.json",
+    "/.well-known/",
+)
 
 
 def _wants_json() -> bool:
@@ -27,7 +36,9 @@ def _respond(status: int, error: str, description: str) -> Response:
     if _wants_json():
         response = jsonify({"error": error, "error_description": description})
     else:
-        response = make_response(render_template("error.html", title=description, error=error, description=""))
+        response = make_response(
+            render_template("error.html", title=description, error=error, description="")
+        )
     response.status_code = status
     return response
 
@@ -35,12 +46,21 @@ def _respond(status: int, error: str, description: str) -> Response:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return _respond(403, "csrf", "The form expired or was not sent from this site. Reload the page and try again.")
+        return _respond(
+            403,
+            "csrf",
+            "The form expired or was not sent from this site. Reload the page and try again.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
-        names = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        names = {
+            400: "invalid_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }
         return _respond(code, names.get(code, "error"), exc.description or exc.name)
 
     @app.errorhandler(SQLAlchemyError)
@@ -48,11 +68,17 @@ def init_app(app: Flask) -> None:
         # Fail closed: a database fault during a check is never a success.
         log.error("database error on %s %s: %s", request.method, request.path, type(exc).__name__)
         db.session.rollback()
-        response = _respond(503, "temporarily_unavailable", "The service is briefly unavailable. Try again in a moment.")
+        response = _respond(
+            503,
+            "temporarily_unavailable",
+            "The service is briefly unavailable. Try again in a moment.",
+        )
         response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "server_error", "Something went wrong on our side. Try again in a moment.")
+        return _respond(
+            500, "server_error", "Something went wrong on our side. Try again in a moment."
+        )

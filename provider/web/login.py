@@ -48,7 +48,9 @@ def login() -> Any:
     tx = _tx()
     if request.values.get("tx") and tx is None:
         return render_template(
-            "error.html", title="This sign-in has expired", error="expired",
+            "error.html",
+            title="This sign-in has expired",
+            error="expired",
             description="Go back to the application and start again.",
         ), 400
     error = None
@@ -60,13 +62,17 @@ def login() -> Any:
             error = "Enter your username and password."
         else:
             result = login_flow.verify_password(
-                username, password, ip=request.remote_addr,
-                client_id=tx.client_id if tx else None, purpose="login",
+                username,
+                password,
+                ip=request.remote_addr,
+                client_id=tx.client_id if tx else None,
+                purpose="login",
             )
             if result.user is not None:
                 row = web_session.ensure_row()
                 token = session_store.login(
-                    row, result.user,
+                    row,
+                    result.user,
                     session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR),
                     absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
                 )
@@ -75,7 +81,10 @@ def login() -> Any:
             error = login_flow.FAILURE_MESSAGE
     status = 401 if error and request.method == "POST" else 200
     return render_template(
-        "login.html", tx=tx.id if tx else "", error=error, username=username,
+        "login.html",
+        tx=tx.id if tx else "",
+        error=error,
+        username=username,
         client_name=_client_name(tx),
     ), status
 
@@ -87,7 +96,9 @@ def challenge() -> Any:
     row = web_session.current_row()
     if tx is None or row is None or row.user_id is None:
         return render_template(
-            "error.html", title="This confirmation has expired", error="expired",
+            "error.html",
+            title="This confirmation has expired",
+            error="expired",
             description="Go back to the application and start again.",
         ), 400
     user = accounts.get_user(row.user_id)
@@ -96,8 +107,11 @@ def challenge() -> Any:
     if not isinstance(validated, flow.Validated):
         return resume(tx.id)
     outcome = flow.evaluate(
-        validated, row=row, previous_seen_at=web_session.previous_seen_at(),
-        tx=tx, ensure_row=web_session.ensure_row,
+        validated,
+        row=row,
+        previous_seen_at=web_session.previous_seen_at(),
+        tx=tx,
+        ensure_row=web_session.ensure_row,
     )
     if not isinstance(outcome, flow.ShowStepUp):
         return resume(tx.id)
@@ -111,31 +125,47 @@ def challenge() -> Any:
             error = "That way of confirming is not available for this request."
         elif method == password_factor.FACTOR:
             result = login_flow.verify_password(
-                user.username, _field("password"), ip=request.remote_addr,
-                client_id=tx.client_id, purpose="step_up",
+                user.username,
+                _field("password"),
+                ip=request.remote_addr,
+                client_id=tx.client_id,
+                purpose="step_up",
             )
             if result.user is not None and result.user.id == user.id:
                 token = session_store.add_event(
-                    row, session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR)
+                    row,
+                    session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR),
                 )
                 web_session.rotate_cookie(token)
                 audit.record(
-                    "step_up", "success", user_id=user.id, client_id=tx.client_id,
-                    method=method, acr=outcome.target_acr,
+                    "step_up",
+                    "success",
+                    user_id=user.id,
+                    client_id=tx.client_id,
+                    method=method,
+                    acr=outcome.target_acr,
                 )
                 return redirect(url_for("oidc.authorize_resume", tx=tx.id))
             error = "That did not work. Check it and try again in a moment."
     return render_template(
-        "challenge.html", tx=tx.id, methods=outcome.methods, target_acr=outcome.target_acr,
-        reason=outcome.reason, error=error, client_name=_client_name(tx), username=user.username,
+        "challenge.html",
+        tx=tx.id,
+        methods=outcome.methods,
+        target_acr=outcome.target_acr,
+        reason=outcome.reason,
+        error=error,
+        client_name=_client_name(tx),
+        username=user.username,
     ), (401 if error else 200)
 
 
 def _cancel(tx: AuthorizeTransaction, validated: flow.Validated) -> Any:
     accounts.delete_transaction(tx)
     outcome = flow.error_redirect(
-        validated.redirect_uri, "unmet_authentication_requirements",
-        "The user did not complete the required authentication.", validated.state,
+        validated.redirect_uri,
+        "unmet_authentication_requirements",
+        "The user did not complete the required authentication.",
+        validated.state,
     )
     return redirect(outcome.location)
 
@@ -146,7 +176,9 @@ def consent() -> Any:
     row = web_session.current_row()
     if tx is None or row is None or row.user_id is None:
         return render_template(
-            "error.html", title="This request has expired", error="expired",
+            "error.html",
+            title="This request has expired",
+            error="expired",
             description="Go back to the application and start again.",
         ), 400
     client = accounts.get_client(tx.client_id)
@@ -170,7 +202,10 @@ def consent() -> Any:
             )
             return redirect(outcome.location)
     return render_template(
-        "consent.html", tx=tx.id, client=client, scopes=scopes,
+        "consent.html",
+        tx=tx.id,
+        client=client,
+        scopes=scopes,
         error="Choose Allow or Deny." if request.method == "POST" else None,
         now=clock.now(),
     )

@@ -62,8 +62,22 @@ def metadata() -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "sid",
-            "azp", "at_hash", "name", "preferred_username", "email", "email_verified",
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "amr",
+            "nonce",
+            "sid",
+            "azp",
+            "at_hash",
+            "name",
+            "preferred_username",
+            "email",
+            "email_verified",
         ],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
@@ -99,8 +113,10 @@ def render_outcome(outcome: flow.Outcome) -> Any:
     if isinstance(outcome, flow.ErrorPage):
         return (
             render_template(
-                "error.html", title="This sign-in request cannot continue",
-                error=outcome.error, description=outcome.description,
+                "error.html",
+                title="This sign-in request cannot continue",
+                error=outcome.error,
+                description=outcome.description,
             ),
             outcome.status,
         )
@@ -149,7 +165,11 @@ def resume(tx_id: str | None) -> Any:
     if not isinstance(validated, flow.Validated):
         return render_outcome(validated)
     outcome = flow.evaluate(
-        validated, row=row, previous_seen_at=_previous_seen(), tx=tx, ensure_row=web_session.ensure_row
+        validated,
+        row=row,
+        previous_seen_at=_previous_seen(),
+        tx=tx,
+        ensure_row=web_session.ensure_row,
     )
     return render_outcome(outcome)
 
@@ -225,12 +245,16 @@ def logout() -> Any:
     client = accounts.get_client(client_id) if client_id else None
     if target and (client is None or target not in (client.post_logout_redirect_uris or [])):
         return render_template(
-            "error.html", title="Sign-out request refused", error="invalid_request",
+            "error.html",
+            title="Sign-out request refused",
+            error="invalid_request",
             description="post_logout_redirect_uri is not registered for this application.",
         ), 400
     if request.method == "GET":
         return render_template(
-            "logout.html", post_logout_redirect_uri=target or "", state=state or "",
+            "logout.html",
+            post_logout_redirect_uri=target or "",
+            state=state or "",
             client_id=client.client_id if client else "",
             signed_in=web_session.current_row() is not None,
         )
@@ -260,4 +284,3 @@ def _client_from_id_token_hint(hint: str) -> str | None:
     if isinstance(aud, list):
         aud = aud[0] if len(aud) == 1 else None
     return aud if isinstance(aud, str) else None
-
