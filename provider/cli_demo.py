@@ -50,8 +50,12 @@ def _ensure_user(username: str, password: str, *, admin: bool, name: str, email:
     if accounts.user_by_name(username) is None:
         accounts.add(
             User(
-                username=username, password_hash=hasher().hash(password), is_admin=admin,
-                name=name, email=email, created_at=clock.now(),
+                username=username,
+                password_hash=hasher().hash(password),
+                is_admin=admin,
+                name=name,
+                email=email,
+                created_at=clock.now(),
             )
         )
 
@@ -60,28 +64,47 @@ def seed_demo() -> dict[str, Any]:
     from provider.cli import create_client
 
     creds = _load_or_create()
-    _ensure_user("admin", creds["admin_password"], admin=True, name="Demo Admin", email="admin@example.test")
-    _ensure_user("alice", creds["alice_password"], admin=False, name="Alice Example", email="alice@example.test")
+    _ensure_user(
+        "admin", creds["admin_password"], admin=True, name="Demo Admin", email="admin@example.test"
+    )
+    _ensure_user(
+        "alice",
+        creds["alice_password"],
+        admin=False,
+        name="Alice Example",
+        email="alice@example.test",
+    )
     if accounts.get_client("demo-bank") is None:
         create_client(
-            "demo-bank", name="Demo Bank", redirect_uris=[f"{BANK_URL}/callback"],
-            post_logout_redirect_uris=[f"{BANK_URL}/"], public=False, secret=creds["bank_secret"],
-            first_party=True, auth_method="client_secret_basic",
+            "demo-bank",
+            name="Demo Bank",
+            redirect_uris=[f"{BANK_URL}/callback"],
+            post_logout_redirect_uris=[f"{BANK_URL}/"],
+            public=False,
+            secret=creds["bank_secret"],
+            first_party=True,
+            auth_method="client_secret_basic",
         )
     if accounts.get_client("demo-public") is None:
         create_client(
-            "demo-public", name="Demo Public App",
+            "demo-public",
+            name="Demo Public App",
             redirect_uris=["http://localhost:5001/callback", "http://127.0.0.1:8976/callback"],
-            public=True, secret=None,
+            public=True,
+            secret=None,
         )
     issuer = current_app.config["ISSUER"]
     click.echo("")
     click.echo("Belay demo is ready.")
-    click.echo(f"  OpenID Provider : {issuer}  (discovery: {issuer}/.well-known/openid-configuration)")
+    click.echo(
+        f"  OpenID Provider : {issuer}  (discovery: {issuer}/.well-known/openid-configuration)"
+    )
     click.echo(f"  admin login     : admin / {creds['admin_password']}")
     click.echo(f"  user login      : alice / {creds['alice_password']}")
     click.echo(f"  confidential RP : client_id demo-bank, client_secret {creds['bank_secret']}")
     click.echo(f"                    redirect_uri {BANK_URL}/callback")
-    click.echo("  public RP       : client_id demo-public (PKCE S256), redirect_uri http://127.0.0.1:8976/callback")
+    click.echo(
+        "  public RP       : client_id demo-public (PKCE S256), redirect_uri http://127.0.0.1:8976/callback"
+    )
     click.echo(f"  (kept in {_credentials_file()})")
     return creds

@@ -8,7 +8,7 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["DataKey", "InvalidToken", "random_token", "sha256_hex", "constant_time_equals"]
+__all__ = ["DataKey", "InvalidToken", "constant_time_equals", "random_token", "sha256_hex"]
 
 
 def random_token(nbytes: int = 32) -> str:

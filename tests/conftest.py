@@ -123,7 +123,9 @@ def runner(app: Flask) -> Any:
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     return verifier, challenge
 
 
@@ -143,17 +145,26 @@ class Actions:
         self.client = client
 
     # -- setup -------------------------------------------------------------
-    def create_user(self, username: str = "alice", password: str = "correct horse battery", **kw: Any) -> Any:
+    def create_user(
+        self, username: str = "alice", password: str = "correct horse battery", **kw: Any
+    ) -> Any:
         from provider.flows.login import hasher
         from provider.storage import accounts
         from provider.storage.models import User
 
         with self.app.app_context():
-            user = User(username=username, password_hash=hasher().hash(password), created_at=clock.now(), **kw)
+            user = User(
+                username=username,
+                password_hash=hasher().hash(password),
+                created_at=clock.now(),
+                **kw,
+            )
             accounts.add(user)
             return user.id
 
-    def create_client(self, client_id: str = "rp", *, public: bool = False, **kw: Any) -> str | None:
+    def create_client(
+        self, client_id: str = "rp", *, public: bool = False, **kw: Any
+    ) -> str | None:
         from provider.cli import create_client
 
         kw.setdefault("redirect_uris", [self.REDIRECT])
@@ -162,7 +173,12 @@ class Actions:
             return create_client(client_id, public=public, secret=kw.pop("secret", None), **kw)
 
     # -- browser -----------------------------------------------------------
-    def login(self, username: str = "alice", password: str = "correct horse battery", tx: str | None = None) -> Any:
+    def login(
+        self,
+        username: str = "alice",
+        password: str = "correct horse battery",
+        tx: str | None = None,
+    ) -> Any:
         page = self.client.get("/login" + (f"?tx={tx}" if tx else ""))
         data = {"csrf_token": csrf_from(page.text), "username": username, "password": password}
         return self.client.post("/login" + (f"?tx={tx}" if tx else ""), data=data)
@@ -187,12 +203,16 @@ class Actions:
             if response.status_code not in (301, 302, 303):
                 return response
             location = response.headers["Location"]
-            if location.startswith(self.REDIRECT) or location.startswith("http") and not location.startswith("http://localhost/"):
+            if location.startswith(self.REDIRECT) or (
+                location.startswith("http") and not location.startswith("http://localhost/")
+            ):
                 return response
             response = self.client.get(location)
         return response
 
-    def code_flow(self, client_id: str = "rp", *, login: bool = True, **params: Any) -> dict[str, Any]:
+    def code_flow(
+        self, client_id: str = "rp", *, login: bool = True, **params: Any
+    ) -> dict[str, Any]:
         """Authorize (logging in when asked) and return the callback parameters."""
         verifier, challenge = pkce_pair()
         params.setdefault("code_challenge", challenge)
@@ -210,10 +230,14 @@ class Actions:
     def token(self, data: dict[str, Any], auth: tuple[str, str] | None = None) -> Any:
         headers = {}
         if auth:
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = (
+                "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            )
         return self.client.post("/token", data=data, headers=headers)
 
-    def exchange(self, callback: dict[str, Any], client_id: str = "rp", secret: str | None = None) -> Any:
+    def exchange(
+        self, callback: dict[str, Any], client_id: str = "rp", secret: str | None = None
+    ) -> Any:
         data = {
             "grant_type": "authorization_code",
             "code": callback["code"],
@@ -257,8 +281,20 @@ class LiveServer:
     def start(self) -> LiveServer:
         log = open(_TMP / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "provider.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
+            [
+                sys.executable,
+                "-m",
+                "provider.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -268,7 +304,9 @@ class LiveServer:
             except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("server did not start: " + (_TMP / f"server-{self.port}.log").read_text()[-2000:])
+        raise RuntimeError(
+            "server did not start: " + (_TMP / f"server-{self.port}.log").read_text()[-2000:]
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
