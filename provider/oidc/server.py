@@ -271,6 +271,14 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
         if grant.request.client.is_public and not data.get("code_challenge"):
             raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256)")
 
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        # SECURITY.md case 33: a missing verifier for a code issued with a
+        # challenge is invalid_grant (Authlib says invalid_request).
+        request = grant.request
+        if request.authorization_code.code_challenge and not request.form.get("code_verifier"):
+            raise InvalidGrantError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)

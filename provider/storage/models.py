@@ -90,6 +90,10 @@ class WebSession(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     authenticated_at: Mapped[int | None] = mapped_column(BigInteger)
     last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    # The longest idle period since the last authentication event. Per-level
+    # idle timeouts use it, so a level that lapsed stays lapsed until a new
+    # event, however busy the browser is afterwards.
+    idle_gap: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     user_agent: Mapped[str | None] = mapped_column(String(300))
 

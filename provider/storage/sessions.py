@@ -28,8 +28,7 @@ __all__ = [
     "list_for_user",
     "login",
     "rotate",
-    "save_data",
-    "touch",
+    "record_activity",
 ]
 
 
@@ -88,15 +87,23 @@ def rotate(row: WebSession) -> str:
     return token
 
 
-def save_data(row: WebSession, data: dict[str, Any]) -> None:
-    row.data = dict(data)
-    db.session.commit()
-
-
-def touch(row: WebSession, *, min_interval: int = 30) -> None:
+def record_activity(
+    row: WebSession, data: dict[str, Any] | None, *, min_interval: int = 30
+) -> None:
+    """Note that the browser was active now (and save ``data`` when given)."""
     now = clock.now()
-    if now - row.last_seen_at >= min_interval:
+    changed = False
+    gap = now - row.last_seen_at
+    if gap > row.idle_gap:
+        row.idle_gap = gap
+        changed = True
+    if gap >= min_interval:
         row.last_seen_at = now
+        changed = True
+    if data is not None:
+        row.data = dict(data)
+        changed = True
+    if changed:
         db.session.commit()
 
 
@@ -119,6 +126,7 @@ def login(row: WebSession, user: User, event: NewEvent, *, absolute_timeout: int
         # Another user in this browser: nothing of the old session survives.
         row.data = {k: v for k, v in row.data.items() if k == "csrf_token"}
     row.user_id = user.id
+    row.idle_gap = 0
     row.sid = random_token(16)
     row.authenticated_at = now
     row.last_seen_at = now
@@ -136,6 +144,7 @@ def add_event(row: WebSession, event: NewEvent) -> str:
     now = clock.now()
     db.session.add(_event(row, event, now))
     row.last_seen_at = now
+    row.idle_gap = 0
     token = random_token()
     row.token_hash = sha256_hex(token)
     db.session.commit()

@@ -14,7 +14,7 @@ from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction
 from provider.web import session as web_session
-from provider.web.oidc import resume
+from provider.web.oidc import render_outcome, resume
 
 bp = Blueprint("login", __name__)
 
@@ -114,7 +114,8 @@ def challenge() -> Any:
         ensure_row=web_session.ensure_row,
     )
     if not isinstance(outcome, flow.ShowStepUp):
-        return resume(tx.id)
+        # Nothing (or something else) is needed now: evaluate() already acted on it.
+        return render_outcome(outcome)
     error = None
     if request.method == "POST":
         if request.form.get("cancel"):

@@ -65,10 +65,7 @@ class ServerSessionInterface(SessionInterface):
             )
         if row is None:
             return
-        if session.modified:
-            store.save_data(row, dict(session))
-        else:
-            store.touch(row)
+        store.record_activity(row, dict(session) if session.modified else None)
         if session.new_token:
             response.set_cookie(
                 name,
@@ -105,7 +102,7 @@ def ensure_row() -> WebSession:
             user_agent=request.headers.get("User-Agent"),
         )
         if session:
-            store.save_data(row, dict(session))
+            store.record_activity(row, dict(session))
         session.row_id = row.id
         g.belay_session_row = row
     return row

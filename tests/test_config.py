@@ -1,0 +1,52 @@
+"""Configuration: defaults, TOML file, BELAY_* variables, generated secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from provider.config import ConfigError, ensure_instance_secrets, load_config
+
+
+def test_defaults_then_toml_then_environment(tmp_path: Path) -> None:
+    toml = tmp_path / "belay.toml"
+    toml.write_text('issuer = "https://op.example.test"\naccess_token_ttl = 120\nport = 6000\n')
+    config = load_config({"BELAY_CONFIG": str(toml), "BELAY_PORT": "7000"})
+    assert config["ISSUER"] == "https://op.example.test"
+    assert config["ACCESS_TOKEN_TTL"] == 120
+    assert config["PORT"] == 7000  # the environment wins over the file
+    assert config["ID_TOKEN_TTL"] == 600  # default
+
+
+def test_booleans_and_numbers_from_the_environment() -> None:
+    config = load_config({"BELAY_REGISTRATION_ENABLED": "yes", "BELAY_KEY_CACHE_TTL": "0.5"})
+    assert config["REGISTRATION_ENABLED"] is True
+    assert config["KEY_CACHE_TTL"] == 0.5
+
+
+def test_a_bad_number_names_the_option() -> None:
+    with pytest.raises(ConfigError, match="BELAY_ACCESS_TOKEN_TTL must be an integer"):
+        load_config({"BELAY_ACCESS_TOKEN_TTL": "ten minutes"})
+
+
+def test_secrets_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    first: dict = {}
+    ensure_instance_secrets(first, str(tmp_path))
+    for name in ("secret_key", "data_key"):
+        mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    second: dict = {}
+    ensure_instance_secrets(second, str(tmp_path))
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["DATA_KEY"] == second["DATA_KEY"]
+    assert first["DATABASE_URL"].startswith("sqlite:///")
+
+
+def test_configured_secrets_are_not_overwritten(tmp_path: Path) -> None:
+    config = {"SECRET_KEY": "given", "DATA_KEY": "k", "DATABASE_URL": "postgresql://x/y"}
+    ensure_instance_secrets(config, str(tmp_path))
+    assert config == {"SECRET_KEY": "given", "DATA_KEY": "k", "DATABASE_URL": "postgresql://x/y"}
+    assert not (tmp_path / "secret_key").exists()
