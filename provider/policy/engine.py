@@ -1,0 +1,397 @@
+"""The decision: does the session meet the request, or what runs next?
+
+Implements, purely (no I/O; ``now`` is a parameter):
+
+- RFC 9470 §4-§5: ``acr_values`` and ``max_age`` are the step-up
+  requirement; "the authorization server [...] SHOULD treat the acr_values as
+  necessary" -- unless a client opts into ``voluntary`` enforcement, an
+  unreachable requirement fails with ``unmet_authentication_requirements``
+  (OpenID Connect Unmet Authentication Requirements 1.0 §3), never a silent
+  downgrade;
+- OpenID Connect Core 1.0 §3.1.2.1: ``max_age`` ("the Authorization Server
+  MUST attempt to actively re-authenticate the End-User" when exceeded) and
+  ``prompt`` (``none``: "MUST NOT display any authentication or consent user
+  interface pages", ``login_required`` / ``interaction_required``;
+  ``login``: "SHOULD prompt the End-User for reauthentication");
+- OpenID Connect Core 1.0 §5.5.1.1: an essential ``acr`` that cannot be met
+  is an error;
+- DESIGN.md "The decision": preference order, the client's floor, step-up
+  offering exactly the enrolled methods that reach the target, and
+  remembered events that never satisfy an explicit step-up.
+
+See docs/acr.md for the walk-through and reason codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from provider.policy.ladder import Ladder, Level
+from provider.policy.model import (
+    METHODS,
+    ClientPolicy,
+    Decision,
+    EnrolledMethod,
+    Event,
+    Fail,
+    Login,
+    Reason,
+    Requirement,
+    Satisfied,
+    SessionState,
+    StepUp,
+    auth_time_of,
+    event_for,
+    session_amr,
+)
+
+__all__ = ["UNMET_AUTHENTICATION_REQUIREMENTS", "decide", "session_acr", "step_up_event"]
+
+UNMET_AUTHENTICATION_REQUIREMENTS = "unmet_authentication_requirements"
+_LOGIN_PROMPTS = frozenset({"login", "select_account"})
+
+
+@dataclass(frozen=True)
+class _Check:
+    acr: str
+    # True for explicit requests: remembered events do not count (DESIGN.md,
+    # "Remembered devices": never an explicit step-up).
+    active_only: bool
+
+
+@dataclass(frozen=True)
+class _Goal:
+    checks: tuple[_Check, ...]
+    emit: str | None  # acr to emit once met; None: the highest level satisfied
+    target: str  # the acr a step-up aims at
+    shown: str | None  # StepUp.target_acr when only freshness is missing
+    reason: str  # StepUp reason when not met
+
+
+def step_up_event(method: EnrolledMethod, policy: ClientPolicy, now: int) -> Event | None:
+    """The event a step-up with ``method`` would add at ``now`` for this client, or None.
+
+    None when the method is unknown, locked, not allowed by the client's
+    ``step_up_methods``, a PIN shorter than ``min_pin_length`` (or of unknown
+    length when a minimum is set), or a passkey outside ``allowed_aaguids``.
+    A passkey is assumed verified (UV) unless the client's
+    ``passkey_user_verification`` is ``discouraged``.
+    """
+    if method.method not in METHODS or method.locked:
+        return None
+    if policy.step_up_methods and method.method not in policy.step_up_methods:
+        return None
+    if method.method == "passkey":
+        aaguid = method.aaguid.lower() if method.aaguid is not None else None
+        if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
+            return None
+        return event_for(
+            "passkey",
+            now,
+            uv=policy.passkey_user_verification != "discouraged",
+            backup_eligible=method.backup_eligible,
+            aaguid=aaguid,
+            credential_id=method.credential_id,
+        )
+    if (
+        method.method == "pin"
+        and policy.min_pin_length is not None
+        and (method.pin_length is None or method.pin_length < policy.min_pin_length)
+    ):
+        return None
+    return event_for(
+        method.method, now, credential_id=method.credential_id, pin_length=method.pin_length
+    )
+
+
+class _Context:
+    """The ladder and events as one client sees them at ``now``."""
+
+    def __init__(
+        self,
+        policy: ClientPolicy,
+        ladder: Ladder,
+        session: SessionState,
+        enrolled: Sequence[EnrolledMethod],
+        now: int,
+    ) -> None:
+        self.policy = policy
+        self.ladder = ladder.with_lifetimes(policy.level_lifetimes)
+        self.session = session
+        self.now = now
+        self.events = session.events
+        self.active_events = tuple(e for e in session.events if not e.remembered)
+        self.options = [
+            (method, event)
+            for method in enrolled
+            if (event := step_up_event(method, policy, now)) is not None
+        ]
+
+    def _holds(self, goal: _Goal, extra: tuple[Event, ...], session: SessionState) -> bool:
+        for check in goal.checks:
+            events = self.active_events if check.active_only else self.events
+            if not self.ladder.satisfies(
+                check.acr,
+                events + extra,
+                session,
+                self.now,
+                allowed_aaguids=self.policy.allowed_aaguids,
+                min_pin_length=self.policy.min_pin_length,
+            ):
+                return False
+        return True
+
+    def met(self, goal: _Goal) -> bool:
+        return self._holds(goal, (), self.session)
+
+    def offers(self, goal: _Goal) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Methods (stable order) and passkey credential ids that reach ``goal`` in one step."""
+        methods: set[str] = set()
+        credentials: list[str] = []
+        for method, event in self.options:
+            if self._holds(goal, (event,), self.session):
+                methods.add(method.method)
+                if method.method == "passkey" and method.credential_id is not None:
+                    credentials.append(method.credential_id)
+        ordered = tuple(m for m in METHODS if m in methods)
+        return ordered, tuple(dict.fromkeys(credentials))
+
+    def highest(self) -> Level | None:
+        return self.ladder.highest_satisfied(
+            self.events,
+            self.session,
+            self.now,
+            allowed_aaguids=self.policy.allowed_aaguids,
+            min_pin_length=self.policy.min_pin_length,
+        )
+
+
+def _goals(req: Requirement, ladder: Ladder, floor: Level | None) -> tuple[list[_Goal], bool]:
+    """Candidate goals in preference order, and whether they are essential."""
+    if req.essential_acr and req.essential_acr_values:
+        values, essential = req.essential_acr_values, True
+    else:
+        values = req.acr_values
+        essential = req.essential_acr and bool(values)
+    active_only = essential or req.acr_source == "request"
+    goals: list[_Goal] = []
+    for value in values:
+        level = ladder.get(value)
+        if level is None:
+            continue
+        if floor is not None and level.level < floor.level and not essential:
+            # A requested value below the floor is replaced by the floor, a
+            # standing minimum (SECURITY.md D21: lower values never lower it).
+            goal = _Goal(
+                checks=(_Check(floor.acr, active_only=False),),
+                emit=floor.acr,
+                target=floor.acr,
+                shown=floor.acr,
+                reason=Reason.FLOOR_NOT_MET,
+            )
+        else:
+            checks = [_Check(value, active_only)]
+            target = value
+            if floor is not None:
+                if _Check(floor.acr, False) not in checks:
+                    checks.append(_Check(floor.acr, active_only=False))
+                if floor.level > level.level:
+                    # Essential and below the floor: the acr claim must be one of
+                    # the essential values, and the floor must still hold.
+                    target = floor.acr
+            goal = _Goal(
+                checks=tuple(checks),
+                emit=value,
+                target=target,
+                shown=value,
+                reason=Reason.ACR_NOT_MET,
+            )
+        if goal not in goals:
+            goals.append(goal)
+    return goals, essential
+
+
+def _baseline(ladder: Ladder, floor: Level | None) -> _Goal:
+    """The standing minimum: the client's floor, or else the ladder's lowest level.
+
+    The implicit lowest level makes sure *something counts for this client*
+    (an AAGUID allow-list or PIN minimum can exclude every event).
+    """
+    if floor is not None:
+        return _Goal(
+            checks=(_Check(floor.acr, active_only=False),),
+            emit=None,
+            target=floor.acr,
+            shown=floor.acr,
+            reason=Reason.FLOOR_NOT_MET,
+        )
+    lowest = ladder.lowest.acr
+    return _Goal(
+        checks=(_Check(lowest, active_only=False),),
+        emit=None,
+        target=lowest,
+        shown=None,
+        reason=Reason.ACR_NOT_MET,
+    )
+
+
+def _is_fresh(session: SessionState, max_age: int, started: int | None, now: int) -> bool:
+    """OIDC Core ``max_age``: strict, no grace; an event during this transaction always counts.
+
+    ``max_age=0`` is met *only* by an event made during this transaction: a
+    login earlier in the same second is not a new authentication (SECURITY.md
+    case 23).
+    """
+    active = [event.at for event in session.events if not event.remembered]
+    if not active:
+        return False
+    latest = max(active)
+    during_transaction = started is not None and latest >= started
+    if max_age == 0:
+        return during_transaction
+    return latest >= now - max_age or during_transaction
+
+
+def _logged_in_during(session: SessionState, started: int | None) -> bool:
+    """Whether the session's login (its first active event) happened during this transaction."""
+    if started is None:
+        return False
+    active = [event.at for event in session.events if not event.remembered]
+    return bool(active) and min(active) >= started
+
+
+def decide(
+    requirement: Requirement,
+    policy: ClientPolicy,
+    ladder: Ladder,
+    session: SessionState | None,
+    enrolled: Sequence[EnrolledMethod],
+    now: int,
+) -> Decision:
+    """Decide what the authorization request needs next. Pure; see docs/acr.md.
+
+    Order: unknown essential acr -> session -> prompt=login/select_account ->
+    target acr (preference order, floor, strict/voluntary) -> freshness
+    (max_age) -> step-up -> satisfied. ``prompt=none`` turns every UI answer
+    into ``login_required`` / ``interaction_required``.
+    """
+    req = requirement
+    silent = "none" in req.prompt
+
+    if req.essential_acr and req.unknown_essential_acr_values and not req.essential_acr_values:
+        return Fail(
+            UNMET_AUTHENTICATION_REQUIREMENTS,
+            "none of the essential acr values requested is supported",
+            Reason.ESSENTIAL_ACR_UNKNOWN,
+        )
+
+    if session is None or not session.events:
+        if silent:
+            return Fail("login_required", "the user is not signed in", Reason.NO_SESSION)
+        return Login(Reason.NO_SESSION)
+
+    if req.prompt & _LOGIN_PROMPTS and not _logged_in_during(session, req.transaction_started_at):
+        return Login(Reason.PROMPT_LOGIN if "login" in req.prompt else Reason.SELECT_ACCOUNT)
+
+    floor: Level | None = None
+    if policy.minimum_acr is not None:
+        floor = ladder.get(policy.minimum_acr)
+        if floor is None:
+            # Fail closed: a floor the ladder no longer knows cannot be checked.
+            return Fail(
+                UNMET_AUTHENTICATION_REQUIREMENTS,
+                "the client's minimum acr is not configured",
+                Reason.FLOOR_NOT_MET,
+            )
+
+    ctx = _Context(policy, ladder, session, enrolled, now)
+    goals, essential = _goals(req, ladder, floor)
+
+    selected: _Goal | None = None
+    for goal in goals:
+        if ctx.met(goal) or ctx.offers(goal)[0]:
+            selected = goal
+            break
+
+    downgraded = False
+    if selected is None:
+        requested = bool(goals) or bool(req.unknown_acr_values)
+        if essential:
+            return Fail(
+                UNMET_AUTHENTICATION_REQUIREMENTS,
+                "the essential acr requested cannot be met with the user's methods",
+                Reason.ESSENTIAL_ACR_UNREACHABLE,
+            )
+        if requested and policy.acr_enforcement == "strict":
+            return Fail(
+                UNMET_AUTHENTICATION_REQUIREMENTS,
+                "none of the requested acr values can be met with the user's methods",
+                Reason.UNMET,
+            )
+        downgraded = bool(goals)
+        selected = _baseline(ladder, floor)
+
+    met = ctx.met(selected)
+    methods, credentials = ctx.offers(selected)
+
+    if not met and not methods:
+        # Only the standing minimum gets here (requested goals were reachable).
+        if floor is not None:
+            return Fail(
+                UNMET_AUTHENTICATION_REQUIREMENTS,
+                "the client's minimum acr cannot be met with the user's methods",
+                Reason.FLOOR_NOT_MET,
+            )
+        if silent:
+            return Fail("login_required", "a new sign-in is required", Reason.ACR_NOT_MET)
+        return Login(Reason.ACR_NOT_MET)
+
+    if req.max_age is not None and not _is_fresh(
+        session, req.max_age, req.transaction_started_at, now
+    ):
+        if silent:
+            return Fail(
+                "login_required", "the authentication is older than max_age", Reason.MAX_AGE
+            )
+        if not methods:
+            return Login(Reason.MAX_AGE)
+        return StepUp(
+            selected.shown if met else selected.target, methods, Reason.MAX_AGE, credentials
+        )
+
+    if not met:
+        if silent:
+            return Fail(
+                "interaction_required", "a step-up authentication is required", selected.reason
+            )
+        return StepUp(selected.target, methods, selected.reason, credentials)
+
+    acr = selected.emit
+    if acr is None:
+        highest = ctx.highest()
+        acr = highest.acr if highest is not None else None
+    auth_time = auth_time_of(session.events)
+    assert auth_time is not None  # session.events is not empty
+    return Satisfied(
+        acr=acr,
+        amr=session_amr(session.events),
+        auth_time=auth_time,
+        reason=Reason.VOLUNTARY_DOWNGRADE if downgraded else Reason.SATISFIED,
+    )
+
+
+def session_acr(
+    session: SessionState | None, policy: ClientPolicy, ladder: Ladder, now: int
+) -> str | None:
+    """The highest acr the session satisfies for this client at ``now`` (None: none)."""
+    if session is None:
+        return None
+    level = ladder.with_lifetimes(policy.level_lifetimes).highest_satisfied(
+        session.events,
+        session,
+        now,
+        allowed_aaguids=policy.allowed_aaguids,
+        min_pin_length=policy.min_pin_length,
+    )
+    return level.acr if level is not None else None
