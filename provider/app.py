@@ -67,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = config_module.load_config()
     if test_config:
         settings.update(test_config)
+        config_module.validate(settings)
     config_module.ensure_instance_secrets(settings, app.instance_path)
     app.config.update(settings)
     app.config.update(

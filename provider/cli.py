@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import subprocess
 import sys
-from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from provider import clock
-from provider.crypto import sha256_hex
-from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
+from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, register_client
+from provider.oidc.clients import AUTH_METHODS
+from provider.oidc.keys import SUPPORTED_ALGS
 
 __all__ = ["main", "register"]
 
@@ -81,7 +79,9 @@ def serve_command(
             "provider.wsgi:app",
         ]
         click.echo(f"Belay listening on http://{host}:{port} (gunicorn)")
-        raise SystemExit(subprocess.call(cmd))  # noqa: S603 - our own fixed command line
+        sys.stdout.flush()
+        # Replace this process, so signals (Ctrl-C, SIGTERM) reach gunicorn itself.
+        os.execv(gunicorn, cmd)  # noqa: S606 - our own fixed command line
     current_app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -121,7 +121,34 @@ def user_create(
         created_at=clock.now(),
     )
     accounts.add(user)
+    from provider.storage import audit
+
+    audit.record("user_created", "success", user_id=user.id, username=username, reason="cli")
     click.echo(f"Created user {username} (id {user.id}){' as admin' if admin else ''}")
+
+
+@user_group.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="read the password from standard input"
+)
+@with_appcontext
+def user_set_password(username: str, password_stdin: bool) -> None:
+    """Set a user's password (and clear the password's failure counter)."""
+    from provider.flows.login import hasher
+    from provider.storage import accounts, audit, throttle
+
+    user = accounts.user_by_name(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    password = _read_secret("password")
+    if len(password) < 8:
+        raise click.ClickException("a password has at least 8 characters")
+    user.password_hash = hasher().hash(password)
+    accounts.commit()
+    throttle.unlock(user.id, "password")
+    audit.record("password_set", "success", user_id=user.id, reason="cli")
+    click.echo(f"Password set for {username}")
 
 
 @user_group.command("unlock")
@@ -140,85 +167,6 @@ def user_unlock(username: str, factor: str | None) -> None:
     click.echo(f"Unlocked {username} ({count} counter(s) cleared)")
 
 
-def create_client(
-    client_id: str,
-    *,
-    redirect_uris: list[str],
-    public: bool,
-    secret: str | None,
-    name: str | None = None,
-    auth_method: str | None = None,
-    first_party: bool = False,
-    token_format: str = "jwt",
-    post_logout_redirect_uris: list[str] | None = None,
-    grant_types: list[str] | None = None,
-    scope: str = "openid profile email offline_access",
-    policy: dict[str, Any] | None = None,
-    jwks: dict[str, Any] | None = None,
-) -> str | None:
-    """Register a client; returns the (generated) secret for confidential clients."""
-    from provider.storage import accounts
-    from provider.storage.models import Client
-
-    if accounts.get_client(client_id):
-        raise click.ClickException(f"client {client_id!r} already exists")
-    for uri in redirect_uris + (post_logout_redirect_uris or []):
-        problem = redirect_uri_problem(uri)
-        if problem:
-            raise click.ClickException(f"{uri}: {problem}")
-    method = auth_method or (
-        "none" if public else ("private_key_jwt" if jwks else "client_secret_basic")
-    )
-    if (
-        method not in AUTH_METHODS
-        or (public and method != "none")
-        or (not public and method == "none")
-    ):
-        raise click.ClickException(
-            f"auth method {method!r} does not fit a {'public' if public else 'confidential'} client"
-        )
-    if not public and method != "private_key_jwt" and secret is None:
-        secret = secrets.token_urlsafe(32)
-    if method == "private_key_jwt" and not jwks:
-        raise click.ClickException("private_key_jwt needs --jwks")
-    if token_format not in {"jwt", "opaque"}:
-        raise click.ClickException("token format is jwt or opaque")
-    if policy:
-        from provider import policy as policy_module
-        from provider.storage.ladder import current_ladder
-
-        try:
-            policy = policy_module.client_policy_to_dict(
-                policy_module.client_policy_from_dict(policy, current_ladder())
-            )
-        except policy_module.PolicyValidationError as exc:
-            raise click.ClickException(f"invalid policy: {exc}") from exc
-    grants = grant_types or (
-        ["authorization_code", "refresh_token"]
-        if public
-        else ["authorization_code", "refresh_token", "client_credentials"]
-    )
-    accounts.add(
-        Client(
-            client_id=client_id,
-            client_secret_hash=sha256_hex(secret) if secret and not public else None,
-            name=name or client_id,
-            is_public=public,
-            token_endpoint_auth_method=method,
-            redirect_uris=redirect_uris,
-            post_logout_redirect_uris=post_logout_redirect_uris or [],
-            grant_types=grants,
-            scope=scope,
-            first_party=first_party,
-            access_token_format=token_format,
-            jwks=jwks,
-            policy=policy or {},
-            created_at=clock.now(),
-        )
-    )
-    return secret if not public else None
-
-
 @click.group("client")
 def client_group() -> None:
     """Manage relying parties."""
@@ -226,7 +174,7 @@ def client_group() -> None:
 
 @client_group.command("create")
 @click.argument("client_id")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
 @click.option("--public", is_flag=True, help="a public client (PKCE, no secret)")
 @click.option("--secret-stdin", is_flag=True, help="read the client secret from standard input")
@@ -236,6 +184,14 @@ def client_group() -> None:
 @click.option("--token-format", type=click.Choice(["jwt", "opaque"]), default="jwt")
 @click.option("--jwks", "jwks_json", default=None, help="public JWK Set (JSON) for private_key_jwt")
 @click.option("--policy", "policy_json", default=None, help="client acr policy as JSON")
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(GRANT_TYPES),
+    help="allowed grant types (default: all that fit the client type)",
+)
+@click.option("--id-token-alg", type=click.Choice(SUPPORTED_ALGS), default=None)
 @with_appcontext
 def client_create(
     client_id: str,
@@ -249,6 +205,8 @@ def client_create(
     token_format: str,
     jwks_json: str | None,
     policy_json: str | None,
+    grant_types: tuple[str, ...],
+    id_token_alg: str | None,
 ) -> None:
     """Register a client (prints a generated secret once)."""
     try:
@@ -256,19 +214,24 @@ def client_create(
         jwks = json.loads(jwks_json) if jwks_json else None
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
-    secret = create_client(
-        client_id,
-        redirect_uris=list(redirect_uris),
-        public=public,
-        secret=_read_secret("client secret") if secret_stdin else None,
-        name=name,
-        auth_method=auth_method,
-        first_party=first_party,
-        token_format=token_format,
-        post_logout_redirect_uris=list(post_logout),
-        policy=policy,
-        jwks=jwks,
-    )
+    try:
+        secret = register_client(
+            client_id,
+            redirect_uris=list(redirect_uris),
+            public=public,
+            secret=_read_secret("client secret") if secret_stdin else None,
+            name=name,
+            auth_method=auth_method,
+            first_party=first_party,
+            token_format=token_format,
+            post_logout_redirect_uris=list(post_logout),
+            grant_types=list(grant_types) or None,
+            client_policy=policy,
+            jwks=jwks,
+            id_token_alg=id_token_alg,
+        )
+    except ClientRegistrationError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Created client {client_id}")
     if secret and not secret_stdin:
         click.echo(f"client_secret: {secret}  (shown once)")

@@ -61,7 +61,7 @@ def _ensure_user(username: str, password: str, *, admin: bool, name: str, email:
 
 
 def seed_demo() -> dict[str, Any]:
-    from provider.cli import create_client
+    from provider.flows.clients import register_client
 
     creds = _load_or_create()
     _ensure_user(
@@ -75,7 +75,7 @@ def seed_demo() -> dict[str, Any]:
         email="alice@example.test",
     )
     if accounts.get_client("demo-bank") is None:
-        create_client(
+        register_client(
             "demo-bank",
             name="Demo Bank",
             redirect_uris=[f"{BANK_URL}/callback"],
@@ -86,7 +86,7 @@ def seed_demo() -> dict[str, Any]:
             auth_method="client_secret_basic",
         )
     if accounts.get_client("demo-public") is None:
-        create_client(
+        register_client(
             "demo-public",
             name="Demo Public App",
             redirect_uris=["http://localhost:5001/callback", "http://127.0.0.1:8976/callback"],

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "ConfigError", "ensure_instance_secrets", "load_config"]
+__all__ = ["DEFAULTS", "ConfigError", "ensure_instance_secrets", "load_config", "validate"]
 
 DEFAULTS: dict[str, Any] = {
     # Public identifier of this OP; also the base URL of every endpoint.
@@ -105,11 +105,30 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if path:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
+        unknown = sorted(k for k in data if k.upper() not in DEFAULTS)
+        if unknown:
+            raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}")
         for key, value in data.items():
             config[key.upper()] = _coerce(key.upper(), value)
     for key in DEFAULTS:
         if f"BELAY_{key}" in env:
             config[key] = _coerce(key, env[f"BELAY_{key}"])
+    return validate(config)
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """Refuse values that would only fail later, mid-request."""
+    from urllib.parse import urlsplit
+
+    issuer = str(config["ISSUER"]).rstrip("/")
+    parts = urlsplit(issuer)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"BELAY_ISSUER must be an http(s) URL without query or fragment, got {issuer!r}"
+        )
+    config["ISSUER"] = issuer
+    if config["DEFAULT_SIGNING_ALG"] not in {"ES256", "RS256", "EdDSA"}:
+        raise ConfigError("BELAY_DEFAULT_SIGNING_ALG must be ES256, RS256 or EdDSA")
     return config
 
 
@@ -133,6 +152,7 @@ def ensure_instance_secrets(config: dict[str, Any], instance_path: str) -> None:
     from cryptography.fernet import Fernet
 
     folder = Path(instance_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _read_or_create_secret(
             folder / "secret_key", lambda: secrets.token_urlsafe(48)
@@ -142,5 +162,8 @@ def ensure_instance_secrets(config: dict[str, Any], instance_path: str) -> None:
             folder / "data_key", lambda: Fernet.generate_key().decode()
         )
     if not config.get("DATABASE_URL"):
-        folder.mkdir(parents=True, exist_ok=True)
-        config["DATABASE_URL"] = f"sqlite:///{folder / 'belay.sqlite3'}"
+        database = folder / "belay.sqlite3"
+        if not database.exists():
+            # Created empty with 0600 so SQLite never makes it world-readable.
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        config["DATABASE_URL"] = f"sqlite:///{database}"

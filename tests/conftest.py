@@ -165,12 +165,12 @@ class Actions:
     def create_client(
         self, client_id: str = "rp", *, public: bool = False, **kw: Any
     ) -> str | None:
-        from provider.cli import create_client
+        from provider.flows.clients import register_client
 
         kw.setdefault("redirect_uris", [self.REDIRECT])
         kw.setdefault("first_party", True)
         with self.app.app_context():
-            return create_client(client_id, public=public, secret=kw.pop("secret", None), **kw)
+            return register_client(client_id, public=public, secret=kw.pop("secret", None), **kw)
 
     # -- browser -----------------------------------------------------------
     def login(

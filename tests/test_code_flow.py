@@ -281,3 +281,21 @@ def test_id_token_algorithm_per_client(actions: Actions, alg: str) -> None:
     assert _header(body["id_token"])["alg"] == alg
     assert actions.decode(body["id_token"])["aud"] == "rp"
     assert _claims_unverified(body["id_token"])["sub"]
+
+
+@pytest.mark.settings(REFRESH_TOKEN_TTL=100)
+def test_rotation_never_extends_the_grant(actions: Actions) -> None:
+    actions.create_user()
+    secret = actions.create_client("rp")
+    body = actions.exchange(actions.code_flow("rp"), "rp", secret).get_json()
+    clock.set_offset(60)
+    rotated = actions.token(
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}, auth=("rp", secret)
+    ).get_json()
+    assert "refresh_token" in rotated
+    clock.set_offset(101)
+    expired = actions.token(
+        {"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+        auth=("rp", secret),
+    )
+    assert expired.get_json()["error"] == "invalid_grant"

@@ -50,3 +50,28 @@ def test_configured_secrets_are_not_overwritten(tmp_path: Path) -> None:
     ensure_instance_secrets(config, str(tmp_path))
     assert config == {"SECRET_KEY": "given", "DATA_KEY": "k", "DATABASE_URL": "postgresql://x/y"}
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_unknown_toml_options_are_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "belay.toml"
+    toml.write_text('isuser = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_config({"BELAY_CONFIG": str(toml)})
+
+
+def test_issuer_is_normalised_and_checked() -> None:
+    assert (
+        load_config({"BELAY_ISSUER": "https://op.example.test/"})["ISSUER"]
+        == "https://op.example.test"
+    )
+    with pytest.raises(ConfigError):
+        load_config({"BELAY_ISSUER": "op.example.test"})
+    with pytest.raises(ConfigError):
+        load_config({"BELAY_DEFAULT_SIGNING_ALG": "HS256"})
+
+
+def test_default_sqlite_database_is_private(tmp_path: Path) -> None:
+    config: dict = {}
+    ensure_instance_secrets(config, str(tmp_path / "instance"))
+    assert stat.S_IMODE(os.stat(tmp_path / "instance").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "instance" / "belay.sqlite3").st_mode) == 0o600

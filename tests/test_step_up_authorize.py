@@ -49,7 +49,12 @@ def _confirm_password(actions: Actions, page, password: str = PASSWORD):
     return actions.follow(
         actions.client.post(
             f"/challenge?tx={tx}",
-            data={"csrf_token": csrf_from(page.text), "method": "password", "password": password, "tx": tx},
+            data={
+                "csrf_token": csrf_from(page.text),
+                "method": "password",
+                "password": password,
+                "tx": tx,
+            },
         )
     )
 
@@ -72,7 +77,9 @@ def _set_policy(actions: Actions, **policy) -> None:
 def test_max_age_0_always_needs_a_new_event_and_does_not_loop(actions: Actions, rp: str) -> None:
     """Case 23: max_age=0 ⇒ a new event, a new auth_time, no loop."""
     first = actions.code_flow("rp")
-    login_time = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])["auth_time"]
+    login_time = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])[
+        "auth_time"
+    ]
     clock.set_offset(30)
     page, verifier = _authorize(actions, max_age="0")
     assert page.status_code == 200 and 'id="password-form"' in page.text
@@ -93,7 +100,9 @@ def test_max_age_1_after_2_seconds_asks_again(actions: Actions, rp: str) -> None
 def test_max_age_10000_is_silent_with_the_same_auth_time(actions: Actions, rp: str) -> None:
     """oidcc-max-age-10000."""
     first = actions.code_flow("rp")
-    auth_time = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])["auth_time"]
+    auth_time = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])[
+        "auth_time"
+    ]
     clock.set_offset(60)
     response, verifier = _authorize(actions, max_age="10000")
     claims = actions.decode(_tokens(actions, rp, _callback(response), verifier)["id_token"])
@@ -112,7 +121,9 @@ def test_malformed_max_age_is_invalid_request(actions: Actions, rp: str, value: 
 def test_prompt_login_gives_a_new_auth_time(actions: Actions, rp: str) -> None:
     """oidcc-prompt-login, case 25."""
     first = actions.code_flow("rp")
-    before = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])["auth_time"]
+    before = actions.decode(_tokens(actions, rp, first, first["code_verifier"])["id_token"])[
+        "auth_time"
+    ]
     clock.set_offset(20)
     page, verifier = _authorize(actions, prompt="login")
     assert 'id="login-form"' in page.text
@@ -124,7 +135,7 @@ def test_prompt_login_gives_a_new_auth_time(actions: Actions, rp: str) -> None:
 def test_prompt_none_when_logged_in_is_silent(actions: Actions, rp: str) -> None:
     """oidcc-prompt-none-logged-in."""
     actions.code_flow("rp")
-    response, verifier = _authorize(actions, prompt="none")
+    response, _ = _authorize(actions, prompt="none")
     assert "code" in _callback(response)
 
 
@@ -189,7 +200,10 @@ def test_essential_acr_that_is_met(actions: Actions, rp: str) -> None:
     actions.code_flow("rp")
     claims = json.dumps({"id_token": {"acr": {"essential": True, "value": ONE_FA}}})
     response, verifier = _authorize(actions, claims=claims)
-    assert actions.decode(_tokens(actions, rp, _callback(response), verifier)["id_token"])["acr"] == ONE_FA
+    assert (
+        actions.decode(_tokens(actions, rp, _callback(response), verifier)["id_token"])["acr"]
+        == ONE_FA
+    )
 
 
 def test_unknown_essential_acr_is_an_error(actions: Actions, rp: str) -> None:
@@ -208,10 +222,14 @@ def test_malformed_claims_is_invalid_request(actions: Actions, rp: str, claims: 
 def test_client_floor_holds_whatever_acr_values_says(actions: Actions, rp: str) -> None:
     """Case 21: the floor is not lowered by lower, absent or unknown values."""
     _set_policy(actions, minimum_acr=TWO_FA)
-    actions.code_flow("rp", login=True) if False else None
     for acr_values in (None, ONE_FA, "urn:unknown"):
         response = actions.follow(
-            actions.authorize("rp", acr_values=acr_values, code_challenge=pkce_pair()[1], code_challenge_method="S256")
+            actions.authorize(
+                "rp",
+                acr_values=acr_values,
+                code_challenge=pkce_pair()[1],
+                code_challenge_method="S256",
+            )
         )
         if 'id="login-form"' in response.text:
             response = actions.follow(actions.login(tx=_tx(response)))
@@ -328,7 +346,12 @@ def test_decisions_are_audited_with_reason_codes(actions: Actions, rp: str, app)
 
 def test_discovery_lists_the_ladder(actions: Actions) -> None:
     data = actions.client.get("/.well-known/openid-configuration").get_json()
-    assert data["acr_values_supported"] == [ONE_FA, TWO_FA, "urn:belay:acr:phr", "urn:belay:acr:phrh"]
+    assert data["acr_values_supported"] == [
+        ONE_FA,
+        TWO_FA,
+        "urn:belay:acr:phr",
+        "urn:belay:acr:phrh",
+    ]
     assert data["claims_parameter_supported"] is True
     assert {"acr", "amr", "auth_time"} <= set(data["claims_supported"])
     assert re.match(r"^http", data["issuer"])

@@ -154,7 +154,9 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
         # Checked here: Authlib echoes the value in error_description, which it
         # refuses (ValueError, a 500) when it holds quotes or non-ASCII.
         return error_redirect(
-            redirect_uri, "unsupported_response_type", "Only response_type=code is supported.",
+            redirect_uri,
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
             state,
         )
     # Authlib validates response_type, scope, PKCE and nonce.
@@ -196,14 +198,13 @@ def _session_state(
         )
         for e in row.events
     )
-    now = clock.now()
-    # The worst idle period since the last event, this request's included.
-    gap = max(row.idle_gap, now - previous_seen_at if previous_seen_at else 0)
     return policy.SessionState(
         user_id=str(row.user_id),
         events=events,
         created_at=row.authenticated_at or row.created_at,
-        last_active_at=now - gap,
+        # As before this request, so its own idle gap counts (policy contract).
+        last_active_at=previous_seen_at or row.last_seen_at,
+        idle_gaps=tuple((int(g[0]), int(g[1])) for g in row.idle_gaps or []),
     )
 
 

@@ -40,9 +40,18 @@ def password_limits() -> throttle.Limits:
 
 
 def verify_password(
-    username: str, password: str, *, ip: str | None, client_id: str | None, purpose: str
+    username: str,
+    password: str,
+    *,
+    ip: str | None,
+    client_id: str | None,
+    purpose: str,
+    audit_success: bool = True,
 ) -> LoginResult:
-    """Check a password; audits the attempt. ``purpose`` is ``login`` or ``step_up``."""
+    """Check a password and audit the attempt as ``purpose`` (``login``, ``step_up``).
+
+    With ``audit_success=False`` the caller records the success itself (with
+    the acr it reached)."""
     user = accounts.user_by_name(username)
     if user is not None and user.disabled_at is not None:
         user = None
@@ -53,6 +62,24 @@ def verify_password(
         hasher=hasher(),
         limits=password_limits(),
     )
+    if not (result.ok and not audit_success):
+        _audit_attempt(purpose, result, user, username, client_id, ip)
+    if not result.ok or user is None:
+        return LoginResult(None, result.reason, result.retry_after)
+    if result.new_hash:
+        user.password_hash = result.new_hash
+        accounts.commit()
+    return LoginResult(user, "ok")
+
+
+def _audit_attempt(
+    purpose: str,
+    result: password_factor.PasswordCheck,
+    user: User | None,
+    username: str,
+    client_id: str | None,
+    ip: str | None,
+) -> None:
     audit.record(
         purpose,
         "success" if result.ok else "failure",
@@ -63,9 +90,3 @@ def verify_password(
         reason=None if result.ok else result.reason,
         ip=ip,
     )
-    if not result.ok or user is None:
-        return LoginResult(None, result.reason, result.retry_after)
-    if result.new_hash:
-        user.password_hash = result.new_hash
-        accounts.commit()
-    return LoginResult(user, "ok")

@@ -14,7 +14,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, TokenMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -56,6 +56,9 @@ class Subject:
     nonce: str | None = None
     code_id: int | None = None
     family_id: str | None = None
+    # Rotation never extends a grant: every refresh token of a family expires
+    # when the first one would have.
+    refresh_expires_at: int | None = None
 
     def get_user_id(self) -> str:
         return str(self.user.id)
@@ -251,10 +254,16 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         issued_at=now,
         access_expires_at=now + int(token["expires_in"]),
         refresh_expires_at=(
-            now + current_app.config["REFRESH_TOKEN_TTL"] if meta["refresh_token"] else None
+            (subject.refresh_expires_at if subject and subject.refresh_expires_at else None)
+            or now + current_app.config["REFRESH_TOKEN_TTL"]
+            if meta["refresh_token"]
+            else None
         ),
     )
     store.save_token(row)
+    if subject and subject.code_id and store.code_replayed(subject.code_id):
+        # The code was replayed while these tokens were being issued.
+        store.revoke_family(row.family_id)
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -313,6 +322,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         if row is None:
             used = store.code_was_used(code, client.get_client_id())
             if used is not None:
+                store.mark_code_replayed(used.id)
                 revoked = store.revoke_tokens_from_code(used.id)
                 audit.record(
                     "code_replay",
@@ -401,6 +411,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             sid=row.sid,
             audience=list(row.audience or []),
             family_id=row.family_id,
+            refresh_expires_at=row.refresh_expires_at,
         )
 
     def issue_token(self, user: Subject, refresh_token: StoredToken) -> dict[str, Any]:
@@ -415,11 +426,24 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return token
 
     def revoke_old_credential(self, refresh_token: StoredToken) -> None:
-        """Already consumed atomically by :meth:`issue_token`."""
+        """Already consumed atomically by :meth:`issue_token`.
+
+        A concurrent reuse may have revoked the family between our claim and
+        ``save_token``; then the tokens just saved are revoked with it.
+        """
+        db.session.refresh(refresh_token.row)
+        if refresh_token.row.revoked_at is not None:
+            store.revoke_family(refresh_token.row.family_id)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    def validate_requested_scope(self) -> None:
+        # Authlib would issue any requested scope here: never more than registered.
+        requested = set((self.request.payload.scope or "").split())
+        if not requested <= set(self.request.client.model.scope.split()):
+            raise InvalidScopeError("The client is not registered for this scope.")
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -436,6 +460,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             return False
         expires = claims.get("exp")
         expires_at = int(expires) if isinstance(expires, int | float) else clock.now() + 3600
+        # The column is a 64-bit integer: a far-future exp is remembered "forever".
+        expires_at = min(expires_at, 2**62)
         return store.remember_assertion_jti(str(claims.get("sub")), jti, expires_at)
 
     def resolve_client_public_key(self, client: OAuthClient) -> jwk.KeySet:

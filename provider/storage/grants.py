@@ -17,9 +17,11 @@ from provider.storage.models import AuthorizationCode, ClientAssertionJti, Token
 __all__ = [
     "claim_code",
     "claim_refresh_token",
+    "code_replayed",
     "code_was_used",
     "find_token",
     "find_token_by_refresh",
+    "mark_code_replayed",
     "remember_assertion_jti",
     "revoke_family",
     "revoke_token",
@@ -63,6 +65,22 @@ def code_was_used(code: str, client_id: str) -> AuthorizationCode | None:
         )
     )
     return row
+
+
+def mark_code_replayed(code_id: int) -> None:
+    db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code_id)
+        .values(replayed_at=clock.now())
+    )
+    db.session.commit()
+
+
+def code_replayed(code_id: int) -> bool:
+    return (
+        first(db.select(AuthorizationCode.replayed_at).where(AuthorizationCode.id == code_id))
+        is not None
+    )
 
 
 def revoke_tokens_from_code(code_id: int) -> int:

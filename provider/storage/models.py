@@ -90,10 +90,9 @@ class WebSession(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     authenticated_at: Mapped[int | None] = mapped_column(BigInteger)
     last_seen_at: Mapped[int] = mapped_column(BigInteger)
-    # The longest idle period since the last authentication event. Per-level
-    # idle timeouts use it, so a level that lapsed stays lapsed until a new
-    # event, however busy the browser is afterwards.
-    idle_gap: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Past inactivity periods [from, until] (policy.idle_gaps_after): per-level
+    # idle timeouts stay in force after the browser comes back.
+    idle_gaps: Mapped[list[list[int]]] = mapped_column(Json, default=list)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
@@ -160,6 +159,9 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when the code is presented again; the first redemption checks it
+    # after saving its tokens, closing the race with a replay in between.
+    replayed_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Token(db.Model):  # type: ignore[name-defined,misc]

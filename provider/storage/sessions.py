@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from provider import clock
+from provider import clock, policy
 from provider.crypto import random_token, sha256_hex
 from provider.extensions import db
 from provider.storage import first
@@ -27,8 +27,8 @@ __all__ = [
     "get",
     "list_for_user",
     "login",
-    "rotate",
     "record_activity",
+    "rotate",
 ]
 
 
@@ -93,18 +93,21 @@ def record_activity(
     """Note that the browser was active now (and save ``data`` when given)."""
     now = clock.now()
     changed = False
-    gap = now - row.last_seen_at
-    if gap > row.idle_gap:
-        row.idle_gap = gap
-        changed = True
-    if gap >= min_interval:
-        row.last_seen_at = now
+    if now - row.last_seen_at >= min_interval:
+        _note_activity(row, now)
         changed = True
     if data is not None:
         row.data = dict(data)
         changed = True
     if changed:
         db.session.commit()
+
+
+def _note_activity(row: WebSession, now: int) -> None:
+    row.idle_gaps = [
+        list(g) for g in policy.idle_gaps_after(row.idle_gaps or [], row.last_seen_at, now)
+    ]
+    row.last_seen_at = now
 
 
 def _event(row: WebSession, event: NewEvent, now: int) -> AuthEvent:
@@ -126,7 +129,7 @@ def login(row: WebSession, user: User, event: NewEvent, *, absolute_timeout: int
         # Another user in this browser: nothing of the old session survives.
         row.data = {k: v for k, v in row.data.items() if k == "csrf_token"}
     row.user_id = user.id
-    row.idle_gap = 0
+    row.idle_gaps = []
     row.sid = random_token(16)
     row.authenticated_at = now
     row.last_seen_at = now
@@ -142,9 +145,8 @@ def login(row: WebSession, user: User, event: NewEvent, *, absolute_timeout: int
 def add_event(row: WebSession, event: NewEvent) -> str:
     """A step-up inside the existing session: one more event, a new cookie value."""
     now = clock.now()
+    _note_activity(row, now)
     db.session.add(_event(row, event, now))
-    row.last_seen_at = now
-    row.idle_gap = 0
     token = random_token()
     row.token_hash = sha256_hex(token)
     db.session.commit()

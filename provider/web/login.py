@@ -131,6 +131,7 @@ def challenge() -> Any:
                 ip=request.remote_addr,
                 client_id=tx.client_id,
                 purpose="step_up",
+                audit_success=False,
             )
             if result.user is not None and result.user.id == user.id:
                 token = session_store.add_event(

@@ -57,7 +57,7 @@ def metadata() -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
         "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
@@ -87,8 +87,6 @@ def metadata() -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "frontchannel_logout_supported": False,
     }
-    if current_app.config["REGISTRATION_ENABLED"]:
-        data["registration_endpoint"] = f"{issuer}/register"
     return data
 
 
@@ -181,7 +179,15 @@ def authorize_resume() -> Any:
 
 @bp.post("/token")
 def token() -> Response:
-    response: Response = _server().create_token_response()
+    response: Response
+    if any(len(request.form.getlist(k)) > 1 for k in request.form):
+        # RFC 6749 §3.2: parameters must not be included more than once.
+        response = jsonify(
+            {"error": "invalid_request", "error_description": "A parameter is repeated."}
+        )
+        response.status_code = 400
+    else:
+        response = _server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -240,8 +246,16 @@ def logout() -> Any:
     state = source.get("state")
     client_id = source.get("client_id")
     hint = source.get("id_token_hint")
-    if hint and not client_id:
-        client_id = _client_from_id_token_hint(hint)
+    if hint:
+        hinted = _client_from_id_token_hint(hint)
+        if client_id and hinted and hinted != client_id:
+            return render_template(
+                "error.html",
+                title="Sign-out request refused",
+                error="invalid_request",
+                description="id_token_hint was not issued to this client_id.",
+            ), 400
+        client_id = client_id or hinted
     client = accounts.get_client(client_id) if client_id else None
     if target and (client is None or target not in (client.post_logout_redirect_uris or [])):
         return render_template(
