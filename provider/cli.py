@@ -272,6 +272,47 @@ def client_policy(client_id: str, assignments: tuple[str, ...]) -> None:
     click.echo(json.dumps(client.policy or {}, indent=2, sort_keys=True))
 
 
+@click.group("ladder")
+def ladder_group() -> None:
+    """Show or replace the acr ladder."""
+
+
+@ladder_group.command("show")
+@with_appcontext
+def ladder_show() -> None:
+    """Print the ladder as JSON (the format ``ladder set`` reads)."""
+    from provider import policy as policy_module
+    from provider.storage.ladder import current_ladder
+
+    click.echo(json.dumps(policy_module.ladder_to_data(current_ladder()), indent=2))
+
+
+@ladder_group.command("set")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def ladder_set(path: str) -> None:
+    """Validate and store a ladder from a JSON file."""
+    from provider import policy as policy_module
+    from provider.storage import audit
+    from provider.storage.ladder import current_ladder, save_ladder
+
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    before = policy_module.ladder_to_data(current_ladder())
+    try:
+        ladder = save_ladder(data)
+    except policy_module.LadderError as exc:
+        raise click.ClickException("invalid ladder:\n  " + "\n  ".join(exc.errors)) from exc
+    audit.record(
+        "ladder_changed", "success",
+        details={"before": before, "after": policy_module.ladder_to_data(ladder), "by": "cli"},
+    )
+    click.echo(f"Ladder saved: {', '.join(ladder.acr_values)}")
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Manage signing keys."""
@@ -305,6 +346,7 @@ def register(app: Flask) -> None:
         serve_command,
         user_group,
         client_group,
+        ladder_group,
         keys_group,
         demo_command,
     ):
