@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest clean serve demo
+.PHONY: run test lint typecheck pytest clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,18 @@ run: $(STAMP)
 	$(BIN)/belay serve --host 127.0.0.1 --port 5000
 
 ## make test: install with test extras, then ruff, mypy and the whole pytest suite
-test: $(TEST_STAMP) lint typecheck pytest
+test: $(TEST_STAMP) chromium lint typecheck pytest
+
+# The browser tests drive Debian's Chromium; install it when missing and we may.
+chromium:
+	@if [ ! -x "$${BELAY_CHROMIUM:-/usr/bin/chromium}" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium: sudo apt-get install chromium (or set BELAY_CHROMIUM)"; exit 1; \
+	  fi; \
+	fi
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check provider tests

@@ -113,14 +113,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         parallelism=app.config["ARGON2_PARALLELISM"],
     )
     app.extensions["belay_ladder"] = ladder_store.current_ladder
+
+    from provider.factors.registry import build_registry
+
+    # Every factor, built once from the configuration (flows look them up here).
+    app.extensions["belay_factors"] = build_registry(
+        app.config, app.extensions["belay_hasher"], data_key
+    )
     server = create_server(app)
     app.extensions["belay_server"] = server
 
-    from provider.web import account, errors, login, oidc, security
+    from provider.web import account, api, errors, login, oidc, security
 
     app.register_blueprint(oidc.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(api.bp)
     # Protocol endpoints are called by relying parties, not by our own forms.
     for view in (oidc.token, oidc.introspect, oidc.revoke, oidc.userinfo, oidc.authorize):
         csrf.exempt(view)

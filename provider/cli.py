@@ -151,6 +151,67 @@ def user_set_password(username: str, password_stdin: bool) -> None:
     click.echo(f"Password set for {username}")
 
 
+@user_group.command("set-pin")
+@click.argument("username")
+@click.option("--pin-stdin", is_flag=True, required=True, help="read the PIN from standard input")
+@with_appcontext
+def user_set_pin(username: str, pin_stdin: bool) -> None:
+    """Set a user's PIN (checked against the PIN policy; clears the PIN's lock)."""
+    from provider.factors.pin import PinFactor, PinRejected
+    from provider.storage import accounts, audit
+
+    user = accounts.user_by_name(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    pin = _read_secret("PIN")
+    factor = current_app.extensions["belay_factors"].get("pin")
+    assert isinstance(factor, PinFactor)
+    try:
+        factor.set_pin(user.id, pin, pin)
+    except PinRejected as exc:
+        raise click.ClickException(exc.message) from None
+    audit.record("pin_set", "success", user_id=user.id, method="pin", reason="cli")
+    click.echo(f"PIN set for {username}")
+
+
+@user_group.command("add-totp")
+@click.argument("username")
+@click.option(
+    "--secret",
+    default=None,
+    metavar="BASE32",
+    help="import this base32 secret (at least 160 bits) instead of making one",
+)
+@click.option(
+    "--secret-stdin",
+    is_flag=True,
+    help="read the base32 secret to import from standard input (keeps it out of argv)",
+)
+@with_appcontext
+def user_add_totp(username: str, secret: str | None, secret_stdin: bool) -> None:
+    """Give a user an authenticator app, active at once; prints its otpauth:// URI.
+
+    Replaces the user's authenticator. Made by an admin, so no code is asked."""
+    from provider.factors.totp import TotpFactor
+    from provider.storage import accounts, audit
+
+    if secret is not None and secret_stdin:
+        raise click.UsageError("use --secret or --secret-stdin, not both")
+    user = accounts.user_by_name(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    if secret_stdin:
+        secret = _read_secret("TOTP secret")
+    factor = current_app.extensions["belay_factors"].get("totp")
+    assert isinstance(factor, TotpFactor)
+    try:
+        enrolment = factor.add_confirmed(user.id, username, secret)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record("totp_added", "success", user_id=user.id, method="totp", reason="cli")
+    click.echo(enrolment.uri)
+
+
 @user_group.command("unlock")
 @click.argument("username")
 @click.option("--factor", default=None, help="only this factor (default: all)")
@@ -307,7 +368,8 @@ def ladder_set(path: str) -> None:
     except policy_module.LadderError as exc:
         raise click.ClickException("invalid ladder:\n  " + "\n  ".join(exc.errors)) from exc
     audit.record(
-        "ladder_changed", "success",
+        "ladder_changed",
+        "success",
         details={"before": before, "after": policy_module.ladder_to_data(ladder), "by": "cli"},
     )
     click.echo(f"Ladder saved: {', '.join(ladder.acr_values)}")

@@ -61,10 +61,33 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_DELAY_AFTER": 5,
     "PASSWORD_MAX_FAILURES": 20,
     "THROTTLE_MAX_DELAY": 300,
+    # PIN policy (provider/factors/pin_policy.py): ASCII digits only, length in
+    # these bounds (4 <= min <= max <= 64), no repeated digit, run, repeated
+    # group, mirror, date or common PIN. A client may demand a longer minimum.
+    "PIN_MIN_LENGTH": 6,
+    "PIN_MAX_LENGTH": 12,
+    # PIN throttling: growing delay from the Nth consecutive failure, locked at
+    # the limit until the user sets a new PIN (after a stronger login) or an
+    # admin unlocks it. 10: a server-checked short PIN is neither a NIST
+    # password nor an activation secret (SECURITY.md).
+    "PIN_DELAY_AFTER": 5,
+    "PIN_MAX_FAILURES": 10,
+    # TOTP throttling (same scheme; NIST SP 800-63B-4 allows at most 100).
+    "TOTP_DELAY_AFTER": 5,
+    "TOTP_MAX_FAILURES": 10,
+    # Backup-code throttling (same scheme).
+    "BACKUP_CODE_DELAY_AFTER": 5,
+    "BACKUP_CODE_MAX_FAILURES": 10,
+    # Issuer shown by authenticator apps next to the account name (otpauth URI).
+    "TOTP_ISSUER_NAME": "Belay",
     # argon2id parameters (RFC 9106 "second recommended", lighter memory).
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 4,
+    # "Confirm access" on the account page lasts this long (seconds).
+    "CONFIRM_ACCESS_MAX_AGE": 300,
+    # Lifetime of the first-party step-up API's re-authentication token.
+    "REAUTH_TOKEN_TTL": 300,
     # RFC 7591 dynamic registration is off unless enabled.
     "REGISTRATION_ENABLED": False,
     # Dev server / gunicorn bind.
@@ -129,6 +152,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     config["ISSUER"] = issuer
     if config["DEFAULT_SIGNING_ALG"] not in {"ES256", "RS256", "EdDSA"}:
         raise ConfigError("BELAY_DEFAULT_SIGNING_ALG must be ES256, RS256 or EdDSA")
+    if not 4 <= int(config["PIN_MIN_LENGTH"]) <= int(config["PIN_MAX_LENGTH"]) <= 64:
+        raise ConfigError(
+            "BELAY_PIN_MIN_LENGTH and BELAY_PIN_MAX_LENGTH must satisfy 4 <= min <= max <= 64"
+        )
+    for prefix in ("PIN", "TOTP", "BACKUP_CODE"):
+        if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
+            raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config
 
 

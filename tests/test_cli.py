@@ -106,13 +106,20 @@ def test_user_unlock(runner, actions) -> None:
 
 
 def test_client_policy_set_and_show(runner, app: Flask) -> None:
-    runner.invoke(args=["client", "create", "bank", "--redirect-uri", "https://bank.example.test/cb"])
+    runner.invoke(
+        args=["client", "create", "bank", "--redirect-uri", "https://bank.example.test/cb"]
+    )
     result = runner.invoke(
         args=[
-            "client", "policy", "bank",
-            "--set", "minimum_acr=urn:belay:acr:2fa",
-            "--set", "default_max_age=120",
-            "--set", "step_up_methods=totp,pin",
+            "client",
+            "policy",
+            "bank",
+            "--set",
+            "minimum_acr=urn:belay:acr:2fa",
+            "--set",
+            "default_max_age=120",
+            "--set",
+            "step_up_methods=totp,pin",
         ]
     )
     assert result.exit_code == 0, result.output
@@ -121,16 +128,25 @@ def test_client_policy_set_and_show(runner, app: Flask) -> None:
         policy = accounts.get_client("bank").policy
         assert policy["default_max_age"] == 120
         assert policy["step_up_methods"] == ["totp", "pin"]
-        from provider.storage.models import AuditEvent
         from provider.extensions import db
+        from provider.storage.models import AuditEvent
 
-        row = db.session.scalar(db.select(AuditEvent).where(AuditEvent.event == "client_policy_changed"))
+        row = db.session.scalar(
+            db.select(AuditEvent).where(AuditEvent.event == "client_policy_changed")
+        )
         assert row.details["after"]["default_max_age"] == 120 and row.details["before"] == {}
 
 
 def test_client_policy_refuses_bad_values(runner) -> None:
-    runner.invoke(args=["client", "create", "bank", "--redirect-uri", "https://bank.example.test/cb"])
-    for assignment in ("minimum_acr=urn:nope", "default_max_age=-5", "acr_enforcement=maybe", "colour=blue"):
+    runner.invoke(
+        args=["client", "create", "bank", "--redirect-uri", "https://bank.example.test/cb"]
+    )
+    for assignment in (
+        "minimum_acr=urn:nope",
+        "default_max_age=-5",
+        "acr_enforcement=maybe",
+        "colour=blue",
+    ):
         result = runner.invoke(args=["client", "policy", "bank", "--set", assignment])
         assert result.exit_code != 0, assignment
         assert "invalid policy" in result.output
@@ -147,7 +163,12 @@ def test_ladder_show_and_set(runner, app: Flask, tmp_path) -> None:
     path.write_text(json.dumps(data))
     result = runner.invoke(args=["ladder", "set", str(path)])
     assert result.exit_code == 0, result.output
-    assert json.loads(runner.invoke(args=["ladder", "show"]).output)["levels"][1]["lifetime"]["idle_seconds"] == 600
+    assert (
+        json.loads(runner.invoke(args=["ladder", "show"]).output)["levels"][1]["lifetime"][
+            "idle_seconds"
+        ]
+        == 600
+    )
     data["levels"][1]["level"] = 1  # not increasing: refused with a clear message
     path.write_text(json.dumps(data))
     bad = runner.invoke(args=["ladder", "set", str(path)])

@@ -7,13 +7,24 @@ does not tell which accounts exist; every failure looks the same to the caller.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from provider.factors.base import (
+    InvalidCode,
+    Locked,
+    Malformed,
+    NotEnrolled,
+    NotRemovable,
+    Verified,
+)
 from provider.factors.hashing import SecretHasher
+from provider.policy import KNOWLEDGE, EnrolledMethod
+from provider.storage import factors as store
 from provider.storage import throttle
 
-__all__ = ["AMR", "FACTOR", "PasswordCheck", "check_password"]
+__all__ = ["AMR", "FACTOR", "PasswordCheck", "PasswordFactor", "check_password"]
 
 FACTOR = "password"
 AMR = ("pwd",)
@@ -48,3 +59,69 @@ def check_password(
         return PasswordCheck(ok=False, reason="wrong")
     throttle.reset(user_id, FACTOR)
     return PasswordCheck(ok=True, reason="ok", new_hash=verified.new_hash)
+
+
+#: Longer than any password the pages accept (they cut fields at 4096).
+_MAX_LENGTH = 4096
+
+
+class PasswordFactor:
+    """The password as a step-up factor, for a user who is already known.
+
+    Same counter, limits and rehashing as the login (:func:`check_password`).
+    """
+
+    method = FACTOR
+    amr: tuple[str, ...] = AMR
+    category = KNOWLEDGE
+    form_id = "password-form"
+    fields: tuple[str, ...] = ("password",)
+    label = "Password"
+    counter = FACTOR
+
+    def __init__(self, *, hasher: SecretHasher, limits: throttle.Limits) -> None:
+        self._hasher = hasher
+        self._limits = limits
+
+    def enrolled(self, user_id: int) -> list[EnrolledMethod]:
+        if store.password_hash(user_id) is None:
+            return []
+        return [
+            EnrolledMethod(
+                "password", locked=throttle.is_locked(user_id, self.counter, self._limits)
+            )
+        ]
+
+    def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
+        password = submitted.get("password")
+        if not isinstance(password, str) or not password or len(password) > _MAX_LENGTH:
+            raise Malformed("Enter your password.")
+        stored = store.password_hash(user_id)
+        if stored is None:
+            raise NotEnrolled("You have no password.")
+        result = check_password(
+            user_id=user_id,
+            stored_hash=stored,
+            password=password,
+            hasher=self._hasher,
+            limits=self._limits,
+        )
+        if result.reason == "locked":
+            raise Locked(
+                "Too many wrong passwords: your password is locked. "
+                "Ask an administrator to unlock it.",
+                retry_after=None,
+            )
+        if result.reason == "wait":
+            raise Locked(
+                f"Too many wrong passwords. Try again in {result.retry_after} seconds.",
+                retry_after=result.retry_after,
+            )
+        if not result.ok:
+            raise InvalidCode("That password is not right.")
+        if result.new_hash is not None:
+            store.replace_password_hash(user_id, old_hash=stored, new_hash=result.new_hash)
+        return Verified(FACTOR, self.amr)
+
+    def remove(self, user_id: int) -> None:
+        raise NotRemovable("A password can't be removed here; change it instead.")

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
 
 from provider import clock, policy
+from provider.flows import step_up
 from provider.oidc.server import Subject
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
@@ -180,39 +181,8 @@ def _resource_problem(resources: list[str]) -> str | None:
     return None
 
 
-def _session_state(
-    row: WebSession | None, previous_seen_at: int | None
-) -> policy.SessionState | None:
-    if row is None or row.user_id is None or not row.events:
-        return None
-    events = tuple(
-        policy.Event(
-            method=e.method,
-            amr=tuple(e.amr),
-            at=e.at,
-            credential_id=e.credential_id,
-            uv=bool(e.details.get("uv", False)),
-            backup_eligible=e.details.get("backup_eligible"),
-            aaguid=e.details.get("aaguid"),
-            remembered=bool(e.details.get("remembered", False)),
-        )
-        for e in row.events
-    )
-    return policy.SessionState(
-        user_id=str(row.user_id),
-        events=events,
-        created_at=row.authenticated_at or row.created_at,
-        # As before this request, so its own idle gap counts (policy contract).
-        last_active_at=previous_seen_at or row.last_seen_at,
-        idle_gaps=tuple((int(g[0]), int(g[1])) for g in row.idle_gaps or []),
-    )
-
-
 def enrolled_methods(user: User) -> list[policy.EnrolledMethod]:
-    methods = []
-    if user.password_hash:
-        methods.append(policy.EnrolledMethod(method="password"))
-    return methods
+    return step_up.factors().enrolled(user.id)
 
 
 def client_policy(client: Client) -> policy.ClientPolicy:
@@ -248,7 +218,7 @@ def evaluate(
         )
     except policy.RequirementError as exc:
         return error_redirect(validated.redirect_uri, exc.error, exc.description, validated.state)
-    session = _session_state(row, previous_seen_at)
+    session = step_up.session_state(row, previous_seen_at) if row is not None else None
     user = accounts.get_user(row.user_id) if row is not None else None
     if user is not None and user.disabled_at is not None:
         session, user = None, None

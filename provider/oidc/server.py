@@ -145,7 +145,7 @@ class StoredCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 def query_client(client_id: Any) -> OAuthClient | None:
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 200:
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= 200 or "\x00" in client_id:
         return None
     model = db.session.scalar(db.select(Client).where(Client.client_id == client_id))
     return OAuthClient(model) if model else None

@@ -40,14 +40,14 @@ def get_user(user_id: int | None) -> User | None:
 
 
 def user_by_name(username: str) -> User | None:
-    if not username or len(username) > 150:
+    if not username or len(username) > 150 or "\x00" in username:  # PostgreSQL refuses NUL
         return None
     row = first(db.select(User).where(User.username == username))
     return row
 
 
 def get_client(client_id: str | None) -> Client | None:
-    if not client_id or len(client_id) > 200:
+    if not client_id or len(client_id) > 200 or "\x00" in client_id:  # PostgreSQL refuses NUL
         return None
     row = first(db.select(Client).where(Client.client_id == client_id))
     return row
@@ -92,7 +92,7 @@ def create_transaction(
 
 def get_transaction(tx_id: str | None, session_id: int | None) -> AuthorizeTransaction | None:
     """The live transaction, only for the browser session that started it."""
-    if not tx_id or session_id is None or len(tx_id) > 64:
+    if not tx_id or session_id is None or len(tx_id) > 64 or "\x00" in tx_id:
         return None
     tx = db.session.get(AuthorizeTransaction, tx_id)
     if tx is None or tx.session_id != session_id or tx.expires_at <= clock.now():

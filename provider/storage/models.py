@@ -23,13 +23,16 @@ __all__ = [
     "AuthEvent",
     "AuthorizationCode",
     "AuthorizeTransaction",
+    "BackupCode",
     "Client",
     "ClientAssertionJti",
     "Consent",
     "FactorCounter",
+    "PinCredential",
     "Setting",
     "SigningKey",
     "Token",
+    "TotpCredential",
     "User",
     "WebSession",
 ]
@@ -273,3 +276,54 @@ class Setting(db.Model):  # type: ignore[name-defined,misc]
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[Any] = mapped_column(Json)
+
+
+class PinCredential(db.Model):  # type: ignore[name-defined,misc]
+    """A user's PIN (one per user): argon2id hash only, never the digits."""
+
+    __tablename__ = "pins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    # Kept so a client's minimum PIN length can be checked without the PIN.
+    length: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TotpCredential(db.Model):  # type: ignore[name-defined,misc]
+    """A user's TOTP authenticator (one per user). Secrets are Fernet-encrypted
+    with the data key: they must be read back to compute codes.
+
+    ``secret_encrypted`` is the active secret (None until a first code from it
+    verified, ``confirmed_at``); ``pending_secret_encrypted`` a new secret shown
+    to the user and waiting for its first code (verify-before-enable), so
+    re-enrolling never disables the authenticator that works until the new one
+    does.
+    """
+
+    __tablename__ = "totp_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger)
+    # The last accepted RFC 6238 time step: each step is accepted once only.
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    pending_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    pending_created_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class BackupCode(db.Model):  # type: ignore[name-defined,misc]
+    """One single-use backup code, stored as a keyed hash (HMAC-SHA256)."""
+
+    __tablename__ = "backup_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)

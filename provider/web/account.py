@@ -1,41 +1,264 @@
-"""The user's own page: who is signed in, their sessions and security events."""
+"""The user's own page: sign-in methods, sessions and security events.
+
+Every change sits behind "Confirm access" (a fresh step-up at the level of
+the strongest factor the user has); the management forms appear only once
+access is confirmed, and every POST checks it again on the server.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
 
+from provider import clock
+from provider.factors.base import FactorError
+from provider.flows import account as account_flow
+from provider.flows import step_up
+from provider.flows.login import hasher
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
+from provider.storage.models import User, WebSession
 from provider.web import session as web_session
 
 bp = Blueprint("account", __name__)
 
+_CONFIRM_STARTED = "confirm_started_at"
+_LABELS = {
+    "password": "Password",
+    "pin": "PIN",
+    "totp": "Authenticator app",
+    "backup_code": "Backup codes",
+    "passkey": "Passkey",
+}
 
-@bp.get("/account")
-def index() -> Any:
+
+def _signed_in() -> tuple[WebSession, User] | None:
     row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row else None
-    if row is None or user is None:
-        return redirect(url_for("login.login"))
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if row is None or user is None or user.disabled_at is not None:
+        return None
+    return row, user
+
+
+def _access(row: WebSession, user: User) -> account_flow.AccessCheck:
+    """Confirm-access state; a confirmation in progress lasts CONFIRM_ACCESS_MAX_AGE.
+
+    While the page asks to confirm, an event made since it asked counts even if
+    it is a few seconds old (no loop); a stale start is dropped so old events
+    never count as fresh.
+    """
+    started = session.get(_CONFIRM_STARTED)
+    if (
+        isinstance(started, int)
+        and clock.now() - started > current_app.config["CONFIRM_ACCESS_MAX_AGE"]
+    ):
+        started = None
+    access = account_flow.check_access(user, row, web_session.previous_seen_at(), started)
+    if access.confirmed:
+        session.pop(_CONFIRM_STARTED, None)
+    elif started is None:
+        session[_CONFIRM_STARTED] = clock.now()
+    return access
+
+
+def _field(name: str, limit: int = 1024) -> str:
+    value = request.form.get(name, "")
+    return value[:limit]
+
+
+def render_account(row: WebSession, user: User, status: int = 200, **extra: Any) -> Any:
+    access = _access(row, user)
+    registry = step_up.factors()
+    enrolled = {m.method: m for m in registry.enrolled(user.id)}
+    second = [m for m in enrolled if m in account_flow.SECOND_FACTORS]
+    confirm_factors = [
+        {"method": m, "form_id": registry.get(m).form_id, "label": _LABELS.get(m, m)}
+        for m in access.methods
+    ]
     return render_template(
         "account.html",
         user=user,
         current=row,
+        access=access,
+        confirm_factors=confirm_factors,
+        enrolled=enrolled,
+        second_factors=second,
+        pin=registry.get("pin").status(user.id),  # type: ignore[attr-defined]
+        totp=registry.get("totp").status(user.id),  # type: ignore[attr-defined]
+        backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
         sessions=session_store.list_for_user(user.id),
         events=audit.recent(user_id=user.id, limit=20),
+        now=clock.now(),
+        tx="",
+        action=url_for("account.confirm"),
+        **extra,
+    ), status
+
+
+@bp.get("/account")
+def index() -> Any:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("login.login"))
+    row, user = signed_in
+    return render_account(row, user)
+
+
+@bp.post("/account/confirm")
+def confirm() -> Any:
+    """Confirm access: one step-up inside this session."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("login.login"))
+    row, user = signed_in
+    access = _access(row, user)
+    if access.confirmed:
+        return redirect(url_for("account.index"))
+    try:
+        done = step_up.verify_in_session(
+            user=user,
+            row=row,
+            method=_field("method", 30),
+            submitted={k: v[:4096] for k, v in request.form.items() if k != "csrf_token"},
+            allowed=access.methods,
+            client_id=None,
+            purpose="confirm_access",
+            target_acr=access.target_acr,
+            ip=request.remote_addr,
+        )
+    except FactorError as exc:
+        return render_account(row, user, 401, error=exc.message)
+    web_session.rotate_cookie(done.cookie_token)
+    return redirect(url_for("account.index"))
+
+
+def _guarded() -> tuple[WebSession, User] | Response:
+    """The signed-in user with access confirmed, or where to send them."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("login.login"))
+    row, user = signed_in
+    if not _access(row, user).confirmed:
+        flash("Confirm it's you first, then make the change.", "error")
+        return redirect(url_for("account.index"))
+    return row, user
+
+
+def _changed(user: User, event: str, method: str, message: str) -> Response:
+    audit.record(event, "success", user_id=user.id, method=method, ip=request.remote_addr)
+    flash(message, "notice")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/account/password")
+def change_password() -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    new, again = _field("password"), _field("password_confirm")
+    if len(new) < 8:
+        return render_account(row, user, 400, error="A password has at least 8 characters.")
+    if new != again:
+        return render_account(row, user, 400, error="The two passwords are not the same.")
+    user.password_hash = hasher().hash(new)
+    accounts.commit()
+    return _changed(user, "password_changed", "password", "Your password was changed.")
+
+
+@bp.post("/account/pin")
+def set_pin() -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    factor: Any = step_up.factors().get("pin")
+    try:
+        factor.set_pin(user.id, _field("pin", 64), _field("pin_confirm", 64))
+    except FactorError as exc:
+        return render_account(row, user, 400, error=exc.message)
+    except ValueError as exc:  # PinRejected: the policy says why
+        return render_account(row, user, 400, error=str(exc))
+    return _changed(user, "factor_enrolled", "pin", "Your PIN is set.")
+
+
+@bp.post("/account/<method>/remove")
+def remove_factor(method: str) -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    _row, user = guarded
+    if method not in {"pin", "totp", "backup_code"}:
+        return redirect(url_for("account.index"))
+    step_up.factors().get(method).remove(user.id)
+    return _changed(user, "factor_removed", method, f"{_LABELS[method]} removed.")
+
+
+@bp.post("/account/totp/begin")
+def totp_begin() -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    factor: Any = step_up.factors().get("totp")
+    enrolment = factor.begin(user.id, user.username)
+    return render_account(row, user, totp_enrolment=enrolment)
+
+
+@bp.post("/account/totp/confirm")
+def totp_confirm() -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    factor: Any = step_up.factors().get("totp")
+    try:
+        factor.confirm(user.id, _field("code", 64))
+    except FactorError as exc:
+        return render_account(
+            row, user, 400, error=exc.message, totp_enrolment=factor.pending(user.id)
+        )
+    # The first code was a real check of the new authenticator: it counts as an
+    # authentication event in this session (and rotates its id, like any step-up).
+    token = session_store.add_event(
+        row,
+        session_store.NewEvent(method="totp", amr=tuple(factor.amr), details={"enrolment": True}),
     )
+    web_session.rotate_cookie(token)
+    return _changed(user, "factor_enrolled", "totp", "Your authenticator app is set up.")
+
+
+@bp.post("/account/backup-codes")
+def backup_codes() -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    codes = step_up.factors().get("backup_code").generate(user.id)  # type: ignore[attr-defined]
+    audit.record("backup_codes_generated", "success", user_id=user.id, method="backup_code")
+    return render_account(row, user, backup_codes=codes)
 
 
 @bp.post("/account/sessions/revoke")
 def revoke_session() -> Any:
-    row = web_session.current_row()
-    if row is None or row.user_id is None:
+    signed_in = _signed_in()
+    if signed_in is None:
         return redirect(url_for("login.login"))
+    row, user = signed_in
     target_id = request.form.get("session_id", "")
-    for other in session_store.list_for_user(row.user_id):
+    for other in session_store.list_for_user(user.id):
         if str(other.id) == target_id and other.id != row.id:
             session_store.delete_session(other)
-            audit.record("session_revoked", "success", user_id=row.user_id)
+            audit.record("session_revoked", "success", user_id=user.id)
     return redirect(url_for("account.index"))

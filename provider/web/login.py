@@ -8,8 +8,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from provider import clock
 from provider.factors import password as password_factor
+from provider.factors.base import FactorError
 from provider.flows import authorize as flow
 from provider.flows import login as login_flow
+from provider.flows import step_up
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction
@@ -94,15 +96,14 @@ def challenge() -> Any:
     """Step-up: add the missing event to the session the user already has."""
     tx = _tx()
     row = web_session.current_row()
-    if tx is None or row is None or row.user_id is None:
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if tx is None or row is None or user is None:
         return render_template(
             "error.html",
             title="This confirmation has expired",
             error="expired",
             description="Go back to the application and start again.",
         ), 400
-    user = accounts.get_user(row.user_id)
-    assert user is not None
     validated = flow.validate({k: [v] for k, v in tx.params.items()})
     if not isinstance(validated, flow.Validated):
         return resume(tx.id)
@@ -121,44 +122,53 @@ def challenge() -> Any:
         if request.form.get("cancel"):
             audit.record("step_up", "cancelled", user_id=user.id, client_id=tx.client_id)
             return _cancel(tx, validated)
-        method = _field("method", 30)
-        if method not in outcome.methods:
-            error = "That way of confirming is not available for this request."
-        elif method == password_factor.FACTOR:
-            result = login_flow.verify_password(
-                user.username,
-                _field("password"),
-                ip=request.remote_addr,
+        try:
+            done = step_up.verify_in_session(
+                user=user,
+                row=row,
+                method=_field("method", 30),
+                submitted=_submitted(),
+                allowed=outcome.methods,
                 client_id=tx.client_id,
                 purpose="step_up",
-                audit_success=False,
+                target_acr=outcome.target_acr,
+                ip=request.remote_addr,
             )
-            if result.user is not None and result.user.id == user.id:
-                token = session_store.add_event(
-                    row,
-                    session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR),
-                )
-                web_session.rotate_cookie(token)
-                audit.record(
-                    "step_up",
-                    "success",
-                    user_id=user.id,
-                    client_id=tx.client_id,
-                    method=method,
-                    acr=outcome.target_acr,
-                )
-                return redirect(url_for("oidc.authorize_resume", tx=tx.id))
-            error = "That did not work. Check it and try again in a moment."
+        except FactorError as exc:
+            error = exc.message
+        else:
+            web_session.rotate_cookie(done.cookie_token)
+            return redirect(url_for("oidc.authorize_resume", tx=tx.id))
     return render_template(
         "challenge.html",
         tx=tx.id,
-        methods=outcome.methods,
+        factors=_offered(user.id, outcome.methods),
+        locked=[m.method for m in step_up.factors().enrolled(user.id) if m.locked],
         target_acr=outcome.target_acr,
         reason=outcome.reason,
         error=error,
         client_name=_client_name(tx),
         username=user.username,
+        action=url_for("login.challenge", tx=tx.id),
     ), (401 if error else 200)
+
+
+def _submitted() -> dict[str, str]:
+    """The posted fields, bounded (a factor rejects what it does not expect)."""
+    return {k: v[:4096] for k, v in request.form.items() if k not in {"csrf_token", "tx"}}
+
+
+def _offered(user_id: int, methods: tuple[str, ...]) -> list[dict[str, Any]]:
+    """What the page shows for each offered method (its form and state)."""
+    registry = step_up.factors()
+    shown: list[dict[str, Any]] = []
+    for method in methods:
+        try:
+            factor = registry.get(method)
+        except LookupError:
+            continue  # e.g. passkeys before their front end exists
+        shown.append({"method": method, "form_id": factor.form_id, "label": factor.label})
+    return shown
 
 
 def _cancel(tx: AuthorizeTransaction, validated: flow.Validated) -> Any:

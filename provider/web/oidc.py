@@ -83,6 +83,11 @@ def metadata() -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "acr_values_supported": _ladder_values(),
+        # Extension: the ladder's order, so resource servers can accept "this
+        # level or above" (provider.resource_server).
+        "belay_acr_levels": [
+            {"acr": level.acr, "level": level.level} for level in flow.current_ladder().levels
+        ],
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "frontchannel_logout_supported": False,

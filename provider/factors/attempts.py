@@ -1,0 +1,57 @@
+"""Throttling shared by the factors: reserve an attempt before checking a secret.
+
+SECURITY.md A.1/A.2: the attempt is counted *before* any hash is computed, with
+the atomic counter of :mod:`provider.storage.throttle`; when none is allowed the
+caller raises :class:`~provider.factors.base.Locked` and never looks at the
+secret, so a correct value after the lock is refused exactly like a wrong one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from provider import clock
+from provider.factors.base import Locked
+from provider.storage import throttle
+
+__all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of"]
+
+
+def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limits:
+    """``{prefix}_DELAY_AFTER`` / ``{prefix}_MAX_FAILURES`` and THROTTLE_MAX_DELAY."""
+    return throttle.Limits(
+        delay_after=int(config[f"{prefix}_DELAY_AFTER"]),
+        max_failures=int(config[f"{prefix}_MAX_FAILURES"]),
+        max_delay=int(config["THROTTLE_MAX_DELAY"]),
+    )
+
+
+def reserve_or_raise(
+    user_id: int, counter: str, limits: throttle.Limits, *, locked_message: str, wait_message: str
+) -> None:
+    """Count one attempt, or raise :class:`Locked` (``wait_message`` may use ``{seconds}``)."""
+    refused = throttle.reserve(user_id, counter, limits)
+    if refused is None:
+        return
+    if refused.locked:
+        raise Locked(locked_message, retry_after=None)
+    raise Locked(wait_message.format(seconds=refused.retry_after), retry_after=refused.retry_after)
+
+
+@dataclass(frozen=True)
+class AttemptState:
+    failures: int
+    locked: bool
+    #: seconds before the next attempt is allowed (0: now, or never when locked)
+    retry_after: int
+
+
+def state_of(user_id: int, counter: str, limits: throttle.Limits) -> AttemptState:
+    row = throttle.state(user_id, counter)
+    if row is None:
+        return AttemptState(failures=0, locked=False, retry_after=0)
+    locked = bool(row.locked) or row.failures >= limits.max_failures
+    wait = 0 if locked or row.next_allowed_at is None else max(0, row.next_allowed_at - clock.now())
+    return AttemptState(failures=int(row.failures), locked=locked, retry_after=int(wait))

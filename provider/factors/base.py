@@ -1,0 +1,117 @@
+"""The one small interface every authentication factor implements.
+
+Views and flows never branch on the factor type: they ask the registry for the
+factors a user has, show each one's form (named by ``form_id``), and call
+``verify`` with the submitted fields. Replay protection and lockout are part of
+the contract (STYLE.md 9): implementations count failures and consume
+single-use values with atomic database updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from provider.policy import EnrolledMethod
+
+__all__ = [
+    "Factor",
+    "FactorError",
+    "InvalidCode",
+    "Locked",
+    "Malformed",
+    "NotEnrolled",
+    "NotRemovable",
+    "Replayed",
+    "Verified",
+]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A successful check: the authentication event to add to the session."""
+
+    method: str
+    amr: tuple[str, ...]
+    credential_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class FactorError(Exception):
+    """A failed check. ``code`` is stable (API error), ``message`` is for people."""
+
+    code = "invalid_code"
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidCode(FactorError):
+    """Wrong PIN or code (counted as a failure)."""
+
+    code = "invalid_code"
+
+
+class Malformed(FactorError):
+    """Not even shaped like a PIN or code (not counted, never checked)."""
+
+    code = "invalid_code"
+
+
+class Replayed(FactorError):
+    """A single-use value that was already used (a TOTP time step, a backup code)."""
+
+    code = "invalid_code"
+
+
+class NotEnrolled(FactorError):
+    code = "not_enrolled"
+
+
+class NotRemovable(FactorError):
+    """A factor that cannot be removed this way (the password: change it instead)."""
+
+    code = "not_removable"
+
+
+class Locked(FactorError):
+    """Too many failures: ``retry_after`` seconds to wait, or None when locked
+    until reset (by an admin or a stronger login)."""
+
+    code = "locked"
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Factor(Protocol):
+    """A way to prove who you are, e.g. a PIN or a TOTP app."""
+
+    #: method name used by the policy engine and the pages ("pin", "totp", …)
+    method: str
+    #: RFC 8176 values this factor's events carry
+    amr: tuple[str, ...]
+    #: id of the challenge-page form that submits it (DESIGN.md page contract)
+    form_id: str
+    #: the form fields ``verify`` reads
+    fields: tuple[str, ...]
+    #: what people call it
+    label: str
+
+    def enrolled(self, user_id: int) -> list[EnrolledMethod]:
+        """What the user can use now (empty when not enrolled)."""
+        ...
+
+    def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
+        """Check the submission; raise a :class:`FactorError` on failure."""
+        ...
+
+    def remove(self, user_id: int) -> None:
+        """Delete the factor (the caller has confirmed access)."""
+        ...

@@ -1,0 +1,147 @@
+"""Step-up inside the session the user already has: verify one factor, add
+its event, rotate the session id. Used by the authorize challenge, "Confirm
+access" on the account page and the first-party step-up API alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+
+from provider import clock, policy
+from provider.factors.base import FactorError, NotEnrolled, Verified
+from provider.factors.registry import FactorRegistry
+from provider.storage import audit
+from provider.storage import sessions as session_store
+from provider.storage.models import User, WebSession
+
+__all__ = [
+    "StepUpDone",
+    "confirm_access_target",
+    "factors",
+    "session_state",
+    "verify_in_session",
+]
+
+
+@dataclass(frozen=True)
+class StepUpDone:
+    verified: Verified
+    cookie_token: str
+
+
+def factors() -> FactorRegistry:
+    registry: FactorRegistry = current_app.extensions["belay_factors"]
+    return registry
+
+
+def session_state(row: WebSession, previous_seen_at: int | None) -> policy.SessionState | None:
+    """The policy engine's view of a browser session."""
+    if row.user_id is None or not row.events:
+        return None
+    events = tuple(
+        policy.Event(
+            method=e.method,
+            amr=tuple(e.amr),
+            at=e.at,
+            credential_id=e.credential_id,
+            uv=bool(e.details.get("uv", False)),
+            backup_eligible=e.details.get("backup_eligible"),
+            aaguid=e.details.get("aaguid"),
+            remembered=bool(e.details.get("remembered", False)),
+            pin_length=e.details.get("pin_length"),
+        )
+        for e in row.events
+    )
+    return policy.SessionState(
+        user_id=str(row.user_id),
+        events=events,
+        created_at=row.authenticated_at or row.created_at,
+        # As before this request, so its own idle gap counts (policy contract).
+        last_active_at=previous_seen_at or row.last_seen_at,
+        idle_gaps=tuple((int(g[0]), int(g[1])) for g in row.idle_gaps or []),
+    )
+
+
+def verify_in_session(
+    *,
+    user: User,
+    row: WebSession,
+    method: str,
+    submitted: Mapping[str, str],
+    allowed: Sequence[str],
+    client_id: str | None,
+    purpose: str,
+    target_acr: str | None = None,
+    ip: str | None = None,
+) -> StepUpDone:
+    """Check ``method`` for the signed-in ``user``; raises :class:`FactorError`.
+
+    Only a method in ``allowed`` (what the policy engine offered) is checked.
+    """
+    if method not in allowed:
+        raise NotEnrolled("That way of confirming is not available here.")
+    try:
+        factor = factors().get(method)
+    except LookupError:
+        raise NotEnrolled("That way of confirming is not available here.") from None
+    try:
+        verified = factor.verify(user.id, submitted)
+    except FactorError as exc:
+        audit.record(
+            purpose,
+            "failure",
+            user_id=user.id,
+            client_id=client_id,
+            method=method,
+            acr=target_acr,
+            reason=type(exc).__name__.lower(),
+            ip=ip,
+        )
+        raise
+    token = session_store.add_event(
+        row,
+        session_store.NewEvent(
+            method=verified.method,
+            amr=verified.amr,
+            credential_id=verified.credential_id,
+            details=dict(verified.details),
+        ),
+    )
+    audit.record(
+        purpose,
+        "success",
+        user_id=user.id,
+        client_id=client_id,
+        method=method,
+        acr=target_acr,
+        ip=ip,
+    )
+    return StepUpDone(verified=verified, cookie_token=token)
+
+
+def confirm_access_target(
+    enrolled: Sequence[policy.EnrolledMethod], ladder: policy.Ladder, now: int
+) -> str:
+    """The level of the strongest factor the user has (NIST SP 800-63B-4 §4.1.2.1):
+    the highest level one of their methods reaches together with the others."""
+    client = policy.ClientPolicy()
+    events = [
+        event
+        for method in enrolled
+        if not method.locked
+        for event in [policy.step_up_event(method, client, now)]
+        if event is not None
+    ]
+    state = policy.SessionState(
+        user_id="", events=tuple(events), created_at=now, last_active_at=now
+    )
+    best = ladder.highest_satisfied(state.events, state, now)
+    return best.acr if best is not None else ladder.lowest.acr
+
+
+def current_acr(row: WebSession, previous_seen_at: int | None, ladder: policy.Ladder) -> str | None:
+    state = session_state(row, previous_seen_at)
+    return policy.session_acr(state, policy.ClientPolicy(), ladder, clock.now())

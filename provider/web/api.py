@@ -1,0 +1,130 @@
+"""First-party step-up API (``/api/step-up/…``).
+
+For the OP's own pages and first-party apps that share its session: verify a
+factor inside the current session (session cookie + CSRF header), add the
+event, rotate the session id, and return a short-lived signed re-auth token
+bound to the user and the session. No new session is ever created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response
+
+from provider import clock, policy
+from provider.crypto import random_token
+from provider.factors.base import FactorError, Locked
+from provider.flows import step_up
+from provider.oidc.server import sign_jwt
+from provider.storage import accounts
+from provider.storage.ladder import current_ladder
+from provider.storage.models import User, WebSession
+from provider.web import session as web_session
+
+bp = Blueprint("api", __name__, url_prefix="/api/step-up")
+
+
+def _error(status: int, error: str, description: str, retry_after: int | None = None) -> Response:
+    body: dict[str, Any] = {"error": error, "error_description": description}
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+    response = jsonify(body)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_in() -> tuple[WebSession, User] | None:
+    row = web_session.current_row()
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if row is None or user is None or user.disabled_at is not None:
+        return None
+    return row, user
+
+
+def _usable_methods(user: User) -> tuple[str, ...]:
+    return tuple(m.method for m in step_up.factors().enrolled(user.id) if not m.locked)
+
+
+def _enrolled_methods(user: User) -> tuple[str, ...]:
+    """Locked ones included: checking them answers ``locked`` (SECURITY.md A.4)."""
+    return tuple(m.method for m in step_up.factors().enrolled(user.id))
+
+
+@bp.get("/methods")
+def methods() -> Response:
+    """What the signed-in user can confirm with, and the CSRF token to send back."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _error(401, "login_required", "Sign in first.")
+    row, user = signed_in
+    response = jsonify(
+        {
+            "methods": list(_usable_methods(user)),
+            "acr": step_up.current_acr(row, web_session.previous_seen_at(), current_ladder()),
+            "csrf_token": generate_csrf(),
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/verify")
+def verify() -> Response:
+    signed_in = _signed_in()
+    if signed_in is None:
+        return _error(401, "login_required", "Sign in first.")
+    row, user = signed_in
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("method"), str):
+        return _error(400, "invalid_request", 'Send a JSON object with "method" and its fields.')
+    submitted = {k: v for k, v in body.items() if isinstance(v, str) and len(v) <= 4096}
+    try:
+        done = step_up.verify_in_session(
+            user=user,
+            row=row,
+            method=body["method"][:30],
+            submitted=submitted,
+            allowed=_enrolled_methods(user),
+            client_id=None,
+            purpose="step_up_api",
+            ip=request.remote_addr,
+        )
+    except Locked as exc:
+        return _error(429, exc.code, exc.message, exc.retry_after or 0)
+    except FactorError as exc:
+        return _error(401 if exc.code == "invalid_code" else 400, exc.code, exc.message)
+    web_session.rotate_cookie(done.cookie_token)
+    state = step_up.session_state(row, None)
+    assert state is not None
+    now = clock.now()
+    acr = policy.session_acr(state, policy.ClientPolicy(), current_ladder(), now)
+    amr = list(policy.session_amr(state.events))
+    auth_time = policy.auth_time_of(state.events)
+    config = current_app.config
+    reauth = sign_jwt(
+        {
+            "iss": config["ISSUER"],
+            "aud": config["ISSUER"],
+            "sub": str(user.id),
+            "sid": row.sid,
+            "iat": now,
+            "exp": now + int(config["REAUTH_TOKEN_TTL"]),
+            "jti": random_token(16),
+            "acr": acr,
+            "amr": amr,
+            "auth_time": auth_time,
+        },
+        alg=config["DEFAULT_SIGNING_ALG"],
+        typ="reauth+jwt",
+    )
+    response = jsonify(
+        {"verified": True, "acr": acr, "amr": amr, "auth_time": auth_time, "reauth_token": reauth}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
