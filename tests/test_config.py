@@ -75,3 +75,11 @@ def test_default_sqlite_database_is_private(tmp_path: Path) -> None:
     ensure_instance_secrets(config, str(tmp_path / "instance"))
     assert stat.S_IMODE(os.stat(tmp_path / "instance").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(tmp_path / "instance" / "belay.sqlite3").st_mode) == 0o600
+
+
+def test_readme_documents_every_option() -> None:
+    from provider.config import DEFAULTS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [key for key in DEFAULTS if f"`BELAY_{key}`" not in readme]
+    assert missing == [], f"README.md configuration table lacks: {missing}"
