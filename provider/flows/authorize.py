@@ -238,14 +238,19 @@ def evaluate(
             validated.redirect_uri, decision.error, decision.description, validated.state
         )
 
+    def transaction() -> AuthorizeTransaction:
+        """This request's transaction, started now if it has none yet."""
+        if tx is not None:
+            return tx
+        return accounts.create_transaction(
+            ensure_row().id,
+            client.client_id,
+            params,
+            current_app.config["AUTHORIZE_TRANSACTION_TTL"],
+        )
+
     if isinstance(decision, policy.Login | policy.StepUp):
-        if tx is None:
-            tx = accounts.create_transaction(
-                ensure_row().id,
-                client.client_id,
-                params,
-                current_app.config["AUTHORIZE_TRANSACTION_TTL"],
-            )
+        tx = transaction()
         if isinstance(decision, policy.Login):
             return ShowLogin(tx.id, decision.reason)
         audit.record(
@@ -271,14 +276,7 @@ def evaluate(
                 "The user has not consented.",
                 validated.state,
             )
-        if tx is None:
-            tx = accounts.create_transaction(
-                ensure_row().id,
-                client.client_id,
-                params,
-                current_app.config["AUTHORIZE_TRANSACTION_TTL"],
-            )
-        return ShowConsent(tx.id)
+        return ShowConsent(transaction().id)
 
     subject = Subject(
         user=user,
