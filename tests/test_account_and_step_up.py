@@ -267,3 +267,37 @@ def test_locked_pin_reports_retry(actions: Actions, rp: str) -> None:
         statuses.append(response.status_code)
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+def test_amr_is_the_same_in_id_token_access_token_and_introspection(
+    actions: Actions, rp: str
+) -> None:
+    """SECURITY.md case 26: only the methods actually performed, everywhere alike."""
+    secret = enrol_totp(actions)
+    relogin(actions)
+    clock.set_offset(31)
+    page, verifier = _authorize(actions, acr_values=TWO_FA)
+    done = _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
+    body = _tokens(actions, rp, done, verifier)
+    id_amr = actions.decode(body["id_token"])["amr"]
+    access_amr = actions.decode(body["access_token"])["amr"]
+    introspected = actions.client.post(
+        "/introspect", data={"token": body["access_token"]}, auth=("rp", rp)
+    ).get_json()
+    assert id_amr == access_amr == introspected["amr"] == ["pwd", "otp", "mfa"]
+    assert "pin" not in id_amr
+
+
+def test_2fa_lapses_after_an_hour_idle(actions: Actions, rp: str) -> None:
+    """SECURITY.md case 29 with the default ladder: 1 h idle drops 2fa."""
+    secret = enrol_totp(actions)  # this session is now 2fa
+    page, verifier = _authorize(actions, acr_values=TWO_FA)
+    assert page.status_code == 302 and "code=" in page.headers["Location"]
+    clock.set_offset(3601)
+    page, verifier = _authorize(actions, acr_values=TWO_FA)
+    assert 'id="totp-form"' in page.text  # a step-up is required again
+    # Activity alone does not bring it back; a new factor does.
+    assert 'id="totp-form"' in actions.client.get(page.request.url).text
+    done = _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
+    claims = actions.decode(_tokens(actions, rp, done, verifier)["id_token"])
+    assert claims["acr"] == TWO_FA
