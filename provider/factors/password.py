@@ -65,6 +65,16 @@ def check_password(
 _MAX_LENGTH = 4096
 
 
+def _encodable(value: str) -> bool:
+    """UTF-8 encodable: JSON (the step-up API) can carry lone surrogates, which
+    argon2 cannot hash; such a value is malformed, not counted (was a 500)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class PasswordFactor:
     """The password as a step-up factor, for a user who is already known.
 
@@ -94,7 +104,12 @@ class PasswordFactor:
 
     def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
         password = submitted.get("password")
-        if not isinstance(password, str) or not password or len(password) > _MAX_LENGTH:
+        if (
+            not isinstance(password, str)
+            or not password
+            or len(password) > _MAX_LENGTH
+            or not _encodable(password)
+        ):
             raise Malformed("Enter your password.")
         stored = store.password_hash(user_id)
         if stored is None:
