@@ -123,13 +123,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     server = create_server(app)
     app.extensions["belay_server"] = server
 
-    from provider.web import account, api, errors, health, login, oidc, security
+    from provider.web import account, api, errors, health, login, oidc, security, webauthn
 
     app.register_blueprint(oidc.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(webauthn.bp)
     # Protocol endpoints are called by relying parties, not by our own forms.
     for view in (oidc.token, oidc.introspect, oidc.revoke, oidc.userinfo, oidc.authorize):
         csrf.exempt(view)

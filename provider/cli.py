@@ -393,6 +393,83 @@ def keys_rotate(publish_delay: int | None) -> None:
     click.echo(f"Published {', '.join(kids)}; they start signing in {delay} s")
 
 
+@click.group("passkeys")
+def passkeys_group() -> None:
+    """Passkey attestation roots and registered passkeys (docs/passkeys.md)."""
+
+
+_ATTESTATION_FORMATS = ("packed", "tpm", "android-key", "android-safetynet", "fido-u2f", "apple")
+
+
+@passkeys_group.command("add-root")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(_ATTESTATION_FORMATS),
+    help="attestation formats this root anchors (repeatable; default: all)",
+)
+@with_appcontext
+def passkeys_add_root(path: str, formats: tuple[str, ...]) -> None:
+    """Trust the attestation root certificate(s) in a PEM file."""
+    from provider.factors.passkey import load_pem_roots
+    from provider.storage import audit
+    from provider.storage import passkeys as store
+
+    try:
+        with open(path, "rb") as fh:
+            roots = load_pem_roots(fh.read())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    for fingerprint, subject, pem in roots:
+        added = store.add_root(
+            fingerprint=fingerprint,
+            subject=subject,
+            pem=pem.decode(),
+            formats=formats,
+            now=clock.now(),
+        )
+        if added:
+            audit.record(
+                "attestation_root_added",
+                "success",
+                details={"fingerprint": fingerprint, "subject": subject, "by": "cli"},
+            )
+        click.echo(f"{'Added' if added else 'Already trusted'}: {subject} (SHA-256 {fingerprint})")
+
+
+@passkeys_group.command("roots")
+@with_appcontext
+def passkeys_roots() -> None:
+    """List the attestation roots stored in the database."""
+    from provider.storage import passkeys as store
+
+    for root in store.list_roots():
+        formats = ",".join(root.formats) or "all formats"
+        click.echo(f"{root.fingerprint}  {root.subject}  [{formats}]")
+
+
+@passkeys_group.command("list")
+@click.argument("username")
+@with_appcontext
+def passkeys_list(username: str) -> None:
+    """List a user's passkeys."""
+    from provider.storage import accounts
+    from provider.storage import passkeys as store
+
+    user = accounts.user_by_name(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    for row in store.list_for_user(user.id):
+        kind = "synced" if row.backup_eligible else "device-bound"
+        attested = "attested" if row.attested else "unattested"
+        click.echo(
+            f"{row.id}\t{row.name}\t{kind}\tAAGUID {row.aaguid} ({attested})\t"
+            f"sign count {row.sign_count}"
+        )
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -410,6 +487,7 @@ def register(app: Flask) -> None:
         client_group,
         ladder_group,
         keys_group,
+        passkeys_group,
         demo_command,
     ):
         app.cli.add_command(command)

@@ -31,6 +31,13 @@ DEFAULTS: dict[str, Any] = {
     # WebAuthn relying-party id and allowed origins (comma-separated).
     "RP_ID": "localhost",
     "ORIGINS": "http://localhost:5000",
+    # Passkeys (docs/passkeys.md): the name authenticators show, how long a
+    # WebAuthn challenge lives (seconds), and attestation root certificates
+    # (PEM files, comma-separated) trusted besides those added with
+    # ``belay passkeys add-root``.
+    "RP_NAME": "Belay",
+    "PASSKEY_CHALLENGE_TTL": 120,
+    "PASSKEY_ATTESTATION_ROOTS": "",
     # Cookies: Secure unless the issuer is plain http on a loopback host.
     "SESSION_COOKIE_NAME": "belay_session",
     # Server-side session lifetime bounds (seconds), NIST SP 800-63B-4 style.
@@ -156,6 +163,17 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             "BELAY_PIN_MIN_LENGTH and BELAY_PIN_MAX_LENGTH must satisfy 4 <= min <= max <= 64"
         )
+    origins = [o.strip() for o in str(config["ORIGINS"]).split(",") if o.strip()]
+    if not str(config["RP_ID"]).strip() or not origins:
+        raise ConfigError("BELAY_RP_ID and BELAY_ORIGINS must not be empty")
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            raise ConfigError(
+                f"BELAY_ORIGINS: {origin!r} is not an origin like https://host[:port]"
+            )
+    if not 10 <= int(config["PASSKEY_CHALLENGE_TTL"]) <= 600:
+        raise ConfigError("BELAY_PASSKEY_CHALLENGE_TTL must be 10-600 seconds")
     for prefix in ("PIN", "TOTP", "BACKUP_CODE"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")

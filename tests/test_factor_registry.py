@@ -62,7 +62,7 @@ def make_user(app: Flask, name: str = "alice", password: str | None = PASSWORD) 
 
 
 def test_the_app_registry_has_every_factor_in_order(registry: FactorRegistry) -> None:
-    assert registry.methods() == ["password", "totp", "pin", "backup_code"]
+    assert registry.methods() == ["password", "passkey", "totp", "pin", "backup_code"]
     for factor in registry.all():
         assert isinstance(factor, Factor)
         assert registry.get(factor.method) is factor
@@ -76,6 +76,7 @@ def test_the_app_registry_has_every_factor_in_order(registry: FactorRegistry) ->
         ("pin", ("pin",), "pin-form", ("pin",)),
         ("totp", ("otp",), "totp-form", ("code",)),
         ("backup_code", ("otp",), "backup-form", ("code",)),
+        ("passkey", ("hwk", "swk", "user"), "passkey-form", ("credential",)),
     ],
 )
 def test_each_factor_follows_the_page_contract(
@@ -92,10 +93,10 @@ def test_each_factor_follows_the_page_contract(
 
 def test_unknown_methods_and_duplicates(registry: FactorRegistry) -> None:
     with pytest.raises(LookupError):
-        registry.get("passkey")
+        registry.get("carrier_pigeon")
     with pytest.raises(LookupError):
         registry.get("")
-    assert "passkey" not in registry
+    assert "carrier_pigeon" not in registry
     with pytest.raises(ValueError, match="already registered"):
         registry.register(registry.get("pin"))
     with pytest.raises(TypeError):

@@ -15,6 +15,7 @@ from provider.factors.attempts import limits_from_config
 from provider.factors.backup_codes import BackupCodeFactor, derive_hmac_key
 from provider.factors.base import Factor
 from provider.factors.hashing import SecretHasher
+from provider.factors.passkey import PasskeyFactor, RelyingParty, attestation_roots
 from provider.factors.password import PasswordFactor
 from provider.factors.pin import PinFactor
 from provider.factors.totp import TotpFactor
@@ -22,7 +23,7 @@ from provider.policy import EnrolledMethod
 
 __all__ = ["ORDER", "FactorRegistry", "build_registry"]
 
-#: The order factors are listed and offered in (passkey once it exists).
+#: The order factors are listed and offered in.
 ORDER: tuple[str, ...] = ("password", "passkey", "totp", "pin", "backup_code")
 
 
@@ -74,6 +75,17 @@ def build_registry(
     """The registry of a deployment, from its configuration (provider/config.py)."""
     registry = FactorRegistry()
     registry.register(PasswordFactor(hasher=hasher, limits=limits_from_config(config, "PASSWORD")))
+    registry.register(
+        PasskeyFactor(
+            relying_party=RelyingParty(
+                rp_id=str(config["RP_ID"]).strip(),
+                rp_name=str(config["RP_NAME"]),
+                origins=tuple(o.strip() for o in str(config["ORIGINS"]).split(",") if o.strip()),
+            ),
+            root_pems=attestation_roots(str(config["PASSKEY_ATTESTATION_ROOTS"])),
+            timeout_ms=int(config["PASSKEY_CHALLENGE_TTL"]) * 1000,
+        )
+    )
     registry.register(
         TotpFactor(
             data_key=data_key,

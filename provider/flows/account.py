@@ -24,6 +24,8 @@ class AccessCheck:
     target_acr: str
     methods: tuple[str, ...]
     expires_at: int | None
+    #: the passkeys (``passkey:<id>``) that can confirm (WebAuthn allowCredentials)
+    passkey_credential_ids: tuple[str, ...] = ()
 
 
 def check_access(
@@ -49,5 +51,6 @@ def check_access(
     decision = policy.decide(requirement, client, ladder, state, enrolled, now)
     if isinstance(decision, policy.Satisfied):
         return AccessCheck(True, target, (), decision.auth_time + max_age)
-    methods = decision.methods if isinstance(decision, policy.StepUp) else ()
-    return AccessCheck(False, target, methods, None)
+    if isinstance(decision, policy.StepUp):
+        return AccessCheck(False, target, decision.methods, None, decision.passkey_credential_ids)
+    return AccessCheck(False, target, (), None)

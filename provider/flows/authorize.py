@@ -64,6 +64,8 @@ class ShowStepUp:
     target_acr: str | None
     methods: tuple[str, ...]
     reason: str
+    #: the passkeys (``passkey:<id>``) that reach the target (WebAuthn allowCredentials)
+    passkey_credential_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,13 @@ def evaluate(
             reason=decision.reason,
             details={"methods": list(decision.methods)},
         )
-        return ShowStepUp(tx.id, decision.target_acr, decision.methods, decision.reason)
+        return ShowStepUp(
+            tx.id,
+            decision.target_acr,
+            decision.methods,
+            decision.reason,
+            decision.passkey_credential_ids,
+        )
 
     assert isinstance(decision, policy.Satisfied) and user is not None and row is not None
     needs_consent = not client.first_party and (

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from provider.extensions import db
 
 __all__ = [
+    "AttestationRoot",
     "AuditEvent",
     "AuthEvent",
     "AuthorizationCode",
@@ -28,12 +30,15 @@ __all__ = [
     "ClientAssertionJti",
     "Consent",
     "FactorCounter",
+    "Passkey",
+    "PasskeyUserHandle",
     "PinCredential",
     "Setting",
     "SigningKey",
     "Token",
     "TotpCredential",
     "User",
+    "WebAuthnChallenge",
     "WebSession",
 ]
 
@@ -327,3 +332,78 @@ class BackupCode(db.Model):  # type: ignore[name-defined,misc]
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PasskeyUserHandle(db.Model):  # type: ignore[name-defined,misc]
+    """The WebAuthn user handle (``user.id``) of a user: random, stable, no PII.
+
+    WebAuthn §14.6.1: "It is RECOMMENDED to let the user handle be 64 random
+    bytes"; a discoverable credential returns it as ``userHandle``.
+    """
+
+    __tablename__ = "passkey_user_handles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # base64url of the random bytes
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Passkey(db.Model):  # type: ignore[name-defined,misc]
+    """A registered WebAuthn credential (public key only)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # base64url credential id (<= 1023 bytes, so <= 1364 characters); unique
+    # across users through its SHA-256 (an index on the long value is costly).
+    credential_id: Mapped[str] = mapped_column(Text)
+    credential_id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(Json, default=list)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    # The attestation format and whether its statement chained to a root we trust.
+    attestation_fmt: Mapped[str] = mapped_column(String(40))
+    attested: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean)
+    backup_state: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebAuthnChallenge(db.Model):  # type: ignore[name-defined,misc]
+    """An outstanding WebAuthn challenge: one per browser session and ceremony,
+    deleted by the first attempt to use it (pass or fail)."""
+
+    __tablename__ = "webauthn_challenges"
+    __table_args__ = (UniqueConstraint("session_id", "ceremony"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("web_sessions.id", ondelete="CASCADE"))
+    ceremony: Mapped[str] = mapped_column(String(20))
+    # base64url of the random challenge bytes
+    challenge: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # What the options promised: user verification, allowed credentials, tx.
+    context: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AttestationRoot(db.Model):  # type: ignore[name-defined,misc]
+    """An attestation root certificate the admin trusts (``belay passkeys add-root``)."""
+
+    __tablename__ = "attestation_roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the DER certificate, hex
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    pem: Mapped[str] = mapped_column(Text)
+    # attestation statement formats it anchors (empty: every format)
+    formats: Mapped[list[str]] = mapped_column(Json, default=list)
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -27,6 +27,7 @@ from provider.flows import account as account_flow
 from provider.flows import step_up
 from provider.flows.login import hasher
 from provider.storage import accounts, audit
+from provider.storage import passkeys as passkey_store
 from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
 from provider.web import session as web_session
@@ -72,6 +73,15 @@ def _access(row: WebSession, user: User) -> account_flow.AccessCheck:
     return access
 
 
+def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
+    """Confirm-access state for the passkey endpoints (provider/web/webauthn.py)."""
+    return _access(row, user)
+
+
+def access_confirmed(row: WebSession, user: User) -> bool:
+    return _access(row, user).confirmed
+
+
 def _field(name: str, limit: int = 1024) -> str:
     value = request.form.get(name, "")
     return value[:limit]
@@ -97,6 +107,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         pin=registry.get("pin").status(user.id),  # type: ignore[attr-defined]
         totp=registry.get("totp").status(user.id),  # type: ignore[attr-defined]
         backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
+        passkeys=passkey_store.list_for_user(user.id),
         sessions=session_store.list_for_user(user.id),
         events=audit.recent(user_id=user.id, limit=20),
         now=clock.now(),
@@ -262,3 +273,28 @@ def revoke_session() -> Any:
             session_store.delete_session(other)
             audit.record("session_revoked", "success", user_id=user.id)
     return redirect(url_for("account.index"))
+
+
+@bp.post("/account/passkeys/<int:passkey_id>/rename")
+def rename_passkey(passkey_id: int) -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    row, user = guarded
+    name = " ".join(_field("name", 200).split())[:100]
+    if not name:
+        return render_account(row, user, 400, error="Give the passkey a name.")
+    if not passkey_store.rename_passkey(user.id, passkey_id, name):
+        return redirect(url_for("account.index"))
+    return _changed(user, "passkey_renamed", "passkey", "Passkey renamed.")
+
+
+@bp.post("/account/passkeys/<int:passkey_id>/delete")
+def delete_passkey(passkey_id: int) -> Any:
+    guarded = _guarded()
+    if isinstance(guarded, Response):
+        return guarded
+    _row, user = guarded
+    if not passkey_store.delete_passkey(user.id, passkey_id):
+        return redirect(url_for("account.index"))
+    return _changed(user, "factor_removed", "passkey", "Passkey removed.")

@@ -23,6 +23,7 @@ _JSON_PATHS = (
     "/userinfo",
     "/register",
     "/api/",
+    "/webauthn/",
     "/jwks.json",
     "/.well-known/",
 )

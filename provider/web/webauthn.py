@@ -1,0 +1,375 @@
+"""The passkey JSON endpoints (``/webauthn/…``) that static/js/passkey.js calls.
+
+Each ceremony is an ``…/options`` call (a challenge stored for this browser
+session and ceremony) and a ``…/verify`` call (the challenge consumed, then
+checked). Requests carry the session cookie and the CSRF token in the
+``X-CSRF-Token`` header. Every failure is JSON ``{error, error_description}``
+with a 4xx status — fuzzed input never reaches a 500 (SECURITY.md C.20).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from werkzeug.wrappers import Response
+
+from provider.factors.base import FactorError
+from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
+from provider.flows import authorize as flow
+from provider.flows import passkeys, step_up
+from provider.storage import accounts, audit
+from provider.storage import sessions as session_store
+from provider.storage.models import AuthorizeTransaction, User, WebSession
+from provider.web import account as account_web
+from provider.web import session as web_session
+
+bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
+
+_MAX_CREDENTIAL = 64 * 1024
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(_Refused)
+def _refused(exc: _Refused) -> Response:
+    return _json({"error": exc.error, "error_description": exc.description}, exc.status)
+
+
+@bp.errorhandler(FactorError)
+def _factor_error(exc: FactorError) -> Response:
+    status = 429 if exc.status_code == 429 else 400
+    return _json({"error": exc.code, "error_description": exc.message}, status)
+
+
+def _body() -> dict[str, Any]:
+    try:
+        body = request.get_json(silent=True)
+    except Exception:  # deeply nested JSON raises RecursionError
+        body = None
+    if body is None and not request.get_data(cache=True):
+        return {}
+    if not isinstance(body, dict):
+        raise _Refused(400, "invalid_request", "Send a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int = 200) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise _Refused(400, "invalid_request", f'"{name}" must be a string.')
+    return value
+
+
+def _credential(body: dict[str, Any]) -> dict[str, Any]:
+    value = body.get("credential")
+    if not isinstance(value, dict) or len(str(value)) > _MAX_CREDENTIAL:
+        raise _Refused(400, "invalid_request", 'Send the passkey response as "credential".')
+    return value
+
+
+def _signed_in() -> tuple[WebSession, User]:
+    row = web_session.current_row()
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if row is None or user is None or user.disabled_at is not None:
+        raise _Refused(401, "login_required", "Sign in first.")
+    return row, user
+
+
+def _tx(tx_id: str) -> AuthorizeTransaction | None:
+    if not tx_id:
+        return None
+    row = web_session.current_row()
+    tx = accounts.get_transaction(tx_id, row.id if row else None)
+    if tx is None:
+        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
+    return tx
+
+
+def _client_uv(tx: AuthorizeTransaction | None) -> UserVerification:
+    if tx is None:
+        return "required"
+    client = accounts.get_client(tx.client_id)
+    if client is None:
+        return "required"
+    return flow.client_policy(client).passkey_user_verification
+
+
+# -- registration (account page, behind Confirm access) ----------------------------
+
+
+def _confirmed() -> tuple[WebSession, User]:
+    row, user = _signed_in()
+    if not account_web.access_confirmed(row, user):
+        raise _Refused(403, "confirm_access", "Confirm it's you first, then add a passkey.")
+    return row, user
+
+
+@bp.post("/register/options")
+def register_options() -> Response:
+    _body()
+    row, user = _confirmed()
+    attestation = passkeys.attestation_preference()
+    challenge = passkeys.new_challenge(
+        session_id=row.id, ceremony="registration", user_id=user.id, context={}
+    )
+    options = passkeys.factor().registration_options(
+        user_id=user.id,
+        user_name=user.username,
+        display_name=user.name,
+        challenge=challenge,
+        attestation=attestation,
+    )
+    return _json(options)
+
+
+@bp.post("/register/verify")
+def register_verify() -> Response:
+    body = _body()
+    row, user = _confirmed()
+    credential = _credential(body)
+    name = _text(body, "name", 200)
+    try:
+        consumed = passkeys.take_challenge(
+            session_id=row.id, ceremony="registration", user_id=user.id
+        )
+        saved = passkeys.factor().register(
+            user_id=user.id, credential=credential, challenge=consumed.challenge, name=name
+        )
+    except PasskeyRejected as exc:
+        audit.record(
+            "factor_enrolled",
+            "failure",
+            user_id=user.id,
+            method="passkey",
+            reason=exc.reason,
+            ip=request.remote_addr,
+        )
+        raise
+    audit.record(
+        "factor_enrolled",
+        "success",
+        user_id=user.id,
+        method="passkey",
+        ip=request.remote_addr,
+        details={"passkey": f"passkey:{saved.id}", "aaguid": saved.aaguid},
+    )
+    return _json({"registered": True, "id": saved.id, "name": saved.name})
+
+
+# -- first-factor login (discoverable credentials) ------------------------------------
+
+
+@bp.post("/login/options")
+def login_options() -> Response:
+    body = _body()
+    tx = _tx(_text(body, "tx", 100))
+    row = web_session.ensure_row()
+    uv = _client_uv(tx)
+    challenge = passkeys.new_challenge(
+        session_id=row.id,
+        ceremony="authentication",
+        user_id=None,
+        context={"uv": uv, "tx": tx.id if tx else ""},
+    )
+    return _json(
+        passkeys.factor().authentication_options(
+            challenge=challenge, user_verification=uv, passkey_ids=None
+        )
+    )
+
+
+@bp.post("/login/verify")
+def login_verify() -> Response:
+    body = _body()
+    row = web_session.current_row()
+    if row is None:
+        raise _Refused(400, "expired", passkeys.EXPIRED_MESSAGE)
+    credential = _credential(body)
+    tx_id = _text(body, "tx", 100)
+    client_id: str | None = None
+    try:
+        consumed = passkeys.take_challenge(
+            session_id=row.id, ceremony="authentication", user_id=None
+        )
+        if consumed.context.get("tx", "") != tx_id:
+            raise PasskeyRejected(passkeys.EXPIRED_MESSAGE, reason="challenge_tx")
+        tx = _tx(tx_id)
+        client_id = tx.client_id if tx else None
+        assertion = passkeys.factor().authenticate(
+            credential=credential,
+            challenge=consumed.challenge,
+            user_verification=consumed.context.get("uv", "required"),
+            expected_user_id=None,
+            client_id=client_id,
+        )
+        user = accounts.get_user(assertion.user_id)
+        if user is None or user.disabled_at is not None:
+            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+    except PasskeyRejected as exc:
+        audit.record(
+            "login",
+            "failure",
+            client_id=client_id,
+            method="passkey",
+            reason=exc.reason,
+            ip=request.remote_addr,
+        )
+        raise
+    verified = assertion.verified
+    token = session_store.login(
+        row,
+        user,
+        session_store.NewEvent(
+            method=verified.method,
+            amr=verified.amr,
+            credential_id=verified.credential_id,
+            details=dict(verified.details),
+        ),
+        absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+    )
+    web_session.rotate_cookie(token)
+    audit.record(
+        "login",
+        "success",
+        user_id=user.id,
+        username=user.username,
+        client_id=client_id,
+        method="passkey",
+        ip=request.remote_addr,
+    )
+    target = url_for("oidc.authorize_resume", tx=tx_id) if tx_id else url_for("account.index")
+    return _json({"verified": True, "redirect": target})
+
+
+# -- step-up: the authorize challenge page and Confirm access --------------------------
+
+
+class _StepUpSpec:
+    def __init__(
+        self,
+        methods: tuple[str, ...],
+        credential_ids: tuple[str, ...],
+        uv: UserVerification,
+        client_id: str | None,
+        target_acr: str | None,
+        purpose: str,
+        redirect: str,
+    ) -> None:
+        self.methods = methods
+        self.credential_ids = credential_ids
+        self.uv: UserVerification = uv
+        self.client_id = client_id
+        self.target_acr = target_acr
+        self.purpose = purpose
+        self.redirect = redirect
+
+
+def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
+    """What the policy asks of this step-up now (re-evaluated at each call)."""
+    if not tx_id:
+        access = account_web.access_check(row, user)
+        if access.confirmed:
+            raise _Refused(400, "not_needed", "Access is already confirmed.")
+        return _StepUpSpec(
+            access.methods,
+            access.passkey_credential_ids,
+            "required",
+            None,
+            access.target_acr,
+            "confirm_access",
+            url_for("account.index"),
+        )
+    tx = _tx(tx_id)
+    assert tx is not None
+    validated = flow.validate({k: [v] for k, v in tx.params.items()})
+    if not isinstance(validated, flow.Validated):
+        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
+    outcome = flow.evaluate(
+        validated,
+        row=row,
+        previous_seen_at=web_session.previous_seen_at(),
+        tx=tx,
+        ensure_row=web_session.ensure_row,
+    )
+    resume = url_for("oidc.authorize_resume", tx=tx.id)
+    if not isinstance(outcome, flow.ShowStepUp):
+        raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+    return _StepUpSpec(
+        outcome.methods,
+        outcome.passkey_credential_ids,
+        flow.client_policy(validated.client).passkey_user_verification,
+        tx.client_id,
+        outcome.target_acr,
+        "step_up",
+        resume,
+    )
+
+
+@bp.post("/step-up/options")
+def step_up_options() -> Response:
+    body = _body()
+    row, user = _signed_in()
+    tx_id = _text(body, "tx", 100)
+    spec = _step_up_spec(row, user, tx_id)
+    if "passkey" not in spec.methods or not spec.credential_ids:
+        raise _Refused(400, "not_enrolled", "None of your passkeys is accepted here.")
+    ids = [int(ref.split(":", 1)[1]) for ref in spec.credential_ids]
+    challenge = passkeys.new_challenge(
+        session_id=row.id,
+        ceremony="step_up",
+        user_id=user.id,
+        context={"tx": tx_id, "uv": spec.uv, "allowed": list(spec.credential_ids)},
+    )
+    return _json(
+        passkeys.factor().authentication_options(
+            challenge=challenge, user_verification=spec.uv, passkey_ids=ids, user_id=user.id
+        )
+    )
+
+
+@bp.post("/step-up/verify")
+def step_up_verify() -> Response:
+    body = _body()
+    row, user = _signed_in()
+    credential = _credential(body)
+    tx_id = _text(body, "tx", 100)
+    try:
+        consumed = passkeys.take_challenge(session_id=row.id, ceremony="step_up", user_id=user.id)
+        if consumed.context.get("tx", "") != tx_id:
+            raise PasskeyRejected(passkeys.EXPIRED_MESSAGE, reason="challenge_tx")
+    except PasskeyRejected as exc:
+        audit.record("step_up", "failure", user_id=user.id, method="passkey", reason=exc.reason)
+        raise
+    spec = _step_up_spec(row, user, tx_id)
+    allowed = [c for c in consumed.context.get("allowed", []) if c in spec.credential_ids]
+    done = step_up.verify_in_session(
+        user=user,
+        row=row,
+        method="passkey",
+        submitted=PasskeySubmission(
+            credential=json.dumps(credential),
+            challenge=consumed.challenge,
+            user_verification=consumed.context.get("uv", "required"),
+            allowed_credential_ids=allowed,
+        ),
+        allowed=spec.methods,
+        client_id=spec.client_id,
+        purpose=spec.purpose,
+        target_acr=spec.target_acr,
+        ip=request.remote_addr,
+    )
+    web_session.rotate_cookie(done.cookie_token)
+    return _json({"verified": True, "redirect": spec.redirect})
