@@ -7,6 +7,8 @@ access is confirmed, and every POST checks it again on the server.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -154,16 +156,24 @@ def confirm() -> Any:
     return redirect(url_for("account.index"))
 
 
-def _guarded() -> tuple[WebSession, User] | Response:
-    """The signed-in user with access confirmed, or where to send them."""
-    signed_in = _signed_in()
-    if signed_in is None:
-        return redirect(url_for("login.login"))
-    row, user = signed_in
-    if not _access(row, user).confirmed:
-        flash("Confirm it's you first, then make the change.", "error")
-        return redirect(url_for("account.index"))
-    return row, user
+def confirmed_access(
+    view: Callable[..., Any],
+) -> Callable[..., Any]:
+    """Run ``view(row, user, **kwargs)`` only for a signed-in user whose access
+    is confirmed; otherwise send them to sign in or to "Confirm access"."""
+
+    @functools.wraps(view)
+    def guarded(**kwargs: Any) -> Any:
+        signed_in = _signed_in()
+        if signed_in is None:
+            return redirect(url_for("login.login"))
+        row, user = signed_in
+        if not _access(row, user).confirmed:
+            flash("Confirm it's you first, then make the change.", "error")
+            return redirect(url_for("account.index"))
+        return view(row, user, **kwargs)
+
+    return guarded
 
 
 def _changed(user: User, event: str, method: str, message: str) -> Response:
@@ -173,11 +183,8 @@ def _changed(user: User, event: str, method: str, message: str) -> Response:
 
 
 @bp.post("/account/password")
-def change_password() -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def change_password(row: WebSession, user: User) -> Any:
     new, again = _field("password"), _field("password_confirm")
     if len(new) < 8:
         return render_account(row, user, 400, error="A password has at least 8 characters.")
@@ -189,11 +196,8 @@ def change_password() -> Any:
 
 
 @bp.post("/account/pin")
-def set_pin() -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def set_pin(row: WebSession, user: User) -> Any:
     factor: Any = step_up.factors().get("pin")
     try:
         factor.set_pin(user.id, _field("pin", 64), _field("pin_confirm", 64))
@@ -205,11 +209,8 @@ def set_pin() -> Any:
 
 
 @bp.post("/account/<method>/remove")
-def remove_factor(method: str) -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    _row, user = guarded
+@confirmed_access
+def remove_factor(_row: WebSession, user: User, method: str) -> Any:
     if method not in {"pin", "totp", "backup_code"}:
         return redirect(url_for("account.index"))
     step_up.factors().get(method).remove(user.id)
@@ -217,22 +218,16 @@ def remove_factor(method: str) -> Any:
 
 
 @bp.post("/account/totp/begin")
-def totp_begin() -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def totp_begin(row: WebSession, user: User) -> Any:
     factor: Any = step_up.factors().get("totp")
     enrolment = factor.begin(user.id, user.username)
     return render_account(row, user, totp_enrolment=enrolment)
 
 
 @bp.post("/account/totp/confirm")
-def totp_confirm() -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def totp_confirm(row: WebSession, user: User) -> Any:
     factor: Any = step_up.factors().get("totp")
     try:
         factor.confirm(user.id, _field("code", 64))
@@ -251,11 +246,8 @@ def totp_confirm() -> Any:
 
 
 @bp.post("/account/backup-codes")
-def backup_codes() -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def backup_codes(row: WebSession, user: User) -> Any:
     codes = step_up.factors().get("backup_code").generate(user.id)  # type: ignore[attr-defined]
     audit.record("backup_codes_generated", "success", user_id=user.id, method="backup_code")
     return render_account(row, user, backup_codes=codes)
@@ -276,11 +268,8 @@ def revoke_session() -> Any:
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
-def rename_passkey(passkey_id: int) -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    row, user = guarded
+@confirmed_access
+def rename_passkey(row: WebSession, user: User, passkey_id: int) -> Any:
     name = " ".join(_field("name", 200).split())[:100]
     if not name:
         return render_account(row, user, 400, error="Give the passkey a name.")
@@ -290,11 +279,8 @@ def rename_passkey(passkey_id: int) -> Any:
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/delete")
-def delete_passkey(passkey_id: int) -> Any:
-    guarded = _guarded()
-    if isinstance(guarded, Response):
-        return guarded
-    _row, user = guarded
+@confirmed_access
+def delete_passkey(_row: WebSession, user: User, passkey_id: int) -> Any:
     if not passkey_store.delete_passkey(user.id, passkey_id):
         return redirect(url_for("account.index"))
     return _changed(user, "factor_removed", "passkey", "Passkey removed.")
