@@ -16,7 +16,7 @@ from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction
 from provider.web import session as web_session
-from provider.web.oidc import render_outcome, resume
+from provider.web.oidc import expired_page, render_outcome, resume
 
 bp = Blueprint("login", __name__)
 
@@ -49,12 +49,7 @@ def _after_login(tx: AuthorizeTransaction | None) -> Any:
 def login() -> Any:
     tx = _tx()
     if request.values.get("tx") and tx is None:
-        return render_template(
-            "error.html",
-            title="This sign-in has expired",
-            error="expired",
-            description="Go back to the application and start again.",
-        ), 400
+        return expired_page()
     error = None
     username = ""
     if request.method == "POST":
@@ -98,12 +93,7 @@ def challenge() -> Any:
     row = web_session.current_row()
     user = accounts.get_user(row.user_id) if row is not None else None
     if tx is None or row is None or user is None:
-        return render_template(
-            "error.html",
-            title="This confirmation has expired",
-            error="expired",
-            description="Go back to the application and start again.",
-        ), 400
+        return expired_page("This confirmation has expired")
     validated = flow.validate({k: [v] for k, v in tx.params.items()})
     if not isinstance(validated, flow.Validated):
         return resume(tx.id)
@@ -187,12 +177,7 @@ def consent() -> Any:
     tx = _tx()
     row = web_session.current_row()
     if tx is None or row is None or row.user_id is None:
-        return render_template(
-            "error.html",
-            title="This request has expired",
-            error="expired",
-            description="Go back to the application and start again.",
-        ), 400
+        return expired_page("This request has expired")
     client = accounts.get_client(tx.client_id)
     validated = flow.validate({k: [v] for k, v in tx.params.items()})
     if client is None or not isinstance(validated, flow.Validated):

@@ -28,7 +28,7 @@ from provider.web import session as web_session
 
 bp = Blueprint("oidc", __name__)
 
-__all__ = ["bp", "render_outcome"]
+__all__ = ["bp", "expired_page", "render_outcome"]
 
 
 def _server() -> Any:
@@ -112,6 +112,16 @@ def jwks() -> Response:
     return response
 
 
+def expired_page(title: str = "This sign-in has expired") -> tuple[str, int]:
+    """A transaction that is gone, expired or belongs to another browser."""
+    return render_template(
+        "error.html",
+        title=title,
+        error="expired",
+        description="Go back to the application and start again.",
+    ), 400
+
+
 def render_outcome(outcome: flow.Outcome) -> Any:
     if isinstance(outcome, flow.ErrorPage):
         return (
@@ -158,12 +168,7 @@ def resume(tx_id: str | None) -> Any:
     row = web_session.current_row()
     tx = accounts.get_transaction(tx_id, row.id if row else None)
     if tx is None:
-        return render_template(
-            "error.html",
-            title="This sign-in has expired",
-            error="expired",
-            description="Go back to the application and start again.",
-        ), 400
+        return expired_page()
     validated = flow.validate({k: [v] for k, v in tx.params.items()})
     if not isinstance(validated, flow.Validated):
         return render_outcome(validated)
