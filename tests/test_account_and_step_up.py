@@ -301,3 +301,13 @@ def test_2fa_lapses_after_an_hour_idle(actions: Actions, rp: str) -> None:
     done = _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
     claims = actions.decode(_tokens(actions, rp, done, verifier)["id_token"])
     assert claims["acr"] == TWO_FA
+
+
+def test_challenge_page_shows_the_wait_after_repeated_failures(actions: Actions, rp: str) -> None:
+    enrol_pin(actions)
+    clock.set_offset(10)
+    page, _ = _authorize(actions, max_age="0")
+    for _ in range(5):
+        page = _step_up(actions, page, "pin-form", "pin", pin="000001")
+    shown = actions.client.get(page.request.url)
+    assert "wait" in shown.text and "seconds before the next one" in shown.text

@@ -157,7 +157,16 @@ def _offered(user_id: int, methods: tuple[str, ...]) -> list[dict[str, Any]]:
             factor = registry.get(method)
         except LookupError:
             continue  # e.g. passkeys before their front end exists
-        shown.append({"method": method, "form_id": factor.form_id, "label": factor.label})
+        status = getattr(factor, "status", None)
+        retry_after = int(getattr(status(user_id), "retry_after", 0) or 0) if status else 0
+        shown.append(
+            {
+                "method": method,
+                "form_id": factor.form_id,
+                "label": factor.label,
+                "retry_after": retry_after,
+            }
+        )
     return shown
 
 
