@@ -19,11 +19,12 @@ $(TEST_STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $@ $(STAMP)
 
-## make run: install, migrate, seed the demo (prints the logins) and serve on http://localhost:5000
+## make run: install, migrate, seed the demo (prints the logins), then serve the OP on
+## http://localhost:5000 and the demo bank (examples/bank) on http://localhost:5001
 run: $(STAMP)
 	$(BIN)/belay init
 	$(BIN)/belay demo
-	$(BIN)/belay serve --host 127.0.0.1 --port 5000
+	$(BIN)/python -m examples.bank.launch
 
 ## make test: install with test extras, then ruff, mypy and the whole pytest suite
 test: $(TEST_STAMP) chromium lint typecheck pytest
@@ -40,8 +41,8 @@ chromium:
 	fi
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check provider tests
-	$(BIN)/ruff format --check provider tests
+	$(BIN)/ruff check provider examples tests
+	$(BIN)/ruff format --check provider examples tests
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy

@@ -1,14 +1,19 @@
 """``belay demo``: a demo admin, user and clients with secrets made at first run.
 
-The generated passwords and secrets are kept in ``instance/demo-credentials.json``
-(mode 0600) so that running the command again prints the same logins.
+The generated passwords, secrets, alice's PIN and her authenticator key are
+kept in ``instance/demo-credentials.json`` (mode 0600) so that running the
+command again prints the same logins. The ``demo-bank`` client accepts only
+real second factors as step-up (not the password again), which is what the
+demo bank in ``examples/bank`` shows.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +28,76 @@ from provider.storage.models import User
 __all__ = ["seed_demo"]
 
 BANK_URL = "http://localhost:5001"
+#: A transfer at the demo bank needs a second factor, never the password again.
+BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code"]
 
 
 def _credentials_file() -> Path:
     return Path(current_app.instance_path) / "demo-credentials.json"
 
 
+def _random_pin() -> str:
+    """A six-digit PIN the PIN policy accepts (random until one passes)."""
+    from provider.factors.pin import PinFactor
+    from provider.factors.pin_policy import PinRejected
+
+    factor = current_app.extensions["belay_factors"].get("pin")
+    assert isinstance(factor, PinFactor)
+    length = max(6, factor.min_length)
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(length))
+        try:
+            factor.check_policy(pin)
+        except PinRejected:
+            continue
+        return pin
+
+
 def _load_or_create() -> dict[str, Any]:
+    """The demo's secrets, made once; values added by newer versions are filled in."""
     path = _credentials_file()
-    if path.exists():
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
-    data = {
-        "admin_password": secrets.token_urlsafe(12),
-        "alice_password": secrets.token_urlsafe(12),
-        "bank_secret": secrets.token_urlsafe(32),
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    missing: dict[str, Callable[[], str]] = {
+        "admin_password": lambda: secrets.token_urlsafe(12),
+        "alice_password": lambda: secrets.token_urlsafe(12),
+        "bank_secret": lambda: secrets.token_urlsafe(32),
+        "alice_pin": _random_pin,
+        # 160 random bits, base32 (RFC 4226 §4's recommended shared-secret length)
+        "alice_totp_secret": lambda: base64.b32encode(secrets.token_bytes(20)).decode(),
     }
+    if all(key in data for key in missing):
+        return data
+    for key, make in missing.items():
+        data.setdefault(key, make())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh)
     return data
+
+
+def _ensure_second_factors(username: str, pin: str, totp_secret: str) -> str:
+    """Give the user the demo PIN and a confirmed authenticator unless they have them.
+
+    Returns the authenticator's otpauth:// URI.
+    """
+    from provider.factors.pin import PinFactor
+    from provider.factors.totp import TotpFactor
+
+    user = accounts.user_by_name(username)
+    assert user is not None
+    factors = current_app.extensions["belay_factors"]
+    pin_factor, totp_factor = factors.get("pin"), factors.get("totp")
+    assert isinstance(pin_factor, PinFactor) and isinstance(totp_factor, TotpFactor)
+    if not pin_factor.status(user.id).enrolled:
+        pin_factor.set_pin(user.id, pin, pin)
+    if not totp_factor.status(user.id).enrolled:
+        return totp_factor.add_confirmed(user.id, username, totp_secret).uri
+    # Only the URI is wanted: build it without touching the stored authenticator.
+    import pyotp
+
+    issuer_name = totp_factor.issuer_name
+    return pyotp.TOTP(totp_secret).provisioning_uri(name=username, issuer_name=issuer_name)
 
 
 def _ensure_user(username: str, password: str, *, admin: bool, name: str, email: str) -> None:
@@ -58,6 +112,29 @@ def _ensure_user(username: str, password: str, *, admin: bool, name: str, email:
                 created_at=clock.now(),
             )
         )
+
+
+def _bank_policy_without_password() -> None:
+    """An older demo's ``demo-bank``: make password re-entry no step-up for it."""
+    from provider import policy
+    from provider.storage import audit
+    from provider.storage.ladder import current_ladder
+
+    client = accounts.get_client("demo-bank")
+    if client is None or (client.policy or {}).get("step_up_methods"):
+        return  # already set (an admin's own choice is kept)
+    before = dict(client.policy or {})
+    updated = {**before, "step_up_methods": BANK_STEP_UP_METHODS}
+    client.policy = policy.client_policy_to_dict(
+        policy.client_policy_from_dict(updated, current_ladder())
+    )
+    accounts.commit()
+    audit.record(
+        "client_policy_changed",
+        "success",
+        client_id="demo-bank",
+        details={"before": before, "after": client.policy, "by": "belay demo"},
+    )
 
 
 def seed_demo() -> dict[str, Any]:
@@ -84,7 +161,10 @@ def seed_demo() -> dict[str, Any]:
             secret=creds["bank_secret"],
             first_party=True,
             auth_method="client_secret_basic",
+            client_policy={"step_up_methods": BANK_STEP_UP_METHODS},
         )
+    else:
+        _bank_policy_without_password()
     if accounts.get_client("demo-public") is None:
         register_client(
             "demo-public",
@@ -93,6 +173,7 @@ def seed_demo() -> dict[str, Any]:
             public=True,
             secret=None,
         )
+    totp_uri = _ensure_second_factors("alice", creds["alice_pin"], creds["alice_totp_secret"])
     issuer = current_app.config["ISSUER"]
     click.echo("")
     click.echo("Belay demo is ready.")
@@ -101,6 +182,12 @@ def seed_demo() -> dict[str, Any]:
     )
     click.echo(f"  admin login     : admin / {creds['admin_password']}")
     click.echo(f"  user login      : alice / {creds['alice_password']}")
+    click.echo(f"  alice's PIN: {creds['alice_pin']}")
+    click.echo(
+        f"  alice's authenticator key: {creds['alice_totp_secret']} (add it to an app, "
+        "or run `python -m examples.bank.totp` to print the current code)"
+    )
+    click.echo(f"                    {totp_uri}")
     click.echo(f"  confidential RP : client_id demo-bank, client_secret {creds['bank_secret']}")
     click.echo(f"                    redirect_uri {BANK_URL}/callback")
     click.echo(

@@ -1,0 +1,1 @@
+"""Example applications built on Belay's kits (not part of the ``provider`` package)."""
