@@ -123,7 +123,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     server = create_server(app)
     app.extensions["belay_server"] = server
 
-    from provider.web import account, api, errors, health, login, oidc, security, webauthn
+    from provider.web import (
+        account,
+        admin,
+        admin_api,
+        api,
+        errors,
+        health,
+        login,
+        oidc,
+        registration,
+        security,
+        webauthn,
+    )
 
     app.register_blueprint(oidc.bp)
     app.register_blueprint(login.bp)
@@ -131,6 +143,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webauthn.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_api.bp)
+    app.register_blueprint(registration.bp)
+    # Bearer-token APIs: no cookie, so no CSRF (docs/admin.md).
+    csrf.exempt(admin_api.bp)
+    csrf.exempt(registration.bp)
     # Protocol endpoints are called by relying parties, not by our own forms.
     for view in (oidc.token, oidc.introspect, oidc.revoke, oidc.userinfo, oidc.authorize):
         csrf.exempt(view)

@@ -491,6 +491,9 @@ def register(app: Flask) -> None:
         demo_command,
     ):
         app.cli.add_command(command)
+    from provider.cli_admin import attach
+
+    attach(app, user_group, client_group)
 
 
 def main() -> None:

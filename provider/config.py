@@ -97,6 +97,13 @@ DEFAULTS: dict[str, Any] = {
     "REAUTH_TOKEN_TTL": 300,
     # RFC 7591 dynamic registration is off unless enabled.
     "REGISTRATION_ENABLED": False,
+    # The initial access token (RFC 7591 §3) a registration request must carry
+    # as a bearer token; registration refuses every request while it is empty.
+    "REGISTRATION_INITIAL_ACCESS_TOKEN": "",
+    # The admin console (/admin) asks for this acr, reached within ADMIN_MAX_AGE
+    # seconds (a step-up in the admin's session when it is older or weaker).
+    "ADMIN_ACR": "urn:belay:acr:2fa",
+    "ADMIN_MAX_AGE": 15 * 60,
     # Dev server / gunicorn bind.
     "HOST": "127.0.0.1",
     "PORT": 5000,

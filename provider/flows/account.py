@@ -11,7 +11,7 @@ from provider.flows import step_up
 from provider.storage.ladder import current_ladder
 from provider.storage.models import User, WebSession
 
-__all__ = ["SECOND_FACTORS", "AccessCheck", "check_access"]
+__all__ = ["SECOND_FACTORS", "AccessCheck", "check_access", "check_level"]
 
 SECOND_FACTORS = ("totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp")
 
@@ -34,11 +34,31 @@ def check_access(
     """Confirm access = the level of the strongest factor the user has, within
     ``CONFIRM_ACCESS_MAX_AGE`` seconds (NIST SP 800-63B-4 §4.1.2.1). The same
     engine call as /authorize, with a built-in strict policy."""
+    enrolled = step_up.factors().enrolled(user.id)
+    target = step_up.confirm_access_target(enrolled, current_ladder(), clock.now())
+    max_age = int(current_app.config["CONFIRM_ACCESS_MAX_AGE"])
+    return check_level(
+        user, row, previous_seen_at, started_at, target=target, max_age=max_age, enrolled=enrolled
+    )
+
+
+def check_level(
+    user: User,
+    row: WebSession,
+    previous_seen_at: int | None,
+    started_at: int | None,
+    *,
+    target: str,
+    max_age: int,
+    enrolled: list[policy.EnrolledMethod] | None = None,
+) -> AccessCheck:
+    """Whether the session reached ``target`` within ``max_age`` seconds — the
+    engine's decision for ``acr_values=target&max_age=max_age`` under a strict
+    built-in policy (used by "Confirm access" and the admin console)."""
     ladder = current_ladder()
     now = clock.now()
-    enrolled = step_up.factors().enrolled(user.id)
-    target = step_up.confirm_access_target(enrolled, ladder, now)
-    max_age = int(current_app.config["CONFIRM_ACCESS_MAX_AGE"])
+    if enrolled is None:
+        enrolled = step_up.factors().enrolled(user.id)
     client = policy.ClientPolicy()
     requirement = policy.parse_requirement(
         {"acr_values": target, "max_age": str(max_age)},

@@ -32,6 +32,7 @@ __all__ = [
     "ShowConsent",
     "ShowLogin",
     "ShowStepUp",
+    "decide_request",
     "evaluate",
     "validate",
 ]
@@ -196,6 +197,30 @@ def current_ladder() -> policy.Ladder:
     return ladder
 
 
+def decide_request(
+    params: dict[str, str],
+    client_policy: policy.ClientPolicy,
+    ladder: policy.Ladder,
+    session: policy.SessionState | None,
+    enrolled: list[policy.EnrolledMethod],
+    now: int,
+    *,
+    transaction_started_at: int | None = None,
+) -> policy.Decision:
+    """The engine call /authorize makes (and the admin policy simulator, so
+    that what it shows is what /authorize does). Raises
+    :class:`policy.RequirementError` for a malformed request."""
+    scopes = set(params.get("scope", "").split())
+    requirement = policy.parse_requirement(
+        params,
+        client_policy,
+        ladder,
+        has_openid_scope="openid" in scopes,
+        transaction_started_at=transaction_started_at,
+    )
+    return policy.decide(requirement, client_policy, ladder, session, enrolled, now)
+
+
 def evaluate(
     validated: Validated,
     *,
@@ -210,22 +235,23 @@ def evaluate(
     ladder = current_ladder()
     pol = client_policy(client)
     scopes = set(params.get("scope", "").split())
-    try:
-        requirement = policy.parse_requirement(
-            params,
-            pol,
-            ladder,
-            has_openid_scope="openid" in scopes,
-            transaction_started_at=tx.created_at if tx else None,
-        )
-    except policy.RequirementError as exc:
-        return error_redirect(validated.redirect_uri, exc.error, exc.description, validated.state)
     session = step_up.session_state(row, previous_seen_at) if row is not None else None
     user = accounts.get_user(row.user_id) if row is not None else None
     if user is not None and user.disabled_at is not None:
         session, user = None, None
     enrolled = enrolled_methods(user) if user else []
-    decision = policy.decide(requirement, pol, ladder, session, enrolled, clock.now())
+    try:
+        decision = decide_request(
+            params,
+            pol,
+            ladder,
+            session,
+            enrolled,
+            clock.now(),
+            transaction_started_at=tx.created_at if tx else None,
+        )
+    except policy.RequirementError as exc:
+        return error_redirect(validated.redirect_uri, exc.error, exc.description, validated.state)
     prompts = set(params.get("prompt", "").split())
 
     if isinstance(decision, policy.Fail):

@@ -82,6 +82,13 @@ class Client(db.Model):  # type: ignore[name-defined,misc]
     jwks: Mapped[dict[str, Any] | None] = mapped_column(Json)
     policy: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Marked for administration: may get the ``belay:admin`` scope by
+    # client_credentials and call /api/admin (docs/admin.md).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 7592: SHA-256 of the registration access token (dynamically
+    # registered clients only) and the registration metadata we only echo.
+    registration_access_token_hash: Mapped[str | None] = mapped_column(String(64))
+    registration_metadata: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class WebSession(db.Model):  # type: ignore[name-defined,misc]

@@ -92,6 +92,8 @@ def metadata() -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "frontchannel_logout_supported": False,
     }
+    if current_app.config["REGISTRATION_ENABLED"]:
+        data["registration_endpoint"] = f"{issuer}/register"
     return data
 
 

@@ -292,6 +292,21 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
             "confirm_access",
             url_for("account.index"),
         )
+    if tx_id == "admin":
+        from provider.web import admin as admin_web
+
+        access = admin_web.access_check(row, user)
+        if not user.is_admin or access.confirmed:
+            raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+        return _StepUpSpec(
+            access.methods,
+            access.passkey_credential_ids,
+            "required",
+            None,
+            access.target_acr,
+            "admin_step_up",
+            url_for("admin.dashboard"),
+        )
     tx = _tx(tx_id)
     assert tx is not None
     validated = flow.validate({k: [v] for k, v in tx.params.items()})

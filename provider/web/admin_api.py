@@ -1,0 +1,341 @@
+"""The admin REST API (``/api/admin/…``): the console's and the CLI's
+operations as JSON, described by the OpenAPI 3.1 document at
+``/api/admin/openapi.json`` (provider/web/admin_openapi.py; a test runs
+Schemathesis against it).
+
+Authentication: ``Authorization: Bearer <access token>`` where the token was
+issued by the client_credentials grant to a confidential client marked for
+administration (``is_admin``) and carries the ``belay:admin`` scope. Errors
+follow RFC 6750 §3 (``invalid_token`` 401, ``insufficient_scope`` 403).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from provider import clock, policy
+from provider.flows import admin as admin_flow
+from provider.storage import accounts
+from provider.storage import grants as token_store
+from provider.web.admin_openapi import openapi_document
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+__all__ = ["bp"]
+
+_MAX_ID = 2**31 - 1
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(
+    status: int, error: str, description: str, errors: dict[str, str] | None = None
+) -> Response:
+    body: dict[str, Any] = {"error": error, "error_description": description}
+    if errors:
+        body["errors"] = errors
+    return _json(body, status)
+
+
+def _unauthorized(error: str | None, description: str) -> Response:
+    response = _error(401, error or "invalid_token", description)
+    challenge = 'Bearer realm="belay-admin"'
+    if error:
+        challenge += f', error="{error}", error_description="{description}"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def _authenticate() -> str | Response:
+    """The calling admin client's id, or the RFC 6750 error response."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized(None, "A bearer access token is required.")
+    token = token.strip()
+    row = token_store.find_token(token) if len(token) <= 4096 else None
+    now = clock.now()
+    if row is None or row.revoked_at is not None or row.access_expires_at <= now:
+        return _unauthorized("invalid_token", "The access token is invalid or expired.")
+    client = accounts.get_client(row.client_id)
+    if (
+        row.user_id is not None
+        or admin_flow.ADMIN_SCOPE not in row.scope.split()
+        or client is None
+        or not client.is_admin
+        or client.is_public
+    ):
+        response = _error(
+            403,
+            "insufficient_scope",
+            "The token must come from an admin client with the belay:admin scope.",
+        )
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="belay-admin", error="insufficient_scope", '
+            f'scope="{admin_flow.ADMIN_SCOPE}"'
+        )
+        return response
+    return f"api:{client.client_id}"
+
+
+def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Authenticate, then map the flows' typed errors to JSON once."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs: Any) -> Any:
+        actor = _authenticate()
+        if isinstance(actor, Response):
+            return actor
+        try:
+            return view(actor, **kwargs)
+        except admin_flow.NotFound as exc:
+            return _error(404, "not_found", str(exc.args[0]) if exc.args else "not found")
+        except admin_flow.AdminError as exc:
+            return _error(400, "invalid_request", str(exc), exc.errors)
+        except policy.PolicyValidationError as exc:
+            return _error(400, "invalid_request", str(exc), exc.errors)
+        except policy.LadderError as exc:
+            return _error(
+                400, "invalid_request", str(exc), {str(i): e for i, e in enumerate(exc.errors)}
+            )
+
+    return wrapped
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise admin_flow.AdminError({"body": "must be a JSON object"})
+    return data
+
+
+def _user(user_id: int) -> Any:
+    if not 0 < user_id <= _MAX_ID:
+        raise admin_flow.NotFound(f"no user {user_id}")
+    return admin_flow.find_user(user_id)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return _json(openapi_document())
+
+
+# -- clients -----------------------------------------------------------------------
+
+
+@bp.get("/clients")
+@api_view
+def list_clients(actor: str) -> Response:
+    return _json({"clients": [admin_flow.client_to_dict(c) for c in admin_flow.list_clients()]})
+
+
+@bp.post("/clients")
+@api_view
+def create_client(actor: str) -> Response:
+    client, secret = admin_flow.create_client(_body(), actor=actor)
+    return _json({"client": admin_flow.client_to_dict(client), "client_secret": secret}, 201)
+
+
+@bp.get("/clients/<path:client_id>")
+@api_view
+def get_client(actor: str, client_id: str) -> Response:
+    return _json({"client": admin_flow.client_to_dict(admin_flow.get_client(client_id))})
+
+
+@bp.patch("/clients/<path:client_id>")
+@api_view
+def update_client(actor: str, client_id: str) -> Response:
+    admin_flow.get_client(client_id)
+    client, secret = admin_flow.update_client(client_id, _body(), actor=actor)
+    return _json({"client": admin_flow.client_to_dict(client), "client_secret": secret})
+
+
+@bp.delete("/clients/<path:client_id>")
+@api_view
+def delete_client(actor: str, client_id: str) -> Response:
+    admin_flow.delete_client(client_id, actor=actor)
+    return Response(status=204)
+
+
+@bp.post("/clients/<path:client_id>/secret")
+@api_view
+def rotate_secret(actor: str, client_id: str) -> Response:
+    return _json({"client_secret": admin_flow.rotate_secret(client_id, actor=actor)})
+
+
+@bp.get("/clients/<path:client_id>/policy")
+@api_view
+def get_policy(actor: str, client_id: str) -> Response:
+    client = admin_flow.get_client(client_id)
+    ladder = policy.ladder_from_data(admin_flow.ladder_data())
+    current = policy.client_policy_from_dict(client.policy or {}, ladder)
+    return _json({"policy": policy.client_policy_to_dict(current)})
+
+
+@bp.put("/clients/<path:client_id>/policy")
+@api_view
+def replace_policy(actor: str, client_id: str) -> Response:
+    admin_flow.get_client(client_id)
+    body = _body()
+    return _json(
+        {"policy": admin_flow.update_policy(client_id, data=body, replace=True, actor=actor)}
+    )
+
+
+@bp.patch("/clients/<path:client_id>/policy")
+@api_view
+def patch_policy(actor: str, client_id: str) -> Response:
+    admin_flow.get_client(client_id)
+    body = _body()
+    return _json({"policy": admin_flow.update_policy(client_id, data=body, actor=actor)})
+
+
+# -- the ladder --------------------------------------------------------------------
+
+
+@bp.get("/ladder")
+@api_view
+def get_ladder(actor: str) -> Response:
+    return _json(admin_flow.ladder_data())
+
+
+@bp.put("/ladder")
+@api_view
+def put_ladder(actor: str) -> Response:
+    ladder = admin_flow.save_ladder(_body(), actor=actor)
+    return _json(policy.ladder_to_data(ladder))
+
+
+# -- users -------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@api_view
+def list_users(actor: str) -> Response:
+    query = request.args.get("q", "")
+    if len(query) > 150:
+        raise admin_flow.AdminError({"q": "at most 150 characters"})
+    return _json({"users": [admin_flow.user_to_dict(u) for u in admin_flow.search_users(query)]})
+
+
+@bp.post("/users")
+@api_view
+def create_user(actor: str) -> Response:
+    body = _body()
+    unknown = sorted(set(body) - {"username", "password", "is_admin", "email", "name"})
+    if unknown:
+        raise admin_flow.AdminError({k: "unknown field" for k in unknown})
+    if not isinstance(body.get("is_admin", False), bool):
+        raise admin_flow.AdminError({"is_admin": "must be true or false"})
+    user = admin_flow.create_user(
+        body.get("username"),  # type: ignore[arg-type]
+        password=body.get("password"),
+        is_admin=body.get("is_admin", False),
+        email=body.get("email"),
+        name=body.get("name"),
+        actor=actor,
+    )
+    return _json({"user": admin_flow.user_to_dict(user, detail=True)}, 201)
+
+
+@bp.get("/users/<int:user_id>")
+@api_view
+def get_user(actor: str, user_id: int) -> Response:
+    return _json({"user": admin_flow.user_to_dict(_user(user_id), detail=True)})
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@api_view
+def unlock_user(actor: str, user_id: int) -> Response:
+    user = _user(user_id)
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise admin_flow.AdminError({"body": "must be a JSON object"})
+    factor = body.get("factor")
+    if factor is not None and not isinstance(factor, str):
+        raise admin_flow.AdminError({"factor": "must be a factor name"})
+    return _json({"cleared": admin_flow.unlock_user(user, factor, actor=actor)})
+
+
+@bp.post("/users/<int:user_id>/reset-factors")
+@api_view
+def reset_factors(actor: str, user_id: int) -> Response:
+    return _json({"removed": admin_flow.reset_factors(_user(user_id), actor=actor)})
+
+
+@bp.post("/users/<int:user_id>/revoke-sessions")
+@api_view
+def revoke_sessions(actor: str, user_id: int) -> Response:
+    return _json({"revoked": admin_flow.revoke_sessions(_user(user_id), actor=actor)})
+
+
+@bp.get("/users/<int:user_id>/events")
+@api_view
+def user_events(actor: str, user_id: int) -> Response:
+    user = _user(user_id)
+    rows = admin_flow.list_audit(admin_flow.AuditFilter(user=str(user.id), limit=100))
+    return _json({"events": [admin_flow.audit_to_dict(r) for r in rows]})
+
+
+# -- audit, simulator, stats ---------------------------------------------------------
+
+
+@bp.get("/audit")
+@api_view
+def audit_log(actor: str) -> Response:
+    filters = admin_flow.parse_audit_filter(request.args)
+    return _json({"events": [admin_flow.audit_to_dict(r) for r in admin_flow.list_audit(filters)]})
+
+
+@bp.get("/audit.csv")
+@api_view
+def audit_csv(actor: str) -> Response:
+    filters = admin_flow.parse_audit_filter(request.args)
+    return Response(
+        admin_flow.audit_csv(admin_flow.list_audit(filters)),
+        mimetype="text/csv",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@bp.post("/simulate")
+@api_view
+def simulate(actor: str) -> Response:
+    body = _body()
+    client_id = body.get("client_id")
+    enrolled = body.get("enrolled", [])
+    events = body.get("events", [])
+    errors: dict[str, str] = {}
+    if not isinstance(client_id, str):
+        errors["client_id"] = "is required"
+    if not isinstance(enrolled, list):
+        errors["enrolled"] = "must be a list"
+    if not isinstance(events, list):
+        errors["events"] = "must be a list"
+    unknown = sorted(
+        set(body)
+        - {"client_id", "enrolled", "events", "acr_values", "max_age", "claims", "prompt", "scope"}
+    )
+    errors.update({k: "unknown field" for k in unknown})
+    if errors:
+        raise admin_flow.AdminError(errors)
+    params: dict[str, Any] = {
+        k: body[k] for k in ("acr_values", "max_age", "claims", "prompt", "scope") if k in body
+    }
+    result = admin_flow.simulate(str(client_id), enrolled=enrolled, events=events, params=params)
+    return _json(result.to_dict())
+
+
+@bp.get("/stats")
+@api_view
+def stats(actor: str) -> Response:
+    return _json(admin_flow.dashboard())
