@@ -136,7 +136,7 @@ def user_create(
 def user_set_password(username: str, password_stdin: bool) -> None:
     """Set a user's password (and clear the password's failure counter)."""
     from provider.flows.login import hasher
-    from provider.storage import accounts, audit, throttle
+    from provider.storage import accounts, audit, devices, throttle
 
     user = accounts.user_by_name(username)
     if user is None:
@@ -147,6 +147,7 @@ def user_set_password(username: str, password_stdin: bool) -> None:
     user.password_hash = hasher().hash(password)
     accounts.commit()
     throttle.unlock(user.id, "password")
+    devices.revoke_all(user.id)  # a password reset forgets remembered browsers
     audit.record("password_set", "success", user_id=user.id, reason="cli")
     click.echo(f"Password set for {username}")
 
@@ -158,7 +159,7 @@ def user_set_password(username: str, password_stdin: bool) -> None:
 def user_set_pin(username: str, pin_stdin: bool) -> None:
     """Set a user's PIN (checked against the PIN policy; clears the PIN's lock)."""
     from provider.factors.pin import PinFactor, PinRejected
-    from provider.storage import accounts, audit
+    from provider.storage import accounts, audit, devices
 
     user = accounts.user_by_name(username)
     if user is None:
@@ -170,6 +171,7 @@ def user_set_pin(username: str, pin_stdin: bool) -> None:
         factor.set_pin(user.id, pin, pin)
     except PinRejected as exc:
         raise click.ClickException(exc.message) from None
+    devices.revoke_all(user.id)
     audit.record("pin_set", "success", user_id=user.id, method="pin", reason="cli")
     click.echo(f"PIN set for {username}")
 
@@ -193,7 +195,7 @@ def user_add_totp(username: str, secret: str | None, secret_stdin: bool) -> None
 
     Replaces the user's authenticator. Made by an admin, so no code is asked."""
     from provider.factors.totp import TotpFactor
-    from provider.storage import accounts, audit
+    from provider.storage import accounts, audit, devices
 
     if secret is not None and secret_stdin:
         raise click.UsageError("use --secret or --secret-stdin, not both")
@@ -208,6 +210,7 @@ def user_add_totp(username: str, secret: str | None, secret_stdin: bool) -> None
         enrolment = factor.add_confirmed(user.id, username, secret)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    devices.revoke_all(user.id)
     audit.record("totp_added", "success", user_id=user.id, method="totp", reason="cli")
     click.echo(enrolment.uri)
 

@@ -29,7 +29,7 @@ from provider.flows import step_up
 from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, register_client
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.storage import accounts, audit, throttle
+from provider.storage import accounts, audit, devices, throttle
 from provider.storage import admin as store
 from provider.storage import ladder as ladder_store
 from provider.storage import passkeys as passkey_store
@@ -580,6 +580,7 @@ def reset_factors(user: User, *, actor: str) -> list[str]:
     if passkeys:
         removed.append("passkey")
     throttle.unlock(user.id, None)
+    devices.revoke_all(user.id)  # remembered browsers replay removed factors: forget them
     audit.record(
         "factors_reset",
         "success",

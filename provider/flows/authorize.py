@@ -19,7 +19,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
 
 from provider import clock, policy
-from provider.flows import step_up
+from provider.flows import devices, step_up
 from provider.oidc.server import Subject
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
@@ -221,6 +221,26 @@ def decide_request(
     return policy.decide(requirement, client_policy, ladder, session, enrolled, now)
 
 
+def _explicit_step_up(
+    params: dict[str, str], client_policy: policy.ClientPolicy, ladder: policy.Ladder
+) -> bool:
+    """An explicit step-up: requested ``acr_values``, any ``max_age`` (requested
+    or the client's default) or an essential ``acr``. A remembered device is
+    never replayed for one: it always runs a real challenge (DESIGN.md)."""
+    requirement = policy.parse_requirement(
+        params,
+        client_policy,
+        ladder,
+        has_openid_scope="openid" in set(params.get("scope", "").split()),
+    )
+    return (
+        requirement.acr_source == "request"
+        or requirement.max_age is not None
+        or requirement.essential_acr
+        or "login" in requirement.prompt
+    )
+
+
 def evaluate(
     validated: Validated,
     *,
@@ -228,8 +248,16 @@ def evaluate(
     previous_seen_at: int | None,
     tx: AuthorizeTransaction | None,
     ensure_row: Any,
+    device_token: str | None = None,
+    on_rotate: Any = None,
 ) -> Outcome:
-    """Decide what this authorization request needs next, and do it."""
+    """Decide what this authorization request needs next, and do it.
+
+    ``device_token`` is this browser's remembered-device cookie and
+    ``on_rotate`` sends a new session cookie value: with both, a remembered
+    second factor is replayed when that alone meets the client's standing
+    minimum (provider/flows/devices.py).
+    """
     params = validated.params
     client = validated.client
     ladder = current_ladder()
@@ -240,18 +268,43 @@ def evaluate(
     if user is not None and user.disabled_at is not None:
         session, user = None, None
     enrolled = enrolled_methods(user) if user else []
-    try:
-        decision = decide_request(
+    now = clock.now()
+
+    def decide_for(state: policy.SessionState | None) -> policy.Decision:
+        return decide_request(
             params,
             pol,
             ladder,
-            session,
+            state,
             enrolled,
-            clock.now(),
+            now,
             transaction_started_at=tx.created_at if tx else None,
         )
+
+    try:
+        decision = decide_for(session)
     except policy.RequirementError as exc:
         return error_redirect(validated.redirect_uri, exc.error, exc.description, validated.state)
+    if (
+        isinstance(decision, policy.StepUp)
+        and user is not None
+        and row is not None
+        and session is not None
+        and not _explicit_step_up(params, pol, ladder)
+    ):
+        replayed = devices.try_replay(
+            token=device_token,
+            user=user,
+            row=row,
+            session=session,
+            client_id=client.client_id,
+            client_policy=pol,
+            decide=decide_for,
+            on_rotate=on_rotate,
+            now=now,
+        )
+        if replayed is not None:
+            decision = replayed
     prompts = set(params.get("prompt", "").split())
 
     if isinstance(decision, policy.Fail):

@@ -1,4 +1,5 @@
-"""Password login and password re-entry (a step-up for freshness)."""
+"""Password login, PIN login (per client ``pin_login``) and password re-entry
+(a step-up for freshness)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,29 @@ from dataclasses import dataclass
 from flask import current_app
 
 from provider.factors import password as password_factor
+from provider.factors.base import FactorError, InvalidCode, Verified
 from provider.factors.hashing import SecretHasher
+from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit, throttle
+from provider.storage import factors as factor_store
 from provider.storage.models import User
 
-__all__ = ["LoginResult", "hasher", "password_limits", "verify_password"]
+__all__ = [
+    "PIN_FAILURE_MESSAGE",
+    "LoginResult",
+    "PinLoginResult",
+    "hasher",
+    "password_limits",
+    "verify_password",
+    "verify_pin_login",
+]
 
 # One message for every failure: it never says whether the account exists,
 # whether the password was wrong or whether the account is throttled.
 FAILURE_MESSAGE = "That username and password did not work. Check them and try again in a moment."
+# The same for PIN sign-in: unknown user, no PIN, wrong PIN, waiting or locked
+# all read alike (a locked PIN is refused exactly like a wrong one).
+PIN_FAILURE_MESSAGE = "That username and PIN did not work. Check them and try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -90,3 +105,64 @@ def _audit_attempt(
         reason=None if result.ok else result.reason,
         ip=ip,
     )
+
+
+@dataclass(frozen=True)
+class PinLoginResult:
+    user: User | None
+    verified: Verified | None
+    reason: str
+
+
+def verify_pin_login(
+    username: str,
+    pin: str,
+    *,
+    min_pin_length: int | None,
+    ip: str | None,
+    client_id: str | None,
+) -> PinLoginResult:
+    """Username + PIN as a first factor (DESIGN.md "PIN as a first factor").
+
+    The PIN factor itself checks it, so the lockout is the PIN's own (shared
+    with PIN step-up). Every refusal costs one argon2 verification, so an
+    unknown user, a user without a PIN, a PIN shorter than the client's
+    ``min_pin_length`` and a locked PIN cannot be told apart by timing either.
+    """
+    registry: FactorRegistry = current_app.extensions["belay_factors"]
+    factor = registry.get("pin")
+    user = accounts.user_by_name(username)
+    if user is not None and user.disabled_at is not None:
+        user = None
+    reason = "ok"
+    verified: Verified | None = None
+    if user is None:
+        reason = "unknown_user"
+    else:
+        row = factor_store.get_pin(user.id)
+        if row is None:
+            reason = "not_enrolled"
+        elif min_pin_length is not None and row.length < min_pin_length:
+            reason = "pin_too_short"
+        else:
+            try:
+                verified = factor.verify(user.id, {"pin": pin})
+            except FactorError as exc:
+                reason = type(exc).__name__.lower()
+                if not isinstance(exc, InvalidCode):
+                    hasher().dummy_verify(pin)  # no hash ran: spend the same time
+    if verified is None and reason in {"unknown_user", "not_enrolled", "pin_too_short"}:
+        hasher().dummy_verify(pin)
+    audit.record(
+        "login",
+        "success" if verified is not None else "failure",
+        user_id=user.id if user else None,
+        username=username if user else None,
+        client_id=client_id,
+        method="pin",
+        reason=None if verified is not None else reason,
+        ip=ip,
+    )
+    if verified is None:
+        return PinLoginResult(None, None, reason)
+    return PinLoginResult(user, verified, "ok")

@@ -38,6 +38,8 @@ __all__ = [
 
 MAX_AGE_LIMIT: Final = 2**31 - 1
 PIN_LENGTH_RANGE: Final = (4, 64)
+#: The longest a browser may be remembered (a year).
+REMEMBER_DEVICE_DAYS_LIMIT: Final = 365
 ENFORCEMENTS: Final = ("strict", "voluntary")
 USER_VERIFICATIONS: Final = ("required", "preferred", "discouraged")
 
@@ -53,6 +55,9 @@ POLICY_FIELDS: Final[tuple[str, ...]] = (
     "allowed_aaguids",
     "min_pin_length",
     "level_lifetimes",
+    "remember_device_days",
+    "pin_login",
+    "passwordless_login",
 )
 
 
@@ -161,6 +166,12 @@ def _pin_length(value: object) -> int | None:
     return cast(int, value)
 
 
+def _remember_days(value: object) -> int:
+    if not _is_int(value) or not 0 <= cast(int, value) <= REMEMBER_DEVICE_DAYS_LIMIT:
+        raise _Invalid(f"must be a number of days from 0 (off) to {REMEMBER_DEVICE_DAYS_LIMIT}")
+    return cast(int, value)
+
+
 def _lifetimes(ladder: Ladder) -> Callable[[object], dict[str, Lifetime]]:
     def check(value: object) -> dict[str, Lifetime]:
         if not isinstance(value, Mapping):
@@ -207,6 +218,9 @@ def client_policy_from_dict(
         "allowed_aaguids": _aaguids,
         "min_pin_length": _pin_length,
         "level_lifetimes": _lifetimes(ladder),
+        "remember_device_days": _remember_days,
+        "pin_login": _bool,
+        "passwordless_login": _bool,
     }
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -235,6 +249,9 @@ def client_policy_from_dict(
         allowed_aaguids=values.get("allowed_aaguids", base.allowed_aaguids),
         min_pin_length=values.get("min_pin_length", base.min_pin_length),
         level_lifetimes=values.get("level_lifetimes", base.level_lifetimes),
+        remember_device_days=values.get("remember_device_days", base.remember_device_days),
+        pin_login=values.get("pin_login", base.pin_login),
+        passwordless_login=values.get("passwordless_login", base.passwordless_login),
     )
 
 
@@ -253,6 +270,9 @@ def client_policy_to_dict(policy: ClientPolicy) -> dict[str, Any]:
         "level_lifetimes": {
             acr: lifetime_to_data(lifetime) for acr, lifetime in policy.level_lifetimes.items()
         },
+        "remember_device_days": policy.remember_device_days,
+        "pin_login": policy.pin_login,
+        "passwordless_login": policy.passwordless_login,
     }
 
 
@@ -260,7 +280,8 @@ def client_policy_to_dict(policy: ClientPolicy) -> dict[str, Any]:
 
 _LIST_FIELDS: Final = frozenset({"default_acr_values", "step_up_methods", "allowed_aaguids"})
 _OPTIONAL_INT_FIELDS: Final = frozenset({"default_max_age", "min_pin_length"})
-_BOOL_FIELDS: Final = frozenset({"require_auth_time"})
+_BOOL_FIELDS: Final = frozenset({"require_auth_time", "pin_login", "passwordless_login"})
+_INT_FIELDS: Final = frozenset({"remember_device_days"})
 _OPTIONAL_STR_FIELDS: Final = frozenset({"minimum_acr"})
 _NULLS: Final = frozenset({"", "none", "null"})
 _TRUE: Final = frozenset({"true", "yes", "on", "1"})
@@ -282,6 +303,12 @@ def _coerce(key: str, raw: str) -> object:
         if re.fullmatch(r"[0-9]{1,12}", text):
             return int(text)
         raise _Invalid("must be a whole number of seconds/digits, or 'none'")
+    if key in _INT_FIELDS:
+        if lowered in _NULLS or lowered == "off":
+            return 0
+        if re.fullmatch(r"[0-9]{1,12}", text):
+            return int(text)
+        raise _Invalid("must be a whole number, or 'off'")
     if key in _BOOL_FIELDS:
         if lowered in _TRUE:
             return True

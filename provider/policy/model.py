@@ -308,6 +308,11 @@ class ClientPolicy:
     - ``allowed_aaguids``: only passkeys of these authenticator models count (empty: any).
     - ``min_pin_length``: shorter PINs are neither offered nor counted.
     - ``level_lifetimes``: per-acr :class:`Lifetime` overriding the ladder's.
+    - ``remember_device_days``: how long a remembered browser may replay its
+      second-factor event for this client's standing minimum (0: off).
+    - ``pin_login``: username + PIN is offered as a first factor (``1fa``).
+    - ``passwordless_login``: a one-time code by email or SMS is offered as a
+      first factor.
     """
 
     minimum_acr: str | None = None
@@ -320,6 +325,9 @@ class ClientPolicy:
     allowed_aaguids: tuple[str, ...] = ()
     min_pin_length: int | None = None
     level_lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
+    remember_device_days: int = 0
+    pin_login: bool = False
+    passwordless_login: bool = False
 
     def __post_init__(self) -> None:
         # A read-only copy keeps the frozen dataclass actually immutable.

@@ -33,6 +33,7 @@ __all__ = [
     "Passkey",
     "PasskeyUserHandle",
     "PinCredential",
+    "RememberedDevice",
     "Setting",
     "SigningKey",
     "Token",
@@ -414,3 +415,27 @@ class AttestationRoot(db.Model):  # type: ignore[name-defined,misc]
     # attestation statement formats it anchors (empty: every format)
     formats: Mapped[list[str]] = mapped_column(Json, default=list)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RememberedDevice(db.Model):  # type: ignore[name-defined,misc]
+    """A browser the user chose to remember after a second factor (DESIGN.md
+    "Remembered devices"). The cookie holds a random token; only its SHA-256 is
+    here. The remembered event is replayed with its original time."""
+
+    __tablename__ = "remembered_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The client it was remembered for (its remember_device_days set expires_at).
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(30))
+    amr: Mapped[list[str]] = mapped_column(Json, default=list)
+    credential_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # When the remembered second factor was really checked.
+    event_at: Mapped[int] = mapped_column(BigInteger)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

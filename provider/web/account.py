@@ -26,9 +26,10 @@ from werkzeug.wrappers import Response
 from provider import clock
 from provider.factors.base import FactorError
 from provider.flows import account as account_flow
+from provider.flows import devices as device_flow
 from provider.flows import step_up
 from provider.flows.login import hasher
-from provider.storage import accounts, audit
+from provider.storage import accounts, audit, devices
 from provider.storage import passkeys as passkey_store
 from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
@@ -111,6 +112,10 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
         passkeys=passkey_store.list_for_user(user.id),
         sessions=session_store.list_for_user(user.id),
+        devices=[
+            {"row": d, "description": device_flow.describe_user_agent(d.user_agent)}
+            for d in devices.list_for_user(user.id)
+        ],
         events=audit.recent(user_id=user.id, limit=20),
         now=clock.now(),
         tx="",
@@ -176,8 +181,18 @@ def confirmed_access(
     return guarded
 
 
+_FORGETS_DEVICES = frozenset({"password_changed", "factor_enrolled", "factor_removed"})
+
+
 def _changed(user: User, event: str, method: str, message: str) -> Response:
     audit.record(event, "success", user_id=user.id, method=method, ip=request.remote_addr)
+    if event in _FORGETS_DEVICES:
+        # A password or factor reset forgets every remembered browser.
+        forgotten = devices.revoke_all(user.id)
+        if forgotten:
+            audit.record(
+                "devices_forgotten", "success", user_id=user.id, details={"count": forgotten}
+            )
     flash(message, "notice")
     return redirect(url_for("account.index"))
 
@@ -250,6 +265,7 @@ def totp_confirm(row: WebSession, user: User) -> Any:
 def backup_codes(row: WebSession, user: User) -> Any:
     codes = step_up.factors().get("backup_code").generate(user.id)  # type: ignore[attr-defined]
     audit.record("backup_codes_generated", "success", user_id=user.id, method="backup_code")
+    devices.revoke_all(user.id)  # a factor reset forgets remembered browsers
     return render_account(row, user, backup_codes=codes)
 
 
@@ -264,6 +280,26 @@ def revoke_session() -> Any:
         if str(other.id) == target_id and other.id != row.id:
             session_store.delete_session(other)
             audit.record("session_revoked", "success", user_id=user.id)
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/account/devices/<int:device_id>/revoke")
+def revoke_device(device_id: int) -> Any:
+    """Forget a remembered browser: it stops at once (no confirmation needed to
+    take trust away, like signing out a session)."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("login.login"))
+    _row, user = signed_in
+    if devices.revoke(user.id, device_id):
+        audit.record(
+            "device_revoked",
+            "success",
+            user_id=user.id,
+            ip=request.remote_addr,
+            details={"device_id": device_id},
+        )
+        flash("That browser is no longer remembered.", "notice")
     return redirect(url_for("account.index"))
 
 

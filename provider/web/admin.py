@@ -334,7 +334,9 @@ _POLICY_TEXT_FIELDS = (
     "allowed_aaguids",
     "min_pin_length",
     "level_lifetimes",
+    "remember_device_days",
 )
+_POLICY_CHECKBOXES = ("require_auth_time", "pin_login", "passwordless_login")
 
 
 @bp.post("/clients/<path:client_id>/policy")
@@ -342,7 +344,9 @@ _POLICY_TEXT_FIELDS = (
 def edit_policy(user: User, client_id: str) -> Any:
     form = request.form
     assignments = [f"{key}={form.get(key, '')[:20000]}" for key in _POLICY_TEXT_FIELDS]
-    assignments.append(f"require_auth_time={'true' if form.get('require_auth_time') else 'false'}")
+    assignments.extend(
+        f"{key}={'true' if form.get(key) else 'false'}" for key in _POLICY_CHECKBOXES
+    )
     assignments.append("step_up_methods=" + ",".join(form.getlist("step_up_methods")))
     try:
         admin_flow.update_policy(client_id, assignments=assignments, actor=_actor(user))

@@ -126,6 +126,9 @@ def _schemas() -> dict[str, Any]:
         "allowed_aaguids": {"type": "array", "items": {"type": "string"}},
         "min_pin_length": _NULL_INT,
         "level_lifetimes": {"type": "object", "additionalProperties": lifetime},
+        "remember_device_days": {"type": "integer", "minimum": 0, "maximum": 365},
+        "pin_login": {"type": "boolean"},
+        "passwordless_login": {"type": "boolean"},
     }
     assert set(policy_props) == set(POLICY_FIELDS)
     event = {

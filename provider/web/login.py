@@ -10,8 +10,8 @@ from provider import clock
 from provider.factors import password as password_factor
 from provider.factors.base import FactorError
 from provider.flows import authorize as flow
+from provider.flows import devices, step_up
 from provider.flows import login as login_flow
-from provider.flows import step_up
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction
@@ -45,6 +45,14 @@ def _after_login(tx: AuthorizeTransaction | None) -> Any:
     return redirect(url_for("account.index"))
 
 
+def _client_policy(tx: AuthorizeTransaction | None) -> Any:
+    """The policy of the transaction's client (None without a transaction)."""
+    if tx is None:
+        return None
+    client = accounts.get_client(tx.client_id)
+    return flow.client_policy(client) if client is not None else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     tx = _tx()
@@ -52,7 +60,41 @@ def login() -> Any:
         return expired_page()
     error = None
     username = ""
-    if request.method == "POST":
+    client_policy = _client_policy(tx)
+    pin_login = bool(client_policy is not None and client_policy.pin_login)
+    if request.method == "POST" and "pin" in request.form and "password" not in request.form:
+        username = _field("username", 150).strip()
+        pin = _field("pin", 64)
+        if not pin_login or tx is None:
+            error = "Sign-in with a PIN is not available here."
+        elif not username or not pin:
+            error = "Enter your username and PIN."
+        else:
+            pin_result = login_flow.verify_pin_login(
+                username,
+                pin,
+                min_pin_length=client_policy.min_pin_length,
+                ip=request.remote_addr,
+                client_id=tx.client_id,
+            )
+            if pin_result.user is not None and pin_result.verified is not None:
+                verified = pin_result.verified
+                row = web_session.ensure_row()
+                token = session_store.login(
+                    row,
+                    pin_result.user,
+                    session_store.NewEvent(
+                        method=verified.method,
+                        amr=verified.amr,
+                        credential_id=verified.credential_id,
+                        details=dict(verified.details),
+                    ),
+                    absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+                )
+                web_session.rotate_cookie(token)
+                return _after_login(tx)
+            error = login_flow.PIN_FAILURE_MESSAGE
+    elif request.method == "POST":
         username = _field("username", 150).strip()
         password = _field("password")
         if not username or not password:
@@ -83,6 +125,7 @@ def login() -> Any:
         error=error,
         username=username,
         client_name=_client_name(tx),
+        pin_login=pin_login,
     ), status
 
 
@@ -103,6 +146,8 @@ def challenge() -> Any:
         previous_seen_at=web_session.previous_seen_at(),
         tx=tx,
         ensure_row=web_session.ensure_row,
+        device_token=request.cookies.get(devices.COOKIE),
+        on_rotate=web_session.rotate_cookie,
     )
     if not isinstance(outcome, flow.ShowStepUp):
         # Nothing (or something else) is needed now: evaluate() already acted on it.
@@ -128,7 +173,24 @@ def challenge() -> Any:
             error = exc.message
         else:
             web_session.rotate_cookie(done.cookie_token)
-            return redirect(url_for("oidc.authorize_resume", tx=tx.id))
+            response = redirect(url_for("oidc.authorize_resume", tx=tx.id))
+            days = _remember_days(tx)
+            if days and request.form.get("remember_device"):
+                device_token = devices.remember(
+                    user=user,
+                    client_id=tx.client_id,
+                    days=days,
+                    method=done.verified.method,
+                    amr=done.verified.amr,
+                    credential_id=done.verified.credential_id,
+                    details=dict(done.verified.details),
+                    event_at=clock.now(),
+                    user_agent=request.headers.get("User-Agent"),
+                    ip=request.remote_addr,
+                )
+                if device_token is not None:
+                    devices.set_cookie(response, device_token, days)
+            return response
     return render_template(
         "challenge.html",
         tx=tx.id,
@@ -140,7 +202,14 @@ def challenge() -> Any:
         client_name=_client_name(tx),
         username=user.username,
         action=url_for("login.challenge", tx=tx.id),
+        remember_days=_remember_days(tx),
     ), (401 if error else 200)
+
+
+def _remember_days(tx: AuthorizeTransaction) -> int:
+    """The client's remember_device_days (0: the browser cannot be remembered)."""
+    pol = _client_policy(tx)
+    return int(pol.remember_device_days) if pol is not None else 0
 
 
 def _submitted() -> dict[str, str]:

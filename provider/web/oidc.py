@@ -18,6 +18,7 @@ from flask import (
 
 from provider import clock
 from provider.flows import authorize as flow
+from provider.flows import devices
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.oidc.server import user_claims
@@ -161,6 +162,8 @@ def authorize() -> Any:
         previous_seen_at=_previous_seen(),
         tx=None,
         ensure_row=web_session.ensure_row,
+        device_token=request.cookies.get(devices.COOKIE),
+        on_rotate=web_session.rotate_cookie,
     )
     return render_outcome(outcome)
 
@@ -180,6 +183,8 @@ def resume(tx_id: str | None) -> Any:
         previous_seen_at=_previous_seen(),
         tx=tx,
         ensure_row=web_session.ensure_row,
+        device_token=request.cookies.get(devices.COOKIE),
+        on_rotate=web_session.rotate_cookie,
     )
     return render_outcome(outcome)
 

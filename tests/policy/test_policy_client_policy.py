@@ -32,6 +32,9 @@ FULL = {
     "allowed_aaguids": [YUBIKEY],
     "min_pin_length": 8,
     "level_lifetimes": {A2: {"idle_seconds": 600, "absolute_seconds": 3600}},
+    "remember_device_days": 30,
+    "pin_login": True,
+    "passwordless_login": True,
 }
 
 
@@ -51,6 +54,9 @@ def test_defaults() -> None:
         "allowed_aaguids": [],
         "min_pin_length": None,
         "level_lifetimes": {},
+        "remember_device_days": 0,
+        "pin_login": False,
+        "passwordless_login": False,
     }
 
 
@@ -101,6 +107,12 @@ def test_aaguids_normalized() -> None:
         ("level_lifetimes", {A2: {"idle_seconds": -5}}, "idle_seconds"),
         ("level_lifetimes", {A2: {"idle": 5}}, "unknown key(s) 'idle'"),
         ("level_lifetimes", {A2: None}, "must be an object, not null"),
+        ("remember_device_days", -1, "must be a number of days from 0 (off) to 365"),
+        ("remember_device_days", 366, "from 0 (off) to 365"),
+        ("remember_device_days", None, "must be a number of days"),
+        ("remember_device_days", True, "must be a number of days"),
+        ("pin_login", "yes", "must be true or false"),
+        ("passwordless_login", 1, "must be true or false"),
         ("colour", "red", "unknown field"),
     ],
 )
@@ -132,6 +144,9 @@ def test_assignments() -> None:
             f"allowed_aaguids={YUBIKEY}",
             "min_pin_length=8",
             "level_lifetimes=" + json.dumps(FULL["level_lifetimes"]),
+            "remember_device_days=30",
+            "pin_login=yes",
+            "passwordless_login=on",
         ],
         LADDER,
     )
@@ -177,3 +192,18 @@ def test_policy_is_immutable() -> None:
     policy = ClientPolicy(level_lifetimes={A2: Lifetime(1, 2)})
     with pytest.raises(TypeError):
         policy.level_lifetimes[A2] = Lifetime(3, 4)  # type: ignore[index]
+
+
+def test_login_and_device_fields_default_off_and_assign() -> None:
+    policy = client_policy_from_dict({}, LADDER)
+    assert (policy.remember_device_days, policy.pin_login, policy.passwordless_login) == (
+        0,
+        False,
+        False,
+    )
+    base = client_policy_from_dict({"remember_device_days": 7, "pin_login": True}, LADDER)
+    updated = client_policy_from_assignments(["remember_device_days=off"], LADDER, base=base)
+    assert updated.remember_device_days == 0 and updated.pin_login is True
+    with pytest.raises(PolicyValidationError) as info:
+        client_policy_from_assignments(["remember_device_days=week", "pin_login=maybe"], LADDER)
+    assert set(info.value.errors) == {"remember_device_days", "pin_login"}

@@ -1,0 +1,194 @@
+"""Remembered devices: "trust this browser" after a second factor.
+
+DESIGN.md "Remembered devices": per client ``remember_device_days`` (0: off).
+After a successful second factor on the challenge page the user may tick
+``remember_device``; a server-side record (the cookie holds a random token,
+only its hash is stored) then replays that second-factor event *with its
+original time* at later sign-ins on this browser. The replay is added only
+when it makes the policy engine satisfied, and the engine never lets a
+remembered event count for an explicit step-up (``acr_values`` above the
+session, any ``max_age``, an essential ``acr``): those always run a real
+challenge. The replayed event says ``remembered`` in its details, the token's
+``amr`` lists the remembered method, and the audit log records the replay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from flask import current_app
+from werkzeug.wrappers import Response
+
+from provider import policy
+from provider.flows.account import SECOND_FACTORS
+from provider.storage import audit, devices
+from provider.storage import sessions as session_store
+from provider.storage.models import RememberedDevice, User, WebSession
+
+__all__ = [
+    "COOKIE",
+    "DAY",
+    "describe_user_agent",
+    "remember",
+    "replay_event",
+    "set_cookie",
+    "try_replay",
+]
+
+COOKIE = "belay_device"
+DAY = 86400
+
+
+def replay_event(device: RememberedDevice) -> policy.Event:
+    details = device.details or {}
+    return policy.Event(
+        method=device.method,
+        amr=tuple(device.amr),
+        at=device.event_at,
+        credential_id=device.credential_id,
+        uv=bool(details.get("uv", False)),
+        backup_eligible=details.get("backup_eligible"),
+        aaguid=details.get("aaguid"),
+        remembered=True,
+        pin_length=details.get("pin_length"),
+    )
+
+
+def remember(
+    *,
+    user: User,
+    client_id: str | None,
+    days: int,
+    method: str,
+    amr: tuple[str, ...],
+    credential_id: str | None,
+    details: dict[str, object],
+    event_at: int,
+    user_agent: str | None,
+    ip: str | None,
+) -> str | None:
+    """Remember this browser for ``days``; the cookie token, or None when the
+    method is not a second factor (a password is never remembered)."""
+    if days <= 0 or method not in SECOND_FACTORS:
+        return None
+    kept = {
+        k: v for k, v in details.items() if k in {"uv", "backup_eligible", "aaguid", "pin_length"}
+    }
+    row, token = devices.create(
+        user_id=user.id,
+        client_id=client_id,
+        method=method,
+        amr=list(amr),
+        credential_id=credential_id,
+        details=kept,
+        event_at=event_at,
+        user_agent=user_agent,
+        lifetime=days * DAY,
+    )
+    audit.record(
+        "device_remembered",
+        "success",
+        user_id=user.id,
+        client_id=client_id,
+        method=method,
+        ip=ip,
+        details={"device_id": row.id, "days": days},
+    )
+    return token
+
+
+def set_cookie(response: Response, token: str, days: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=days * DAY,
+        httponly=True,
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        samesite="Lax",
+        path="/",
+    )
+
+
+def try_replay(
+    *,
+    token: str | None,
+    user: User,
+    row: WebSession,
+    session: policy.SessionState,
+    client_id: str,
+    client_policy: policy.ClientPolicy,
+    decide: Callable[[policy.SessionState], policy.Decision],
+    on_rotate: Callable[[str], None] | None,
+    now: int,
+) -> policy.Decision | None:
+    """Replay this browser's remembered event when that satisfies the request.
+
+    Returns the new (satisfied) decision, or None when nothing was replayed.
+    """
+    days = client_policy.remember_device_days
+    if not token or days <= 0 or on_rotate is None:
+        return None
+    device = devices.find(token, user.id)
+    if device is None or device.event_at < now - days * DAY:
+        return None
+    event = replay_event(device)
+    if any(e.remembered and e.credential_id == event.credential_id for e in session.events):
+        return None
+    decision = decide(replace(session, events=(*session.events, event)))
+    if not isinstance(decision, policy.Satisfied):
+        return None
+    cookie = session_store.add_event(
+        row,
+        session_store.NewEvent(
+            method=device.method,
+            amr=tuple(device.amr),
+            credential_id=device.credential_id,
+            details={**(device.details or {}), "remembered": True, "device_id": device.id},
+            at=device.event_at,
+        ),
+    )
+    on_rotate(cookie)
+    devices.touch(device)
+    audit.record(
+        "device_replayed",
+        "success",
+        user_id=user.id,
+        client_id=client_id,
+        method=device.method,
+        acr=decision.acr,
+        details={"remembered": True, "device_id": device.id, "event_at": device.event_at},
+    )
+    return decision
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """ "Firefox on Linux" from a User-Agent header (a hint for people, not a check)."""
+    ua = user_agent or ""
+    browser = next((name for key, name in _BROWSERS if key in ua), None)
+    system = next((name for key, name in _SYSTEMS if key in ua), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return str(browser or system)
+    cleaned = re.sub(r"[^\x20-\x7e]", "", ua)[:40]
+    return cleaned or "Unknown browser"
