@@ -33,26 +33,12 @@ from provider.storage import accounts, audit, devices
 from provider.storage import passkeys as passkey_store
 from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
+from provider.web import factor_forms
 from provider.web import session as web_session
 
 bp = Blueprint("account", __name__)
 
 _CONFIRM_STARTED = "confirm_started_at"
-_LABELS = {
-    "password": "Password",
-    "pin": "PIN",
-    "totp": "Authenticator app",
-    "backup_code": "Backup codes",
-    "passkey": "Passkey",
-}
-
-
-def _signed_in() -> tuple[WebSession, User] | None:
-    row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
-    if row is None or user is None or user.disabled_at is not None:
-        return None
-    return row, user
 
 
 def _access(row: WebSession, user: User) -> account_flow.AccessCheck:
@@ -95,10 +81,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
     registry = step_up.factors()
     enrolled = {m.method: m for m in registry.enrolled(user.id)}
     second = [m for m in enrolled if m in account_flow.SECOND_FACTORS]
-    confirm_factors = [
-        {"method": m, "form_id": registry.get(m).form_id, "label": _LABELS.get(m, m)}
-        for m in access.methods
-    ]
+    confirm_factors = factor_forms.offered(user.id, access.methods)
     return render_template(
         "account.html",
         user=user,
@@ -126,7 +109,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
 
 @bp.get("/account")
 def index() -> Any:
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in
@@ -136,7 +119,7 @@ def index() -> Any:
 @bp.post("/account/confirm")
 def confirm() -> Any:
     """Confirm access: one step-up inside this session."""
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in
@@ -169,7 +152,7 @@ def confirmed_access(
 
     @functools.wraps(view)
     def guarded(**kwargs: Any) -> Any:
-        signed_in = _signed_in()
+        signed_in = web_session.signed_in()
         if signed_in is None:
             return redirect(url_for("login.login"))
         row, user = signed_in
@@ -229,7 +212,7 @@ def remove_factor(_row: WebSession, user: User, method: str) -> Any:
     if method not in {"pin", "totp", "backup_code"}:
         return redirect(url_for("account.index"))
     step_up.factors().get(method).remove(user.id)
-    return _changed(user, "factor_removed", method, f"{_LABELS[method]} removed.")
+    return _changed(user, "factor_removed", method, f"{factor_forms.label(method)} removed.")
 
 
 @bp.post("/account/totp/begin")
@@ -271,7 +254,7 @@ def backup_codes(row: WebSession, user: User) -> Any:
 
 @bp.post("/account/sessions/revoke")
 def revoke_session() -> Any:
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in
@@ -287,7 +270,7 @@ def revoke_session() -> Any:
 def revoke_device(device_id: int) -> Any:
     """Forget a remembered browser: it stops at once (no confirmation needed to
     take trust away, like signing out a session)."""
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
     _row, user = signed_in

@@ -36,8 +36,8 @@ from provider.flows import step_up
 from provider.flows.clients import GRANT_TYPES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.storage import accounts
 from provider.storage.models import User, WebSession
+from provider.web import factor_forms
 from provider.web import session as web_session
 from provider.web.admin_charts import bar_chart, line_chart
 
@@ -46,21 +46,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 __all__ = ["access_check", "bp"]
 
 _STARTED = "admin_confirm_started_at"
-_LABELS = {
-    "password": "Password",
-    "pin": "PIN",
-    "totp": "Authenticator app",
-    "backup_code": "Backup codes",
-    "passkey": "Passkey",
-}
-
-
-def _signed_in() -> tuple[WebSession, User] | None:
-    row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
-    if row is None or user is None or user.disabled_at is not None:
-        return None
-    return row, user
 
 
 def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
@@ -89,11 +74,7 @@ def _actor(user: User) -> str:
 def _step_up_page(
     row: WebSession, user: User, access: account_flow.AccessCheck, **extra: Any
 ) -> Any:
-    registry = step_up.factors()
-    factors = [
-        {"method": m, "form_id": registry.get(m).form_id, "label": _LABELS.get(m, m)}
-        for m in access.methods
-    ]
+    factors = factor_forms.offered(user.id, access.methods)
     return render_template(
         "admin/confirm.html",
         user=user,
@@ -120,7 +101,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def guarded(**kwargs: Any) -> Any:
-        signed_in = _signed_in()
+        signed_in = web_session.signed_in()
         if signed_in is None:
             return redirect(url_for("login.login"))
         row, user = signed_in
@@ -146,7 +127,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.post("/confirm")
 def confirm() -> Any:
     """The admin step-up: one factor check inside this session."""
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in

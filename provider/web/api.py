@@ -19,9 +19,8 @@ from provider.crypto import random_token
 from provider.factors.base import FactorError, Locked
 from provider.flows import step_up
 from provider.oidc.server import sign_jwt
-from provider.storage import accounts
 from provider.storage.ladder import current_ladder
-from provider.storage.models import User, WebSession
+from provider.storage.models import User
 from provider.web import session as web_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/step-up")
@@ -39,14 +38,6 @@ def _error(status: int, error: str, description: str, retry_after: int | None = 
     return response
 
 
-def _signed_in() -> tuple[WebSession, User] | None:
-    row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
-    if row is None or user is None or user.disabled_at is not None:
-        return None
-    return row, user
-
-
 def _usable_methods(user: User) -> tuple[str, ...]:
     return tuple(m.method for m in step_up.factors().enrolled(user.id) if not m.locked)
 
@@ -59,7 +50,7 @@ def _enrolled_methods(user: User) -> tuple[str, ...]:
 @bp.get("/methods")
 def methods() -> Response:
     """What the signed-in user can confirm with, and the CSRF token to send back."""
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return _error(401, "login_required", "Sign in first.")
     row, user = signed_in
@@ -76,7 +67,7 @@ def methods() -> Response:
 
 @bp.post("/verify")
 def verify() -> Response:
-    signed_in = _signed_in()
+    signed_in = web_session.signed_in()
     if signed_in is None:
         return _error(401, "login_required", "Sign in first.")
     row, user = signed_in

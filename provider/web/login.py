@@ -15,6 +15,7 @@ from provider.flows import login as login_flow
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction
+from provider.web import factor_forms
 from provider.web import session as web_session
 from provider.web.oidc import expired_page, render_outcome, resume
 
@@ -194,7 +195,7 @@ def challenge() -> Any:
     return render_template(
         "challenge.html",
         tx=tx.id,
-        factors=_offered(user.id, outcome.methods),
+        factors=factor_forms.offered(user.id, outcome.methods),
         locked=[m.method for m in step_up.factors().enrolled(user.id) if m.locked],
         target_acr=outcome.target_acr,
         reason=outcome.reason,
@@ -215,28 +216,6 @@ def _remember_days(tx: AuthorizeTransaction) -> int:
 def _submitted() -> dict[str, str]:
     """The posted fields, bounded (a factor rejects what it does not expect)."""
     return {k: v[:4096] for k, v in request.form.items() if k not in {"csrf_token", "tx"}}
-
-
-def _offered(user_id: int, methods: tuple[str, ...]) -> list[dict[str, Any]]:
-    """What the page shows for each offered method (its form and state)."""
-    registry = step_up.factors()
-    shown: list[dict[str, Any]] = []
-    for method in methods:
-        try:
-            factor = registry.get(method)
-        except LookupError:
-            continue  # e.g. passkeys before their front end exists
-        status = getattr(factor, "status", None)
-        retry_after = int(getattr(status(user_id), "retry_after", 0) or 0) if status else 0
-        shown.append(
-            {
-                "method": method,
-                "form_id": factor.form_id,
-                "label": factor.label,
-                "retry_after": retry_after,
-            }
-        )
-    return shown
 
 
 def _cancel(tx: AuthorizeTransaction, validated: flow.Validated) -> Any:

@@ -14,7 +14,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from provider.storage import sessions as store
-from provider.storage.models import WebSession
+from provider.storage.models import User, WebSession
 
 __all__ = [
     "ServerSession",
@@ -24,6 +24,7 @@ __all__ = [
     "ensure_row",
     "previous_seen_at",
     "rotate_cookie",
+    "signed_in",
 ]
 
 
@@ -121,3 +122,14 @@ def end() -> None:
 def previous_seen_at() -> int | None:
     """When this browser was last seen before the current request."""
     return _session().previous_seen_at
+
+
+def signed_in() -> tuple[WebSession, User] | None:
+    """This browser's session and its (enabled) user, or None."""
+    from provider.storage import accounts
+
+    row = current_row()
+    user = accounts.get_user(row.user_id) if row is not None else None
+    if row is None or user is None or user.disabled_at is not None:
+        return None
+    return row, user

@@ -81,11 +81,10 @@ def _credential(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _signed_in() -> tuple[WebSession, User]:
-    row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
-    if row is None or user is None or user.disabled_at is not None:
+    signed_in = web_session.signed_in()
+    if signed_in is None:
         raise _Refused(401, "login_required", "Sign in first.")
-    return row, user
+    return signed_in
 
 
 def _tx(tx_id: str) -> AuthorizeTransaction | None:
