@@ -41,8 +41,8 @@ chromium:
 	fi
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check provider examples tests
-	$(BIN)/ruff format --check provider examples tests
+	$(BIN)/ruff check provider examples tests conformance
+	$(BIN)/ruff format --check provider examples tests conformance
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
@@ -52,3 +52,9 @@ pytest: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+
+## make conformance: run the conformance suite (conformance/) against ISSUER=URL with
+## CONFIG=FILE, or, without ISSUER, against a Belay it starts on a temporary database
+.PHONY: conformance
+conformance: $(TEST_STAMP)
+	$(BIN)/python -m conformance $(if $(ISSUER),--issuer $(ISSUER)) $(if $(CONFIG),--config $(CONFIG))
