@@ -355,3 +355,34 @@ def test_discovery_lists_the_ladder(actions: Actions) -> None:
     assert data["claims_parameter_supported"] is True
     assert {"acr", "amr", "auth_time"} <= set(data["claims_supported"])
     assert re.match(r"^http", data["issuer"])
+
+
+def test_max_age_0_in_the_same_second_as_the_login_still_asks(actions: Actions, rp: str) -> None:
+    """Case 23: a login in the same second is not a new authentication event."""
+    page = actions.client.get("/login")
+    actions.client.post(
+        "/login",
+        data={"csrf_token": csrf_from(page.text), "username": "alice", "password": PASSWORD},
+    )
+    frozen = clock.now()  # every request below happens "in the same second"
+    import provider.clock as clock_module
+
+    original = clock_module.now
+    clock_module.now = lambda: frozen  # type: ignore[assignment]
+    try:
+        with actions.app.app_context():
+            from provider.extensions import db
+            from provider.storage.models import AuthEvent
+
+            db.session.execute(db.update(AuthEvent).values(at=frozen))
+            db.session.commit()
+        page, verifier = _authorize(actions, max_age="0")
+        assert 'id="password-form"' in page.text
+        # ...and asks again on the challenge page itself (the login is not "during" it).
+        again = actions.client.get(page.request.url)
+        assert 'id="password-form"' in again.text
+        callback = _callback(_confirm_password(actions, page))
+        claims = actions.decode(_tokens(actions, rp, callback, verifier)["id_token"])
+        assert claims["auth_time"] == frozen
+    finally:
+        clock_module.now = original  # type: ignore[assignment]

@@ -197,6 +197,23 @@ def current_ladder() -> policy.Ladder:
     return ladder
 
 
+def transaction_start(tx: AuthorizeTransaction | None, row: WebSession | None) -> int | None:
+    """When "this transaction" began, for the engine's "an event made during it".
+
+    Times are whole seconds, so the transaction's own clock cannot tell a login
+    from earlier in the same second apart from a step-up made for it: events are
+    told apart by id instead (SECURITY.md case 23: ``max_age=0`` always demands
+    a new event).
+    """
+    if tx is None:
+        return None
+    if row is None:
+        return tx.created_at + 1
+    relogged = row.sid != tx.baseline_sid  # a login since: every event is new
+    new = [e.at for e in row.events if relogged or e.id > tx.baseline_event_id]
+    return min(new) if new else tx.created_at + 1
+
+
 def decide_request(
     params: dict[str, str],
     client_policy: policy.ClientPolicy,
@@ -278,7 +295,7 @@ def evaluate(
             state,
             enrolled,
             now,
-            transaction_started_at=tx.created_at if tx else None,
+            transaction_started_at=transaction_start(tx, row),
         )
 
     try:

@@ -10,7 +10,14 @@ from provider import clock
 from provider.crypto import random_token
 from provider.extensions import db
 from provider.storage import first
-from provider.storage.models import AuthorizeTransaction, Client, Consent, User
+from provider.storage.models import (
+    AuthEvent,
+    AuthorizeTransaction,
+    Client,
+    Consent,
+    User,
+    WebSession,
+)
 
 __all__ = [
     "add",
@@ -77,6 +84,7 @@ def create_transaction(
 ) -> AuthorizeTransaction:
     now = clock.now()
     db.session.execute(delete(AuthorizeTransaction).where(AuthorizeTransaction.expires_at < now))
+    baseline = first(db.select(db.func.max(AuthEvent.id)).where(AuthEvent.session_id == session_id))
     tx = AuthorizeTransaction(
         id=random_token(24),
         session_id=session_id,
@@ -84,6 +92,8 @@ def create_transaction(
         params=params,
         created_at=now,
         expires_at=now + ttl,
+        baseline_sid=first(db.select(WebSession.sid).where(WebSession.id == session_id)),
+        baseline_event_id=int(baseline or 0),
     )
     db.session.add(tx)
     db.session.commit()

@@ -153,6 +153,11 @@ class AuthorizeTransaction(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     consent_given: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The session's login (sid) and last authentication event when this
+    # transaction began: only later events count as made during it (times are
+    # whole seconds, so a login in the same second must not pass for a new one).
+    baseline_sid: Mapped[str | None] = mapped_column(String(64))
+    baseline_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
