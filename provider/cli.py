@@ -215,6 +215,46 @@ def user_add_totp(username: str, secret: str | None, secret_stdin: bool) -> None
     click.echo(enrolment.uri)
 
 
+def _set_destination(username: str, kind: str, value: str) -> None:
+    from provider.factors.otp import normalise_email, normalise_phone
+    from provider.storage import accounts, audit
+    from provider.storage import otp as otp_store
+
+    user = accounts.user_by_name(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    cleaned = normalise_email(value) if kind == "email" else normalise_phone(value)
+    if cleaned is None:
+        raise click.ClickException(
+            "not an email address" if kind == "email" else "not a phone number like +447700900123"
+        )
+    otp_store.set_destination(user.id, kind if kind == "email" else "sms", cleaned, clock.now())
+    method = "email_otp" if kind == "email" else "sms_otp"
+    audit.record("factor_enrolled", "success", user_id=user.id, method=method, reason="cli")
+    click.echo(
+        f"Set the verified {'email address' if kind == 'email' else 'phone number'} "
+        f"of {username} to {cleaned}"
+    )
+
+
+@user_group.command("set-email")
+@click.argument("username")
+@click.argument("email")
+@with_appcontext
+def user_set_email(username: str, email: str) -> None:
+    """Set a user's email address, marked verified (codes by email go there)."""
+    _set_destination(username, "email", email)
+
+
+@user_group.command("set-phone")
+@click.argument("username")
+@click.argument("phone")
+@with_appcontext
+def user_set_phone(username: str, phone: str) -> None:
+    """Set a user's phone number (E.164, +country code), marked verified."""
+    _set_destination(username, "phone", phone)
+
+
 @user_group.command("unlock")
 @click.argument("username")
 @click.option("--factor", default=None, help="only this factor (default: all)")

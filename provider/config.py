@@ -85,6 +85,29 @@ DEFAULTS: dict[str, Any] = {
     # Backup-code throttling (same scheme).
     "BACKUP_CODE_DELAY_AFTER": 5,
     "BACKUP_CODE_MAX_FAILURES": 10,
+    # One-time codes by email or SMS: a code lives OTP_CODE_TTL seconds and
+    # allows OTP_MAX_TRIES tries; at most OTP_RESEND_LIMIT codes are sent per
+    # user and per destination in OTP_RESEND_WINDOW seconds. The factor
+    # counters (growing delay, lock) work as for the PIN.
+    "OTP_CODE_TTL": 300,
+    "OTP_MAX_TRIES": 5,
+    "OTP_RESEND_LIMIT": 3,
+    "OTP_RESEND_WINDOW": 900,
+    "OTP_DELAY_AFTER": 5,
+    "OTP_MAX_FAILURES": 10,
+    # Email delivery over SMTP (enabled when SMTP_HOST and SMTP_SENDER are set).
+    # SMTP_SECURITY: starttls, tls (implicit, usually port 465) or none.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_SENDER": "",
+    "SMTP_SUBJECT": "Your sign-in code",
+    # SMS delivery: a JSON POST {to, message} to this URL with this bearer
+    # token (enabled when SMS_WEBHOOK_URL is set).
+    "SMS_WEBHOOK_URL": "",
+    "SMS_WEBHOOK_TOKEN": "",
     # Issuer shown by authenticator apps next to the account name (otpauth URI).
     "TOTP_ISSUER_NAME": "Belay",
     # argon2id parameters (RFC 9106 "second recommended", lighter memory).
@@ -181,7 +204,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             )
     if not 10 <= int(config["PASSKEY_CHALLENGE_TTL"]) <= 600:
         raise ConfigError("BELAY_PASSKEY_CHALLENGE_TTL must be 10-600 seconds")
-    for prefix in ("PIN", "TOTP", "BACKUP_CODE"):
+    if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
+        raise ConfigError("BELAY_SMTP_SECURITY must be starttls, tls or none")
+    config["SMTP_SECURITY"] = str(config["SMTP_SECURITY"]).lower()
+    for key in ("OTP_CODE_TTL", "OTP_MAX_TRIES", "OTP_RESEND_LIMIT", "OTP_RESEND_WINDOW"):
+        if int(config[key]) < 1:
+            raise ConfigError(f"BELAY_{key} must be at least 1")
+    for prefix in ("PIN", "TOTP", "BACKUP_CODE", "OTP"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config

@@ -62,7 +62,15 @@ def make_user(app: Flask, name: str = "alice", password: str | None = PASSWORD) 
 
 
 def test_the_app_registry_has_every_factor_in_order(registry: FactorRegistry) -> None:
-    assert registry.methods() == ["password", "passkey", "totp", "pin", "backup_code"]
+    assert registry.methods() == [
+        "password",
+        "passkey",
+        "totp",
+        "pin",
+        "email_otp",
+        "sms_otp",
+        "backup_code",
+    ]
     for factor in registry.all():
         assert isinstance(factor, Factor)
         assert registry.get(factor.method) is factor

@@ -14,7 +14,10 @@ from provider.crypto import DataKey
 from provider.factors.attempts import limits_from_config
 from provider.factors.backup_codes import BackupCodeFactor, derive_hmac_key
 from provider.factors.base import Factor
+from provider.factors.delivery import channels_from_config
 from provider.factors.hashing import SecretHasher
+from provider.factors.otp import OtpFactor, OtpSettings
+from provider.factors.otp import derive_hmac_key as derive_otp_key
 from provider.factors.passkey import PasskeyFactor, RelyingParty, attestation_roots
 from provider.factors.password import PasswordFactor
 from provider.factors.pin import PinFactor
@@ -24,7 +27,15 @@ from provider.policy import EnrolledMethod
 __all__ = ["ORDER", "FactorRegistry", "build_registry"]
 
 #: The order factors are listed and offered in.
-ORDER: tuple[str, ...] = ("password", "passkey", "totp", "pin", "backup_code")
+ORDER: tuple[str, ...] = (
+    "password",
+    "passkey",
+    "totp",
+    "pin",
+    "email_otp",
+    "sms_otp",
+    "backup_code",
+)
 
 
 class FactorRegistry:
@@ -107,4 +118,28 @@ def build_registry(
             limits=limits_from_config(config, "BACKUP_CODE"),
         )
     )
+    channels = channels_from_config(config)
+    settings = OtpSettings(
+        ttl=int(config["OTP_CODE_TTL"]),
+        max_tries=int(config["OTP_MAX_TRIES"]),
+        resend_limit=int(config["OTP_RESEND_LIMIT"]),
+        resend_window=int(config["OTP_RESEND_WINDOW"]),
+    )
+    otp_key = derive_otp_key(str(config["DATA_KEY"]))
+    for method, channel_name, amr, label in (
+        ("email_otp", "email", ("otp",), "Email"),
+        ("sms_otp", "sms", ("sms",), "Text message"),
+    ):
+        registry.register(
+            OtpFactor(
+                method=method,
+                channel_name=channel_name,
+                amr=amr,
+                label=label,
+                channel=channels.get(channel_name),
+                hmac_key=otp_key,
+                limits=limits_from_config(config, "OTP"),
+                settings=settings,
+            )
+        )
     return registry

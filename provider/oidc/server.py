@@ -73,7 +73,7 @@ def user_claims(user: User, scope: str) -> dict[str, Any]:
             claims["name"] = user.name
     if "email" in scopes and user.email:
         claims["email"] = user.email
-        claims["email_verified"] = False
+        claims["email_verified"] = user.email_verified_at is not None
     return claims
 
 

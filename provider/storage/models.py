@@ -30,6 +30,7 @@ __all__ = [
     "ClientAssertionJti",
     "Consent",
     "FactorCounter",
+    "OneTimeCode",
     "Passkey",
     "PasskeyUserHandle",
     "PinCredential",
@@ -53,6 +54,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     username: Mapped[str] = mapped_column(String(150), unique=True, index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
+    # When a code sent to ``email`` / ``phone`` was entered (or an admin set it):
+    # only a verified address or number receives sign-in codes.
+    email_verified_at: Mapped[int | None] = mapped_column(BigInteger)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_verified_at: Mapped[int | None] = mapped_column(BigInteger)
     name: Mapped[str | None] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -344,6 +350,27 @@ class BackupCode(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OneTimeCode(db.Model):  # type: ignore[name-defined,misc]
+    """A code sent by email or SMS, stored as a keyed hash (HMAC-SHA256).
+
+    ``purpose`` is ``login`` (a sign-in code to the verified destination) or
+    ``verify`` (a code proving a new address or number on the account page).
+    """
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(10))
+    destination: Mapped[str] = mapped_column(String(320), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from provider import clock
 from provider.factors.base import FactorError
+from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
 from provider.flows import devices as device_flow
 from provider.flows import step_up
@@ -93,6 +94,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         pin=registry.get("pin").status(user.id),  # type: ignore[attr-defined]
         totp=registry.get("totp").status(user.id),  # type: ignore[attr-defined]
         backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
+        code_channels=_code_channels(user),
         passkeys=passkey_store.list_for_user(user.id),
         sessions=session_store.list_for_user(user.id),
         devices=[
@@ -105,6 +107,30 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         action=url_for("account.confirm"),
         **extra,
     ), status
+
+
+_CODE_METHODS = {"email": "email_otp", "phone": "sms_otp"}
+
+
+def _code_channels(user: User) -> list[dict[str, Any]]:
+    """The email address and phone number that receive codes, per channel."""
+    registry = step_up.factors()
+    shown = []
+    for kind, method in _CODE_METHODS.items():
+        if method not in registry:
+            continue
+        factor: Any = registry.get(method)
+        shown.append(
+            {
+                "kind": kind,
+                "method": method,
+                "label": factor.label,
+                "available": factor.channel is not None,
+                "verified": factor.destination(user.id),
+                "pending": factor.pending(user.id),
+            }
+        )
+    return shown
 
 
 @bp.get("/account")
@@ -209,7 +235,7 @@ def set_pin(row: WebSession, user: User) -> Any:
 @bp.post("/account/<method>/remove")
 @confirmed_access
 def remove_factor(_row: WebSession, user: User, method: str) -> Any:
-    if method not in {"pin", "totp", "backup_code"}:
+    if method not in {"pin", "totp", "backup_code", "email_otp", "sms_otp"}:
         return redirect(url_for("account.index"))
     step_up.factors().get(method).remove(user.id)
     return _changed(user, "factor_removed", method, f"{factor_forms.label(method)} removed.")
@@ -241,6 +267,48 @@ def totp_confirm(row: WebSession, user: User) -> Any:
     )
     web_session.rotate_cookie(token)
     return _changed(user, "factor_enrolled", "totp", "Your authenticator app is set up.")
+
+
+@bp.post("/account/<kind>/add")
+@confirmed_access
+def add_destination(row: WebSession, user: User, kind: str) -> Any:
+    """Send a code to a new email address or phone number (not used until verified)."""
+    method = _CODE_METHODS.get(kind)
+    if method is None or method not in step_up.factors():
+        return redirect(url_for("account.index"))
+    factor: Any = step_up.factors().get(method)
+    try:
+        sent = factor.send_verification(user.id, _field(kind, 320))
+    except DeliveryFailed as exc:
+        audit.record(
+            "otp_sent",
+            "failure",
+            user_id=user.id,
+            method=method,
+            reason="delivery_failed",
+            ip=request.remote_addr,
+        )
+        return render_account(row, user, 503, error=exc.message)
+    except FactorError as exc:
+        return render_account(row, user, exc.status_code, error=exc.message)
+    audit.record("otp_sent", "success", user_id=user.id, method=method, ip=request.remote_addr)
+    flash(f"We sent a code to {sent.masked}.", "notice")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/account/<kind>/verify")
+@confirmed_access
+def verify_destination(row: WebSession, user: User, kind: str) -> Any:
+    method = _CODE_METHODS.get(kind)
+    if method is None or method not in step_up.factors():
+        return redirect(url_for("account.index"))
+    factor: Any = step_up.factors().get(method)
+    try:
+        factor.confirm_verification(user.id, _field("code", 64))
+    except FactorError as exc:
+        return render_account(row, user, exc.status_code, error=exc.message)
+    what = "email address" if kind == "email" else "phone number"
+    return _changed(user, "factor_enrolled", method, f"Your {what} is verified.")
 
 
 @bp.post("/account/backup-codes")

@@ -6,9 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flask import session
+
 from provider.flows import step_up
 
-__all__ = ["label", "offered"]
+__all__ = ["SENT_KEY", "label", "offered"]
+
+#: Flask-session key: which code was sent last and where (masked)
+SENT_KEY = "otp_sent"
 
 
 def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
@@ -22,6 +27,32 @@ def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
             continue
         status = getattr(factor, "status", None)
         retry_after = int(getattr(status(user_id), "retry_after", 0) or 0) if status else 0
+        channel_name = getattr(factor, "channel_name", None)
+        if factor.form_id == "code-form" and channel_name:
+            # One send-code form for every code channel offered (DESIGN.md page contract).
+            entry = next((f for f in shown if f["form_id"] == "code-form"), None)
+            if entry is None:
+                entry = {
+                    "method": method,
+                    "form_id": "code-form",
+                    "label": "Code by email or text message",
+                    "retry_after": 0,
+                    "channels": [],
+                    "sent": None,
+                }
+                shown.append(entry)
+            entry["channels"].append(
+                {"channel": channel_name, "method": method, "label": factor.label}
+            )
+            entry["retry_after"] = max(entry["retry_after"], retry_after)
+            sent = session.get(SENT_KEY)
+            if (
+                isinstance(sent, dict)
+                and sent.get("user") == user_id
+                and sent.get("method") == method
+            ):
+                entry["sent"] = {"method": method, "masked": sent.get("masked", "")}
+            continue
         shown.append(
             {
                 "method": method,

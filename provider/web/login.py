@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from provider import clock
 from provider.factors import password as password_factor
-from provider.factors.base import FactorError
+from provider.factors.base import FactorError, Verified
+from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
-from provider.flows import devices, step_up
+from provider.flows import code_login, devices, step_up
 from provider.flows import login as login_flow
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
-from provider.storage.models import AuthorizeTransaction
+from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
 from provider.web import session as web_session
 from provider.web.oidc import expired_page, render_outcome, resume
@@ -54,6 +64,25 @@ def _client_policy(tx: AuthorizeTransaction | None) -> Any:
     return flow.client_policy(client) if client is not None else None
 
 
+def _event_of(verified: Verified) -> session_store.NewEvent:
+    return session_store.NewEvent(
+        method=verified.method,
+        amr=verified.amr,
+        credential_id=verified.credential_id,
+        details=dict(verified.details),
+    )
+
+
+def _sign_in(tx: AuthorizeTransaction | None, user: User, event: session_store.NewEvent) -> Any:
+    """A new login in this browser (a fresh session id), then on to the authorization."""
+    row = web_session.ensure_row()
+    token = session_store.login(
+        row, user, event, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    )
+    web_session.rotate_cookie(token)
+    return _after_login(tx)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     tx = _tx()
@@ -79,21 +108,7 @@ def login() -> Any:
                 client_id=tx.client_id,
             )
             if pin_result.user is not None and pin_result.verified is not None:
-                verified = pin_result.verified
-                row = web_session.ensure_row()
-                token = session_store.login(
-                    row,
-                    pin_result.user,
-                    session_store.NewEvent(
-                        method=verified.method,
-                        amr=verified.amr,
-                        credential_id=verified.credential_id,
-                        details=dict(verified.details),
-                    ),
-                    absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
-                )
-                web_session.rotate_cookie(token)
-                return _after_login(tx)
+                return _sign_in(tx, pin_result.user, _event_of(pin_result.verified))
             error = login_flow.PIN_FAILURE_MESSAGE
     elif request.method == "POST":
         username = _field("username", 150).strip()
@@ -109,25 +124,109 @@ def login() -> Any:
                 purpose="login",
             )
             if result.user is not None:
-                row = web_session.ensure_row()
-                token = session_store.login(
-                    row,
-                    result.user,
-                    session_store.NewEvent(method=password_factor.FACTOR, amr=password_factor.AMR),
-                    absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+                event = session_store.NewEvent(
+                    method=password_factor.FACTOR, amr=password_factor.AMR
                 )
-                web_session.rotate_cookie(token)
-                return _after_login(tx)
+                return _sign_in(tx, result.user, event)
             error = login_flow.FAILURE_MESSAGE
     status = 401 if error and request.method == "POST" else 200
+    return _render_login(tx, error=error, username=username, status=status)
+
+
+#: Flask-session key of a sign-in code on its way: {"tx", "username", "channel"}
+CODE_LOGIN_KEY = "code_login"
+
+
+def _code_channels(tx: AuthorizeTransaction | None) -> list[dict[str, str]]:
+    """Channels offered for sign-in with a code (the client's ``passwordless_login``)."""
+    client_policy = _client_policy(tx)
+    if client_policy is None or not client_policy.passwordless_login:
+        return []
+    return code_login.available_channels()
+
+
+def _pending_code(tx: AuthorizeTransaction | None) -> dict[str, str] | None:
+    pending = session.get(CODE_LOGIN_KEY)
+    if tx is None or not isinstance(pending, dict) or pending.get("tx") != tx.id:
+        return None
+    return pending
+
+
+def _render_login(
+    tx: AuthorizeTransaction | None, *, error: str | None, username: str, status: int
+) -> Any:
+    client_policy = _client_policy(tx)
     return render_template(
         "login.html",
         tx=tx.id if tx else "",
         error=error,
         username=username,
         client_name=_client_name(tx),
-        pin_login=pin_login,
+        pin_login=bool(client_policy is not None and client_policy.pin_login),
+        code_channels=_code_channels(tx),
+        pending_code=_pending_code(tx),
     ), status
+
+
+@bp.post("/login/code")
+def send_login_code() -> Any:
+    """Send a sign-in code (clients with ``passwordless_login``); the answer
+    reads the same whether or not the account exists."""
+    tx = _tx()
+    if tx is None:
+        return expired_page()
+    username = _field("username", 150).strip()
+    channel = _field("channel", 10)
+    if channel not in {c["channel"] for c in _code_channels(tx)}:
+        return _render_login(
+            tx, error="Sign-in with a code is not available here.", username=username, status=400
+        )
+    if not username:
+        return _render_login(tx, error="Enter your username.", username="", status=400)
+    failure = code_login.send_login_code(
+        username, channel, ip=request.remote_addr, client_id=tx.client_id
+    )
+    if failure is not None:
+        return _render_login(tx, error=failure, username=username, status=503)
+    session[CODE_LOGIN_KEY] = {"tx": tx.id, "username": username, "channel": channel}
+    what = "email address" if channel == "email" else "phone number"
+    minutes = max(1, int(current_app.config["OTP_CODE_TTL"]) // 60)
+    flash(
+        f"If {username} has a verified {what}, a code is on its way to it. "
+        f"It is valid for {minutes} minutes.",
+        "notice",
+    )
+    return redirect(url_for("login.login", tx=tx.id), 303)
+
+
+@bp.post("/login/code/verify")
+def verify_login_code() -> Any:
+    tx = _tx()
+    if tx is None:
+        return expired_page()
+    pending = _pending_code(tx)
+    if pending is None or pending["channel"] not in {c["channel"] for c in _code_channels(tx)}:
+        return _render_login(
+            tx, error="Ask for a sign-in code first.", username=_field("username", 150), status=400
+        )
+    code = _field("code", 64)
+    if not code.strip():
+        return _render_login(
+            tx, error="Enter the code we sent you.", username=pending["username"], status=400
+        )
+    result = code_login.verify_login_code(
+        pending["username"],
+        pending["channel"],
+        code,
+        ip=request.remote_addr,
+        client_id=tx.client_id,
+    )
+    if result.user is None or result.verified is None:
+        return _render_login(
+            tx, error=code_login.FAILURE_MESSAGE, username=pending["username"], status=401
+        )
+    session.pop(CODE_LOGIN_KEY, None)
+    return _sign_in(tx, result.user, _event_of(result.verified))
 
 
 @bp.route("/challenge", methods=["GET", "POST"])
@@ -205,6 +304,53 @@ def challenge() -> Any:
         action=url_for("login.challenge", tx=tx.id),
         remember_days=_remember_days(tx),
     ), (401 if error else 200)
+
+
+@bp.post("/challenge/send-code")
+def send_code() -> Any:
+    """Send a one-time code by email or SMS to the signed-in user's verified
+    destination, then go back to the challenge (or the account page's Confirm
+    access). A failed delivery is shown and audited, never counted as a try."""
+    signed_in = web_session.signed_in()
+    if signed_in is None:
+        return redirect(url_for("login.login"))
+    _row, user = signed_in
+    tx = _tx()
+    back = url_for("login.challenge", tx=tx.id) if tx is not None else url_for("account.index")
+    channel = _field("channel", 10)
+    method = {"email": "email_otp", "sms": "sms_otp"}.get(channel)
+    registry = step_up.factors()
+    factor: Any = registry.get(method) if method is not None and method in registry else None
+    if factor is None or not factor.enrolled(user.id):
+        flash("That way of receiving a code is not available.", "error")
+        return redirect(back), 303
+    try:
+        sent = factor.send(user.id)
+    except (FactorError, DeliveryFailed) as exc:
+        reason = (
+            "delivery_failed" if isinstance(exc, DeliveryFailed) else type(exc).__name__.lower()
+        )
+        audit.record(
+            "otp_sent",
+            "failure",
+            user_id=user.id,
+            client_id=tx.client_id if tx is not None else None,
+            method=method,
+            reason=reason,
+            ip=request.remote_addr,
+        )
+        flash(exc.message, "error")
+        return redirect(back), 303
+    audit.record(
+        "otp_sent",
+        "success",
+        user_id=user.id,
+        client_id=tx.client_id if tx is not None else None,
+        method=method,
+        ip=request.remote_addr,
+    )
+    session[factor_forms.SENT_KEY] = {"user": user.id, "method": method, "masked": sent.masked}
+    return redirect(back), 303
 
 
 def _remember_days(tx: AuthorizeTransaction) -> int:

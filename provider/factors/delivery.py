@@ -1,0 +1,176 @@
+"""Delivery channels for one-time codes: email over SMTP and SMS through a webhook.
+
+A channel is enabled only when it is configured (:func:`channels_from_config`).
+Sending raises :class:`DeliveryFailed` with a message fit for people; the
+caller audits it, and a failed delivery never counts as a failed attempt.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+
+import requests
+from flask import render_template
+
+__all__ = [
+    "Channel",
+    "DeliveryFailed",
+    "EmailChannel",
+    "WebhookSmsChannel",
+    "channels_from_config",
+]
+
+#: seconds per network operation (SMTP and webhook)
+TIMEOUT = 5.0
+#: the webhook is tried at most this many times
+WEBHOOK_ATTEMPTS = 2
+
+
+class DeliveryFailed(Exception):
+    """The code could not be handed to the mail server or SMS gateway."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Channel(Protocol):
+    #: "email" or "sms"
+    name: str
+
+    def send(self, to: str, code: str, *, ttl: int, purpose: str) -> None:
+        """Deliver ``code`` to ``to``; :class:`DeliveryFailed` when it cannot."""
+        ...
+
+
+class EmailChannel:
+    """SMTP with STARTTLS, implicit TLS or none; plain-text and HTML bodies."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: str,
+        sender: str,
+        subject: str,
+        username: str = "",
+        password: str = "",
+        issuer_name: str = "Belay",
+    ) -> None:
+        if security not in {"starttls", "tls", "none"}:
+            raise ValueError("security must be starttls, tls or none")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.sender = sender
+        self.subject = subject
+        self.username = username
+        self.password = password
+        self.issuer_name = issuer_name
+
+    def message(self, to: str, code: str, *, ttl: int, purpose: str) -> EmailMessage:
+        context: dict[str, Any] = {
+            "code": code,
+            "minutes": max(1, ttl // 60),
+            "purpose": purpose,
+            "issuer_name": self.issuer_name,
+        }
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = to
+        msg["Subject"] = self.subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid()
+        msg.set_content(render_template("email/code.txt", **context))
+        msg.add_alternative(render_template("email/code.html", **context), subtype="html")
+        return msg
+
+    def send(self, to: str, code: str, *, ttl: int, purpose: str) -> None:
+        msg = self.message(to, code, ttl=ttl, purpose=purpose)
+        try:
+            smtp: smtplib.SMTP
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=TIMEOUT, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=TIMEOUT)
+            with smtp:
+                if self.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed(
+                "We could not send the email just now. Try again later or use another way."
+            ) from exc
+
+
+class WebhookSmsChannel:
+    """An HTTP POST of ``{"to": …, "message": …}`` with a bearer token."""
+
+    name = "sms"
+
+    def __init__(self, *, url: str, token: str = "", issuer_name: str = "Belay") -> None:
+        self.url = url
+        self.token = token
+        self.issuer_name = issuer_name
+
+    def send(self, to: str, code: str, *, ttl: int, purpose: str) -> None:
+        minutes = max(1, ttl // 60)
+        message = f"Your {self.issuer_name} code is {code}. It is valid for {minutes} minutes."
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        last: Exception | None = None
+        for _ in range(WEBHOOK_ATTEMPTS):
+            try:
+                response = requests.post(
+                    self.url,
+                    json={"to": to, "message": message},
+                    headers=headers,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                last = exc
+                continue
+            if 200 <= response.status_code < 300:
+                return
+            last = RuntimeError(f"SMS webhook answered {response.status_code}")
+            if response.status_code < 500:
+                break  # the gateway refused it: trying again will not help
+        raise DeliveryFailed(
+            "We could not send the text message just now. Try again later or use another way."
+        ) from last
+
+
+def channels_from_config(config: Mapping[str, Any]) -> dict[str, Channel]:
+    """The configured channels by name (a channel missing here is disabled)."""
+    channels: dict[str, Channel] = {}
+    issuer_name = str(config.get("TOTP_ISSUER_NAME", "Belay"))
+    if str(config.get("SMTP_HOST", "")).strip() and str(config.get("SMTP_SENDER", "")).strip():
+        channels["email"] = EmailChannel(
+            host=str(config["SMTP_HOST"]).strip(),
+            port=int(config["SMTP_PORT"]),
+            security=str(config["SMTP_SECURITY"]).lower(),
+            sender=str(config["SMTP_SENDER"]),
+            subject=str(config["SMTP_SUBJECT"]),
+            username=str(config.get("SMTP_USERNAME", "")),
+            password=str(config.get("SMTP_PASSWORD", "")),
+            issuer_name=issuer_name,
+        )
+    if str(config.get("SMS_WEBHOOK_URL", "")).strip():
+        channels["sms"] = WebhookSmsChannel(
+            url=str(config["SMS_WEBHOOK_URL"]).strip(),
+            token=str(config.get("SMS_WEBHOOK_TOKEN", "")),
+            issuer_name=issuer_name,
+        )
+    return channels

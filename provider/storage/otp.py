@@ -1,0 +1,182 @@
+"""Queries for one-time codes sent by email or SMS, and the verified destinations.
+
+Only HMACs of codes reach this module. Tries and use are conditional
+``UPDATE … WHERE … RETURNING`` statements (atomic on SQLite and PostgreSQL), so
+of any number of racing submissions of one code exactly one wins.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select, update
+
+from provider.extensions import db
+from provider.storage import first
+from provider.storage.models import OneTimeCode, User
+
+__all__ = [
+    "code_was_used",
+    "consume",
+    "create_code",
+    "discard",
+    "live_code",
+    "set_destination",
+    "take_try",
+]
+
+
+def create_code(
+    *,
+    user_id: int,
+    channel: str,
+    purpose: str,
+    destination: str,
+    code_hash: str,
+    now: int,
+    ttl: int,
+    limit: int,
+    window: int,
+) -> int | None:
+    """Store a new code (ending any earlier live one of the same kind); its id.
+
+    None when ``limit`` codes were already sent in the last ``window`` seconds
+    to this user on this channel, or to this destination by anyone.
+    """
+    since = now - window
+    by_user = first(
+        select(func.count(OneTimeCode.id)).where(
+            OneTimeCode.user_id == user_id,
+            OneTimeCode.channel == channel,
+            OneTimeCode.created_at > since,
+        )
+    )
+    by_destination = first(
+        select(func.count(OneTimeCode.id)).where(
+            OneTimeCode.destination == destination, OneTimeCode.created_at > since
+        )
+    )
+    if int(by_user or 0) >= limit or int(by_destination or 0) >= limit:
+        return None
+    try:
+        db.session.execute(
+            update(OneTimeCode)
+            .where(
+                OneTimeCode.user_id == user_id,
+                OneTimeCode.channel == channel,
+                OneTimeCode.purpose == purpose,
+                OneTimeCode.used_at.is_(None),
+                OneTimeCode.expires_at > now,
+            )
+            .values(expires_at=now)
+        )
+        row = OneTimeCode(
+            user_id=user_id,
+            channel=channel,
+            purpose=purpose,
+            destination=destination,
+            code_hash=code_hash,
+            tries=0,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        db.session.add(row)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return int(row.id)
+
+
+def discard(code_id: int) -> None:
+    """Forget a code that could not be delivered: it never counts against the
+    resend limit (a delivery failure is not the user's doing)."""
+    try:
+        db.session.execute(delete(OneTimeCode).where(OneTimeCode.id == code_id))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def live_code(
+    user_id: int, channel: str, purpose: str, now: int, destination: str | None = None
+) -> OneTimeCode | None:
+    """The newest unused, unexpired code of this kind."""
+    stmt = select(OneTimeCode).where(
+        OneTimeCode.user_id == user_id,
+        OneTimeCode.channel == channel,
+        OneTimeCode.purpose == purpose,
+        OneTimeCode.used_at.is_(None),
+        OneTimeCode.expires_at > now,
+    )
+    if destination is not None:
+        stmt = stmt.where(OneTimeCode.destination == destination)
+    row: OneTimeCode | None = first(stmt.order_by(OneTimeCode.id.desc()).limit(1))
+    return row
+
+
+def take_try(code_id: int, max_tries: int) -> bool:
+    """Count one try of a code; False when it has had ``max_tries`` already."""
+    try:
+        result = db.session.execute(
+            update(OneTimeCode)
+            .where(OneTimeCode.id == code_id, OneTimeCode.tries < max_tries)
+            .values(tries=OneTimeCode.tries + 1)
+            .returning(OneTimeCode.id)
+        )
+        taken = result.first() is not None
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return taken
+
+
+def consume(code_id: int, code_hash: str, now: int) -> str | None:
+    """Use the code once: its destination, or None (wrong, used or expired)."""
+    try:
+        result = db.session.execute(
+            update(OneTimeCode)
+            .where(
+                OneTimeCode.id == code_id,
+                OneTimeCode.code_hash == code_hash,
+                OneTimeCode.used_at.is_(None),
+                OneTimeCode.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(OneTimeCode.destination)
+        )
+        row = result.first()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return str(row[0]) if row is not None else None
+
+
+def code_was_used(user_id: int, channel: str, code_hash: str) -> bool:
+    found = first(
+        select(OneTimeCode.id).where(
+            OneTimeCode.user_id == user_id,
+            OneTimeCode.channel == channel,
+            OneTimeCode.code_hash == code_hash,
+            OneTimeCode.used_at.is_not(None),
+        )
+    )
+    return found is not None
+
+
+def set_destination(user_id: int, channel: str, value: str | None, verified_at: int | None) -> None:
+    """Set (or clear, with None) the user's email address or phone number."""
+    values: dict[str, object]
+    if channel == "email":
+        values = {"email_verified_at": verified_at}
+        if value is not None:
+            values["email"] = value
+    else:
+        values = {"phone": value, "phone_verified_at": verified_at}
+    try:
+        db.session.execute(update(User).where(User.id == user_id).values(**values))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
