@@ -72,7 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_database_uri(settings["DATABASE_URL"]),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: a database error's message never carries bound values to a log.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         SESSION_COOKIE_SECURE=not _is_local_http(settings["ISSUER"]),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_SSL_STRICT=False,
@@ -154,6 +155,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         csrf.exempt(view)
     security.init_app(app)
     errors.init_app(app)
+    from provider import observability
+
+    observability.init_app(app)
 
     @app.template_filter("datetime")
     def format_datetime(epoch: int | None) -> str:

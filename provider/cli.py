@@ -66,6 +66,16 @@ def serve_command(
         "gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     )
     if gunicorn:
+        # Belay logs every request itself (request id, path without the query
+        # string: a query can carry codes), so gunicorn's access log stays off.
+        if not current_app.config["LOG_FORMAT"]:
+            os.environ["BELAY_LOG_FORMAT"] = "json"
+        # Prometheus multiprocess mode: every worker writes its samples into one
+        # fresh directory and /metrics adds them up (docs/operations.md).
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="belay-metrics-")
         cmd = [
             gunicorn,
             "--bind",
@@ -74,8 +84,6 @@ def serve_command(
             str(workers or 2),
             "--threads",
             str(threads or 4),
-            "--access-logfile",
-            "-",
             "provider.wsgi:app",
         ]
         click.echo(f"Belay listening on http://{host}:{port} (gunicorn)")

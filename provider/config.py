@@ -127,6 +127,11 @@ DEFAULTS: dict[str, Any] = {
     # seconds (a step-up in the admin's session when it is older or weaker).
     "ADMIN_ACR": "urn:belay:acr:2fa",
     "ADMIN_MAX_AGE": 15 * 60,
+    # Log lines: "json" (one object per line) or "text"; empty means json under
+    # ``belay serve`` and text otherwise. Logs never hold a secret.
+    "LOG_FORMAT": "",
+    # /metrics (Prometheus) asks for this bearer token when set; open when empty.
+    "METRICS_TOKEN": "",
     # Dev server / gunicorn bind.
     "HOST": "127.0.0.1",
     "PORT": 5000,
@@ -210,6 +215,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("OTP_CODE_TTL", "OTP_MAX_TRIES", "OTP_RESEND_LIMIT", "OTP_RESEND_WINDOW"):
         if int(config[key]) < 1:
             raise ConfigError(f"BELAY_{key} must be at least 1")
+    config["LOG_FORMAT"] = str(config["LOG_FORMAT"] or "").strip().lower()
+    if config["LOG_FORMAT"] not in {"", "json", "text"}:
+        raise ConfigError("BELAY_LOG_FORMAT must be json or text")
     for prefix in ("PIN", "TOTP", "BACKUP_CODE", "OTP"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")

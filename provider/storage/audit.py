@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provider import clock
+from provider import clock, observability
 from provider.extensions import db
 from provider.storage.models import AuditEvent
 
@@ -42,6 +42,15 @@ def record(
     )
     if commit:
         db.session.commit()
+    observability.audit_event(
+        event,
+        result,
+        user_id=user_id,
+        client_id=client_id,
+        method=method,
+        acr=acr,
+        reason=reason,
+    )
 
 
 def recent(*, user_id: int | None = None, limit: int = 50) -> list[AuditEvent]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from provider import clock
+from provider import clock, observability
 from provider.extensions import db
 from provider.storage.models import FactorCounter
 
@@ -79,10 +79,13 @@ def reserve(user_id: int, factor: str, limits: Limits) -> Refused | None:
         db.session.commit()
         current = state(user_id, factor)
         if current is None or current.locked or current.failures >= limits.max_failures:
+            observability.locked_refusal(factor)
             return Refused(locked=True, retry_after=0)
         wait = (current.next_allowed_at or now) - now
         return Refused(locked=False, retry_after=max(wait, 1))
     failures = int(row[0])
+    if failures == limits.max_failures:
+        observability.factor_locked(factor)
     # The reserved attempt counts as a failure until the caller resets it, so
     # the delay is already in force for concurrent requests; reaching
     # ``max_failures`` is the lock (the WHERE above refuses from then on).
