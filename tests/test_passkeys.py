@@ -243,6 +243,49 @@ def test_step_up_to_phr_from_a_password_session(
     assert {"pwd", "hwk", "user", "mfa"} <= set(claims["amr"])
 
 
+def test_a_passkey_step_up_can_remember_the_browser(
+    actions: Actions, app: Flask, enrolled: SoftAuthenticator
+) -> None:
+    secret = actions.create_client(
+        "rp",
+        secret="rp-secret-0123456789",
+        client_policy={"minimum_acr": TWO_FA, "remember_device_days": 30},
+    )
+    assert secret
+
+    def step_up(remember: Any) -> Any:
+        actions.login()
+        page, verifier = authorize(actions)
+        assert 'id="passkey-form"' in page.text and 'name="remember_device"' in page.text
+        tx = tx_of(page)
+        options = post(actions, "/webauthn/step-up/options", {"tx": tx}).get_json()
+        body = {"credential": enrolled.get(options), "tx": tx, "remember_device": remember}
+        done = post(actions, "/webauthn/step-up/verify", body)
+        assert done.status_code == 200, done.text
+        return tokens(
+            actions,
+            actions.follow(actions.client.get(done.get_json()["redirect"])),
+            verifier,
+            secret,
+        )
+
+    assert step_up("yes")["acr"] == PHRH  # only JSON true asks to remember
+    assert actions.client.get_cookie("belay_device") is None
+    fresh_browser(actions)
+    assert step_up(True)["acr"] == PHRH
+    assert actions.client.get_cookie("belay_device") is not None
+    fresh_browser(actions)
+
+    clock.set_offset(120)
+    actions.login()
+    response, verifier = authorize(actions)
+    claims = tokens(actions, response, verifier, secret)  # no challenge this time
+    # The remembered passkey meets the client's minimum; it never claims phrh again.
+    assert claims["acr"] == TWO_FA and {"pwd", "hwk"} <= set(claims["amr"])
+    replayed = audits(app, "device_replayed")
+    assert len(replayed) == 1 and replayed[0].method == "passkey"
+
+
 def test_passkey_without_uv_plus_pin_reaches_2fa(actions: Actions, app: Flask, user: int) -> None:
     secret = actions.create_client(
         "rp",

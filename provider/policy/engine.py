@@ -157,14 +157,33 @@ class _Context:
         ordered = tuple(m for m in METHODS if m in methods)
         return ordered, tuple(dict.fromkeys(credentials))
 
-    def highest(self) -> Level | None:
-        return self.ladder.highest_satisfied(
-            self.events,
-            self.session,
-            self.now,
-            allowed_aaguids=self.policy.allowed_aaguids,
-            min_pin_length=self.policy.min_pin_length,
-        )
+    def highest(self, standing: str) -> Level | None:
+        """The highest level to claim once the standing minimum ``standing`` is met.
+
+        Remembered events lift the claim up to ``standing`` at most: a browser
+        remembered after a passkey step-up must not make every later sign-in
+        claim ``phrh`` (tokens never claim more than really happened fresh).
+        """
+
+        def best(events: tuple[Event, ...]) -> Level | None:
+            return self.ladder.highest_satisfied(
+                events,
+                self.session,
+                self.now,
+                allowed_aaguids=self.policy.allowed_aaguids,
+                min_pin_length=self.policy.min_pin_length,
+            )
+
+        everything = best(self.events)
+        if everything is None or len(self.active_events) == len(self.events):
+            return everything
+        fresh = best(self.active_events)
+        floor = self.ladder.get(standing)
+        if floor is None or floor.level > everything.level:
+            return fresh
+        if fresh is None or floor.level > fresh.level:
+            return floor
+        return fresh
 
 
 def _goals(req: Requirement, ladder: Ladder, floor: Level | None) -> tuple[list[_Goal], bool]:
@@ -369,7 +388,7 @@ def decide(
 
     acr = selected.emit
     if acr is None:
-        highest = ctx.highest()
+        highest = ctx.highest(selected.target)
         acr = highest.acr if highest is not None else None
     auth_time = auth_time_of(session.events)
     assert auth_time is not None  # session.events is not empty

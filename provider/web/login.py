@@ -274,22 +274,8 @@ def challenge() -> Any:
         else:
             web_session.rotate_cookie(done.cookie_token)
             response = redirect(url_for("oidc.authorize_resume", tx=tx.id))
-            days = _remember_days(tx)
-            if days and request.form.get("remember_device"):
-                device_token = devices.remember(
-                    user=user,
-                    client_id=tx.client_id,
-                    days=days,
-                    method=done.verified.method,
-                    amr=done.verified.amr,
-                    credential_id=done.verified.credential_id,
-                    details=dict(done.verified.details),
-                    event_at=clock.now(),
-                    user_agent=request.headers.get("User-Agent"),
-                    ip=request.remote_addr,
-                )
-                if device_token is not None:
-                    devices.set_cookie(response, device_token, days)
+            if request.form.get("remember_device"):
+                remember_browser(response, tx, user, done.verified)
             return response
     return render_template(
         "challenge.html",
@@ -351,6 +337,30 @@ def send_code() -> Any:
     )
     session[factor_forms.SENT_KEY] = {"user": user.id, "method": method, "masked": sent.masked}
     return redirect(back), 303
+
+
+def remember_browser(
+    response: Any, tx: AuthorizeTransaction, user: User, verified: Verified
+) -> None:
+    """The user ticked ``remember_device`` after a step-up for ``tx``: remember
+    this browser when the client allows it (devices.remember refuses a password)."""
+    days = _remember_days(tx)
+    if not days:
+        return
+    device_token = devices.remember(
+        user=user,
+        client_id=tx.client_id,
+        days=days,
+        method=verified.method,
+        amr=verified.amr,
+        credential_id=verified.credential_id,
+        details=dict(verified.details),
+        event_at=clock.now(),
+        user_agent=request.headers.get("User-Agent"),
+        ip=request.remote_addr,
+    )
+    if device_token is not None:
+        devices.set_cookie(response, device_token, days)
 
 
 def _remember_days(tx: AuthorizeTransaction) -> int:

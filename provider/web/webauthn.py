@@ -24,6 +24,7 @@ from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction, User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
+from provider.web.login import remember_browser
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
@@ -386,4 +387,8 @@ def step_up_verify() -> Response:
         ip=request.remote_addr,
     )
     web_session.rotate_cookie(done.cookie_token)
-    return _json({"verified": True, "redirect": spec.redirect})
+    response = _json({"verified": True, "redirect": spec.redirect})
+    tx = _tx(tx_id) if spec.purpose == "step_up" else None
+    if tx is not None and body.get("remember_device") is True:
+        remember_browser(response, tx, user, done.verified)
+    return response

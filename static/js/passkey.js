@@ -133,6 +133,8 @@
           if (!credential) throw new Error("No passkey was chosen.");
           var body = { credential: credentialJSON(credential), tx: tx };
           if (kind === "register") body.name = nameInput ? nameInput.value : "";
+          var remember = box.querySelector("input[name=remember_device]");
+          if (remember && remember.checked) body.remember_device = true;
           return post(box, box.dataset.verifyUrl, body);
         })
         .then(function (result) {

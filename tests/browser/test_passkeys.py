@@ -188,3 +188,43 @@ def test_cancelled_passkey_shows_a_message(actions: Actions, op, page) -> None:
     error = page.wait_for_selector("#passkey-login-box .error:not([hidden])")
     assert "cancelled or timed out" in error.inner_text()
     shot(page, "login-passkey-cancelled")
+
+
+def test_passkey_step_up_can_remember_this_browser(actions: Actions, op, page) -> None:
+    virtual_authenticator(page, user_verified=True)
+    actions.create_user()
+    actions.create_client(
+        "rp",
+        redirect_uris=[CALLBACK],
+        secret=SECRET,
+        client_policy={"minimum_acr": "urn:belay:acr:2fa", "remember_device_days": 30},
+    )
+    page.goto(f"{op.url}/login")
+    sign_in(page)
+    register_passkey(page, op.url)
+    page.context.clear_cookies()
+    page.goto(f"{op.url}/login")
+    sign_in(page)
+    page.wait_for_url(f"{op.url}/account")
+
+    verifier = authorize(page, op.url)
+    page.wait_for_selector("#passkey-button:not([hidden])")
+    page.check("#passkey-form input[name=remember_device]")
+    shot(page, "challenge-passkey-remember")
+    url = to_callback(page, lambda: page.click("#passkey-button"))
+    assert id_token_claims(op.url, url, verifier)["acr"] == "urn:belay:acr:phrh"
+    assert any(c["name"] == "belay_device" for c in page.context.cookies())
+
+    # Sign out and in again with the password: the remembered passkey meets
+    # the client's 2fa minimum, so no challenge (and no phrh claim).
+    page.goto(f"{op.url}/account")
+    page.click("#logout")
+    page.click("#logout-form button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{op.url}/login")
+    sign_in(page)
+    page.wait_for_url(f"{op.url}/account")
+    verifier, challenge = pkce_pair()
+    url = to_callback(page, lambda: authorize(page, op.url, code_challenge=challenge))
+    claims = id_token_claims(op.url, url, verifier)
+    assert claims["acr"] == "urn:belay:acr:2fa" and "pwd" in claims["amr"]

@@ -64,8 +64,17 @@ def pk(
     uv: bool = True,
     be: bool | None = False,
     aaguid: str | None = YUBIKEY,
+    remembered: bool = False,
 ) -> Event:
-    return event_for("passkey", at, uv=uv, backup_eligible=be, aaguid=aaguid, credential_id="c")
+    return event_for(
+        "passkey",
+        at,
+        uv=uv,
+        backup_eligible=be,
+        aaguid=aaguid,
+        credential_id="c",
+        remembered=remembered,
+    )
 
 
 E_PASSWORD = EnrolledMethod("password")
@@ -895,6 +904,22 @@ ROWS = [
         ALL,
         ("step", A2, SECOND_FACTORS, "acr_not_met"),
         id="remembered-never-essential",
+    ),
+    pytest.param(
+        {},
+        FLOOR_2FA,
+        [pwd(), pk(NOW - 3000, remembered=True)],
+        ALL,
+        ("ok", A2, "satisfied"),
+        id="remembered-passkey-claims-the-floor-not-phrh",
+    ),
+    pytest.param(
+        {},
+        FLOOR_2FA,
+        [pwd(NOW - 3000), pk(NOW - 3000, remembered=True), pk(NOW - 10)],
+        ALL,
+        ("ok", PHRH, "satisfied"),
+        id="remembered-and-fresh-passkey-claims-phrh",
     ),
 ]
 

@@ -229,6 +229,24 @@ def test_emitted_acr_is_satisfied_and_floor_holds(
     assert decision.auth_time == max(
         [e.at for e in session.events if not e.remembered] or [e.at for e in session.events]
     )
+    # Remembered events lift the claim to the client's standing requirement at
+    # most (its floor, its default acr values, the lowest level), never beyond
+    # what the fresh events reach on their own.
+    if any(e.remembered for e in session.events):
+        fresh = LADDER.with_lifetimes(policy.level_lifetimes).highest_satisfied(
+            [e for e in session.events if not e.remembered],
+            session,
+            NOW,
+            allowed_aaguids=policy.allowed_aaguids,
+            min_pin_length=policy.min_pin_length,
+        )
+        standing = [policy.minimum_acr, *policy.default_acr_values, LADDER.lowest.acr]
+        bound = max(
+            [level.level for a in standing if a and (level := LADDER.get(a)) is not None]
+            + [fresh.level if fresh is not None else 0]
+        )
+        emitted_level = LADDER.get(decision.acr)
+        assert emitted_level is not None and emitted_level.level <= bound
 
 
 @settings(max_examples=300)
