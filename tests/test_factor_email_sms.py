@@ -692,3 +692,18 @@ def test_ten_parallel_sign_ins_with_one_code_one_wins(
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(attempt, range(10)))
     assert results.count(True) == 1
+
+
+def test_an_admin_factor_reset_removes_the_code_destinations(
+    actions: Actions, app: Flask, sms: SmsSink
+) -> None:
+    from provider.flows import admin as admin_flow
+
+    user_id = _user(actions)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        removed = admin_flow.reset_factors(user, actor="test")
+        assert {"email_otp", "sms_otp"} <= set(removed)
+        registry = app.extensions["belay_factors"]
+        assert registry.get("email_otp").enrolled(user_id) == []
+        assert registry.get("sms_otp").enrolled(user_id) == []

@@ -565,12 +565,13 @@ def unlock_user(user: User, factor: str | None, *, actor: str) -> int:
 
 
 def reset_factors(user: User, *, actor: str) -> list[str]:
-    """Remove every second factor (PIN, TOTP, backup codes, passkeys) and clear
-    every lock; the password stays. The user enrols again after signing in."""
+    """Remove every second factor (PIN, TOTP, codes by email or SMS, backup codes,
+    passkeys) and clear every lock; the password stays. The user enrols again
+    after signing in."""
     removed: list[str] = []
     registry = step_up.factors()
     enrolled = {m.method for m in registry.enrolled(user.id)}
-    for method in ("pin", "totp", "backup_code"):
+    for method in ("pin", "totp", "email_otp", "sms_otp", "backup_code"):
         if method in registry and method in enrolled:
             registry.get(method).remove(user.id)
             removed.append(method)
