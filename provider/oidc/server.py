@@ -14,7 +14,13 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, TokenMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidScopeError,
+    UnsupportedTokenTypeError,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -388,6 +394,12 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def _reuse_detected(self, row: Token) -> None:
         count = store.revoke_family(row.family_id)
+        # Once more, in a statement that starts after the first one committed: a
+        # rotation racing with this reuse either sees the first revocation when
+        # it checks (``revoke_old_credential``) or saved its token before this
+        # statement began (PostgreSQL's READ COMMITTED takes a snapshot per
+        # statement, so the first one may have missed a token being saved).
+        count += store.revoke_family(row.family_id)
         audit.record(
             "refresh_reuse",
             "refused",
@@ -470,7 +482,34 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return jwk.KeySet.import_key_set(client.model.jwks)  # type: ignore[arg-type]
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+def client_secret_basic(query_client: Any, request: Any) -> OAuthClient | None:
+    """Authlib's ``client_secret_basic``, except that a malformed ``Authorization``
+    header (``Basic`` and blanks, non-ASCII base64, credentials that are not
+    UTF-8) fails the method — ``invalid_client`` — instead of raising a 500."""
+    try:
+        extract_basic_authorization(request.headers)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    client: OAuthClient | None = authenticate_client_secret_basic(query_client, request)
+    return client
+
+
+class UnsupportedTokenType(UnsupportedTokenTypeError):  # type: ignore[misc]
+    """A 400 (RFC 7009 §2.2.1, RFC 6749 §5.2), not Authlib's 401 — a 401 without a
+    ``WWW-Authenticate`` challenge, to a client that did authenticate."""
+
+    status_code = 400
+
+
+class _TokenTypeHint:
+    def check_params(self, request: Any, client: Any) -> None:
+        try:
+            super().check_params(request, client)  # type: ignore[misc]
+        except UnsupportedTokenTypeError:
+            raise UnsupportedTokenType() from None
+
+
+class Introspection(_TokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
@@ -516,7 +555,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return payload
 
 
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
+class Revocation(_TokenTypeHint, RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
@@ -552,6 +591,7 @@ def create_server(app: Flask) -> BelayAuthorizationServer:
     server.register_grant(CodeGrant, [S256CodeChallenge(required=True), BelayOpenIDCode()])
     server.register_grant(RefreshGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     server.register_endpoint(Introspection)
     server.register_endpoint(Revocation)

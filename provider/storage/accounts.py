@@ -102,7 +102,11 @@ def create_transaction(
 
 def get_transaction(tx_id: str | None, session_id: int | None) -> AuthorizeTransaction | None:
     """The live transaction, only for the browser session that started it."""
-    if not tx_id or session_id is None or len(tx_id) > 64 or "\x00" in tx_id:
+    # Ids are URL-safe random tokens: anything else (a NUL, a lone surrogate from
+    # JSON, which PostgreSQL's driver cannot even encode) is no transaction.
+    if not tx_id or session_id is None or len(tx_id) > 64:
+        return None
+    if not tx_id.isascii() or "\x00" in tx_id:
         return None
     tx = db.session.get(AuthorizeTransaction, tx_id)
     if tx is None or tx.session_id != session_id or tx.expires_at <= clock.now():
