@@ -41,8 +41,8 @@ chromium:
 	fi
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check provider examples tests conformance
-	$(BIN)/ruff format --check provider examples tests conformance
+	$(BIN)/ruff check provider examples tests conformance bench
+	$(BIN)/ruff format --check provider examples tests conformance bench
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
@@ -58,3 +58,11 @@ clean:
 .PHONY: conformance
 conformance: $(TEST_STAMP)
 	$(BIN)/python -m conformance $(if $(ISSUER),--issuer $(ISSUER)) $(if $(CONFIG),--config $(CONFIG))
+
+## make bench: the benchmarks (bench/README.md) side by side with node oidc-provider
+## (installed into bench/oidc_provider by npm), on SQLite and on PostgreSQL
+## (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/belay_bench,
+## dropped and recreated); writes bench/RESULTS.md. About 10 minutes.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -2,17 +2,43 @@
 
 Parameters come from configuration; a hash made with older parameters still
 verifies and is rehashed once (SECURITY.md case 40).
+
+Concurrent argon2 work is bounded per process (``max_concurrent``, default:
+half the CPUs, at least one): each computation holds 64 MiB and keeps
+``ARGON2_PARALLELISM`` threads busy, so a storm of guesses would otherwise take
+every core and starve the requests that need no hash at all (bench/RESULTS.md,
+"PIN storm"). A computation waits for a slot instead. Every computation is counted in
+``belay_argon2_operations_total`` (a locked factor never reaches this module).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from prometheus_client import Counter
 
-__all__ = ["SecretHasher", "Verified"]
+__all__ = ["SecretHasher", "Verified", "default_max_concurrent"]
+
+ARGON2_OPERATIONS = Counter(
+    "belay_argon2_operations",
+    "argon2id computations (hash or verify) by operation",
+    ["operation"],
+)
+
+
+def default_max_concurrent() -> int:
+    """Half the CPUs this process may use, at least one."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // 2)
 
 
 @dataclass(frozen=True)
@@ -22,29 +48,50 @@ class Verified:
 
 
 class SecretHasher:
-    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
+        max_concurrent: int | None = None,
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
+        # At most this many argon2 computations at once in this process (0/None: default).
+        slots = max_concurrent or default_max_concurrent()
+        self._slots = threading.BoundedSemaphore(slots)
         # Verifying against this keeps the time of an unknown-user attempt equal
         # to a known one, so timing does not reveal which accounts exist.
         self._dummy = self._hasher.hash("belay-dummy-secret")
 
+    @contextlib.contextmanager
+    def _slot(self, operation: str) -> Iterator[None]:
+        with self._slots:
+            ARGON2_OPERATIONS.labels(operation).inc()
+            yield
+
     def hash(self, secret: str) -> str:
-        return self._hasher.hash(secret)
+        with self._slot("hash"):
+            return self._hasher.hash(secret)
 
     def verify(self, stored_hash: str | None, secret: str) -> Verified:
         if stored_hash is None:
             self.dummy_verify(secret)
             return Verified(ok=False)
         try:
-            self._hasher.verify(stored_hash, secret)
+            with self._slot("verify"):
+                self._hasher.verify(stored_hash, secret)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return Verified(ok=False)
         if self._hasher.check_needs_rehash(stored_hash):
-            return Verified(ok=True, new_hash=self._hasher.hash(secret))
+            return Verified(ok=True, new_hash=self.hash(secret))
         return Verified(ok=True)
 
     def dummy_verify(self, secret: str) -> None:
-        with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        with (
+            contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError),
+            self._slot("verify"),
+        ):
             self._hasher.verify(self._dummy, secret)

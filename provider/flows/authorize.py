@@ -9,8 +9,10 @@ error sent to the registered redirect URI with ``iss`` (RFC 9207).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, overload
 from urllib.parse import urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
@@ -188,6 +190,35 @@ def enrolled_methods(user: User) -> list[policy.EnrolledMethod]:
     return step_up.factors().enrolled(user.id)
 
 
+class _LazyEnrolled(Sequence[policy.EnrolledMethod]):
+    """The user's methods, read (one query per factor) on first use: decide() only
+    looks at them when the session does not already satisfy the request, which a
+    live session usually does (bench/analysis.md)."""
+
+    def __init__(self, load: Callable[[], list[policy.EnrolledMethod]]) -> None:
+        self._load = load
+        self._methods: list[policy.EnrolledMethod] | None = None
+
+    def _get(self) -> list[policy.EnrolledMethod]:
+        if self._methods is None:
+            self._methods = self._load()
+        return self._methods
+
+    @overload
+    def __getitem__(self, index: int) -> policy.EnrolledMethod: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[policy.EnrolledMethod]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> policy.EnrolledMethod | Sequence[policy.EnrolledMethod]:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 def client_policy(client: Client) -> policy.ClientPolicy:
     return policy.client_policy_from_dict(client.policy or {}, current_ladder())
 
@@ -219,7 +250,7 @@ def decide_request(
     client_policy: policy.ClientPolicy,
     ladder: policy.Ladder,
     session: policy.SessionState | None,
-    enrolled: list[policy.EnrolledMethod],
+    enrolled: Sequence[policy.EnrolledMethod],
     now: int,
     *,
     transaction_started_at: int | None = None,
@@ -284,7 +315,9 @@ def evaluate(
     user = accounts.get_user(row.user_id) if row is not None else None
     if user is not None and user.disabled_at is not None:
         session, user = None, None
-    enrolled = enrolled_methods(user) if user else []
+    enrolled: Sequence[policy.EnrolledMethod] = (
+        _LazyEnrolled(partial(enrolled_methods, user)) if user else []
+    )
     now = clock.now()
 
     def decide_for(state: policy.SessionState | None) -> policy.Decision:

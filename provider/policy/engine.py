@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from provider.policy.ladder import Ladder, Level
 from provider.policy.model import (
@@ -122,10 +123,19 @@ class _Context:
         self.now = now
         self.events = session.events
         self.active_events = tuple(e for e in session.events if not e.remembered)
-        self.options = [
+        self._enrolled = enrolled
+        # Per goal (by identity: hashing a goal costs more than it saves), met() and
+        # offers() are asked more than once (bench/analysis.md).
+        self._met: dict[int, bool] = {}
+        self._offers: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    @cached_property
+    def options(self) -> list[tuple[EnrolledMethod, Event]]:
+        """(method, the event a step-up with it would add): only needed when not met."""
+        return [
             (method, event)
-            for method in enrolled
-            if (event := step_up_event(method, policy, now)) is not None
+            for method in self._enrolled
+            if (event := step_up_event(method, self.policy, self.now)) is not None
         ]
 
     def _holds(self, goal: _Goal, extra: tuple[Event, ...], session: SessionState) -> bool:
@@ -143,10 +153,19 @@ class _Context:
         return True
 
     def met(self, goal: _Goal) -> bool:
-        return self._holds(goal, (), self.session)
+        key = id(goal)
+        if key not in self._met:
+            self._met[key] = self._holds(goal, (), self.session)
+        return self._met[key]
 
     def offers(self, goal: _Goal) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Methods (stable order) and passkey credential ids that reach ``goal`` in one step."""
+        key = id(goal)
+        if key not in self._offers:
+            self._offers[key] = self._compute_offers(goal)
+        return self._offers[key]
+
+    def _compute_offers(self, goal: _Goal) -> tuple[tuple[str, ...], tuple[str, ...]]:
         methods: set[str] = set()
         credentials: list[str] = []
         for method, event in self.options:
@@ -352,7 +371,13 @@ def decide(
         selected = _baseline(ladder, floor)
 
     met = ctx.met(selected)
-    methods, credentials = ctx.offers(selected)
+    fresh = req.max_age is None or _is_fresh(session, req.max_age, req.transaction_started_at, now)
+    if met and fresh:
+        # Satisfied: what a step-up could offer is not needed (and costs the most).
+        methods: tuple[str, ...] = ()
+        credentials: tuple[str, ...] = ()
+    else:
+        methods, credentials = ctx.offers(selected)
 
     if not met and not methods:
         # Only the standing minimum gets here (requested goals were reachable).
@@ -366,9 +391,7 @@ def decide(
             return Fail("login_required", "a new sign-in is required", Reason.ACR_NOT_MET)
         return Login(Reason.ACR_NOT_MET)
 
-    if req.max_age is not None and not _is_fresh(
-        session, req.max_age, req.transaction_started_at, now
-    ):
+    if not fresh:
         if silent:
             return Fail(
                 "login_required", "the authentication is older than max_age", Reason.MAX_AGE

@@ -1,0 +1,419 @@
+"""Run the whole bench and write bench/RESULTS.md (``make bench``; never run by the tests).
+
+    .venv/bin/python -m bench.run [--seconds 10] [--quick] [--no-postgres] [--out FILE]
+
+Starts, one after the other on this machine: node oidc-provider (bench/oidc_provider,
+``npm ci`` on first use), Belay under ``belay serve`` on a fresh SQLite file, and
+Belay on a fresh PostgreSQL database (``BENCH_POSTGRES_URL``, default
+postgresql://postgres@127.0.0.1:5432/belay_bench, dropped and created by this
+script). Each gets the same users and an equivalent confidential client, then:
+
+1. the code + PKCE flow with a live session at concurrency 1, 4, 16;
+2. the same flow with a TOTP step-up in the middle;
+3. (Belay) the PIN storm (bench/storm.py);
+
+and, in-process, the resource-server kit against the raw ES256 verify rate and
+``policy.decide()``. bench/analysis.md (profiles, fixes, explanations) is
+appended to the generated figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import requests
+
+from bench import micro
+from bench.driver import (
+    LoadResult,
+    authorize_query,
+    browser_session,
+    sign_in_all,
+    step_up_flows,
+    timed_flows,
+)
+from bench.storm import Storm, run_storm
+from bench.targets import CLIENT_ID, REDIRECT, BelayTarget, NodeTarget, Target
+
+HERE = Path(__file__).resolve().parent
+LEVELS = (1, 4, 16)
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/belay_bench"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+def fresh_postgres(url: str) -> tuple[str | None, str]:
+    """Drop and create the bench database; (SQLAlchemy URL, server version) or (None, why)."""
+    import psycopg
+    from psycopg import sql
+
+    base, _, name = url.rpartition("/")
+    if name in {"", "test", "postgres"}:
+        return None, f"refusing to use database {name!r}"
+    try:
+        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
+            server = str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        return None, f"PostgreSQL not reachable at {base}: {exc}"
+    return url.replace("postgresql://", "postgresql+psycopg://", 1), server
+
+
+# -- one target -------------------------------------------------------------------------------
+
+
+def bench_target(
+    target: Target,
+    *,
+    seconds: float,
+    totp_per_level: dict[int, int],
+    storm_accounts: int,
+    wrong_rounds: int,
+    do_rs_kit: bool,
+) -> dict[str, Any]:
+    flow_users = [f"f{i}" for i in range(max(LEVELS))]
+    totp_users = [f"t{i}" for i in range(sum(totp_per_level.values()))]
+    belay = isinstance(target, BelayTarget)
+    pin_users = [f"p{i}" for i in range(storm_accounts)] if belay else []
+    locked_users = [f"l{i}" for i in range(storm_accounts)] if belay else []
+    out: dict[str, Any] = {"name": target.name}
+    log(f"{target.name}: setting up")
+    target.setup(
+        flow_users + totp_users + pin_users + locked_users,
+        totp_users + pin_users + locked_users,
+        pin_users + locked_users,
+        locked_users,
+    )
+    out["version"] = target.version()
+    try:
+        browsers = sign_in_all(target, flow_users)
+        out["flows"] = []
+        for level in LEVELS:
+            log(f"{target.name}: code + PKCE flows at concurrency {level}")
+            out["flows"].append(timed_flows(target, browsers, level, seconds))
+        log(f"{target.name}: signing in {len(totp_users)} users for the TOTP step-up")
+        totp_browsers = sign_in_all(target, totp_users)
+        pairs = [
+            (b, pyotp.TOTP(target.totp_secrets[name]))
+            for b, name in zip(totp_browsers, totp_users, strict=True)
+        ]
+        out["step_up"] = []
+        for level in LEVELS:
+            log(f"{target.name}: TOTP step-up flows at concurrency {level}")
+            chunk, pairs = pairs[: totp_per_level[level]], pairs[totp_per_level[level] :]
+            out["step_up"].append(step_up_flows(target, chunk, level))
+        if do_rs_kit:
+            log(f"{target.name}: resource-server kit")
+            out["rs_kit"] = rs_kit(target, browsers[0])
+        if pin_users:
+            assert isinstance(target, BelayTarget)
+            log(f"{target.name}: PIN storm on {len(pin_users)} + {len(locked_users)} accounts")
+            out["storm"] = run_storm(
+                target,
+                pin_users,
+                locked_users,
+                browsers[:4],
+                concurrency=4,
+                wrong_rounds=wrong_rounds,
+            )
+    finally:
+        target.stop()
+    return out
+
+
+def rs_kit(target: Target, browser: requests.Session) -> dict[str, float]:
+    """Get a JWT access token with one flow, then time the kit in this process."""
+    query, verifier = authorize_query(target)
+    response = browser.get(target.authorize_url(query), allow_redirects=False, timeout=60)
+    from urllib.parse import parse_qs, urlsplit
+
+    code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
+    token = browser_session().post(
+        target.meta["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(CLIENT_ID, target.client_secret),
+        timeout=60,
+    )
+    access = token.json()["access_token"]
+    return micro.rs_kit_rates(target.url, target.meta["jwks_uri"], CLIENT_ID, access)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    import os
+
+    return [
+        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- machine: {os.cpu_count()} CPUs ({cpu}), {int(mem) // 1024} MiB RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}, Flask {version('flask')}, "
+        f"SQLAlchemy {version('sqlalchemy')}, Authlib {version('authlib')}, "
+        f"cryptography {version('cryptography')}, joserfc {version('joserfc')}, "
+        f"argon2-cffi {version('argon2-cffi')}, SQLite {sqlite3.sqlite_version}",
+    ]
+
+
+def ms(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def flow_table(results: list[dict[str, Any]], key: str, node: dict[str, Any] | None) -> list[str]:
+    lines = [
+        "| server | conc. | flows | flows/s | × node | server CPU ms/flow | × node "
+        "| p50 / p95 ms per step |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        for i, run in enumerate(result[key]):
+            assert isinstance(run, LoadResult)
+            ref = node[key][i] if node is not None and key in node else None
+            x_rate = f"{run.flows_per_s / ref.flows_per_s:.2f}" if ref else "1"
+            x_cpu = f"{run.cpu_ms_per_flow / ref.cpu_ms_per_flow:.2f}" if ref else "1"
+            if result is node:
+                x_rate = x_cpu = "—"
+            steps = ", ".join(
+                f"{s} {ms(run.step(s, 50))} / {ms(run.step(s, 95))}" for s in run.steps
+            )
+            lines.append(
+                f"| {result['name']} | {run.concurrency} | {run.flows} | "
+                f"{run.flows_per_s:.1f} | {x_rate} | {run.cpu_ms_per_flow:.1f} | {x_cpu} "
+                f"| {steps} |"
+            )
+    return lines
+
+
+def storm_lines(name: str, storm: Storm) -> list[str]:
+    base = storm.baseline
+    lines = [
+        f"**{name}**: normal flows at concurrency {base.concurrency} beside each phase. "
+        f"Without the storm: {base.flows_per_s:.1f} flows/s, flow p95 "
+        f"{ms(base.step('flow', 95))} ms.",
+        "",
+        "| phase | accounts | wrong PINs posted | refused unchecked¹ | seconds "
+        "| argon2 computations | server CPU ms per attempt² | normal flows/s "
+        "| normal flow p95 ms | p95 × no storm |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for phase in storm.phases:
+        normal_cpu = phase.normal.flows * base.cpu_ms_per_flow
+        per_attempt = max(0.0, phase.cpu_ms - normal_cpu) / max(1, phase.attempts)
+        p95 = phase.normal.step("flow", 95)
+        lines.append(
+            f"| {phase.name} | {phase.accounts} | {phase.attempts} | {phase.refused_unchecked} | "
+            f"{phase.seconds:.1f} | {phase.argon2:.0f} | {per_attempt:.1f} | "
+            f"{phase.normal.flows_per_s:.1f} | {ms(p95)} | {p95 / base.step('flow', 95):.2f} |"
+        )
+    lines += [
+        "",
+        "¹ answers saying the PIN is locked or not offered. ² server CPU during the phase "
+        "minus the normal flows' share (their CPU per flow without the storm).",
+    ]
+    return lines
+
+
+def write_report(
+    out: Path,
+    results: list[dict[str, Any]],
+    decide: dict[str, float],
+    notes: list[str],
+    args: argparse.Namespace,
+) -> None:
+    node = next((r for r in results if r["name"].startswith("node")), None)
+    belays = [r for r in results if r["name"].startswith("Belay")]
+    lines = [
+        "# Belay benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench.run`); timings are never asserted by the "
+        "tests. Every figure comes from this one run, with the driver, Belay and "
+        "oidc-provider sharing this machine, so compare ratios rather than absolute numbers.",
+        "",
+        *machine(),
+        *(f"- {r['name']}: {r['version']}" for r in results),
+        *(f"- {note}" for note in notes),
+        f"- each timed level runs {args.seconds:g} s; the driver is Python threads with "
+        "one keep-alive `requests.Session` per browser (bench/driver.py)",
+        "",
+        "## 1. Code + PKCE flow, live session",
+        "",
+        "authorize (302 with a code straight away) → token (client_secret_basic + PKCE) → "
+        "ID token (ES256) verified against the JWKS. Server CPU: utime + stime of the "
+        "server's processes (gunicorn master and workers; node) over the run.",
+        "",
+        *flow_table(results, "flows", node),
+        "",
+        "## 2. The same flow with a TOTP step-up",
+        "",
+        "A 1fa (password) session; the request asks for an essential "
+        "`urn:belay:acr:2fa` (`claims`), so the OP shows its step-up page and the driver "
+        "posts the current TOTP code. One flow per user (a TOTP code is good once), "
+        "so the counts are small.",
+        "",
+        *flow_table(results, "step_up", node),
+        "",
+        "## 3. Resource-server kit (`provider.resource_server`), JWT access tokens",
+        "",
+    ]
+    for r in belays:
+        if "rs_kit" in r:
+            kit = r["rs_kit"]
+            lines += [
+                "| what (one thread, best of 3 rounds) | per second | % of raw ES256 verify |",
+                "|---|---|---|",
+                "| raw ES256 verify (`cryptography`, same token and key) | "
+                f"{kit['raw']:,.0f} | 100% |",
+                f"| `TokenValidator.validate()` | {kit['validate']:,.0f} | "
+                f"{100 * kit['validate'] / kit['raw']:.0f}% |",
+                f"| `ResourceServer.check()` (header parse + validate + requirement) | "
+                f"{kit['check']:,.0f} | {100 * kit['check'] / kit['raw']:.0f}% |",
+                "",
+            ]
+            break
+    lines += [
+        "## 4. `provider.policy.decide()`",
+        "",
+        "| request (one thread, best of 3 rounds) | calls per second |",
+        "|---|---|",
+        *(f"| {name} | {value:,.0f} |" for name, value in decide.items()),
+        "",
+        "## 5. PIN brute-force storm",
+        "",
+        "Belay only (oidc-provider has no PIN). See bench/storm.py: each account has a 2fa "
+        "session and an open step-up page (`max_age=0`) offering the PIN; PIN_DELAY_AFTER "
+        "is raised above PIN_MAX_FAILURES (10) so every wrong PIN before the lock is hashed.",
+        "",
+    ]
+    for r in belays:
+        if "storm" in r:
+            lines += [*storm_lines(r["name"], r["storm"]), ""]
+    lines += ["## Targets", "", *targets(results, decide), ""]
+    analysis = HERE / "analysis.md"
+    if analysis.exists():
+        lines += [analysis.read_text().rstrip(), ""]
+    out.write_text("\n".join(lines))
+
+
+def targets(results: list[dict[str, Any]], decide: dict[str, float]) -> list[str]:
+    node = next((r for r in results if r["name"].startswith("node")), None)
+    lines = ["| target | measured | met |", "|---|---|---|"]
+
+    def row(what: str, measured: str, ok: bool) -> None:
+        lines.append(f"| {what} | {measured} | {'yes' if ok else '**no**'} |")
+
+    for r in results:
+        if not r["name"].startswith("Belay"):
+            continue
+        if node is not None:
+            mine, ref = r["flows"][-1], node["flows"][-1]
+            x = mine.flows_per_s / ref.flows_per_s
+            row(f"{r['name']}: flows/s at c=16 ≥ 1.0× oidc-provider", f"{x:.2f}×", x >= 1.0)
+            c = mine.cpu_ms_per_flow / ref.cpu_ms_per_flow
+            row(f"{r['name']}: server CPU/flow ≤ 2× oidc-provider", f"{c:.2f}×", c <= 2.0)
+        if "rs_kit" in r:
+            share = r["rs_kit"]["validate"] / r["rs_kit"]["raw"]
+            row(
+                "RS kit validations ≥ 75% of raw ES256 verify", f"{100 * share:.0f}%", share >= 0.75
+            )
+        if "storm" in r:
+            storm = r["storm"]
+            locked = storm.phases[-1]
+            row(
+                f"{r['name']}: no argon2 work for locked accounts",
+                f"{locked.argon2:.0f} computations for {locked.attempts} attempts",
+                locked.argon2 == 0,
+            )
+            base = storm.baseline.step("flow", 95)
+            worst = max(p.normal.step("flow", 95) / base for p in storm.phases)
+            row(f"{r['name']}: normal-flow p95 during the storm ≤ 2×", f"{worst:.2f}×", worst <= 2)
+    slowest = min(decide[k] for k in decide if not k.startswith("parse"))
+    row("decide() ≥ 50,000/s on one core", f"{slowest:,.0f}/s (slowest case)", slowest >= 50_000)
+    return lines
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per timed level")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-node", action="store_true")
+    parser.add_argument("--storm-accounts", type=int, default=100)
+    parser.add_argument("--wrong-rounds", type=int, default=2, help="wrong PINs per live account")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds = 2.0
+        args.storm_accounts = min(args.storm_accounts, 10)
+    import os
+
+    totp_per_level = {1: 8, 4: 24, 16: 64} if not args.quick else {1: 2, 4: 4, 16: 16}
+    notes: list[str] = []
+    log("policy.decide()")
+    decide = micro.decide_rates(1.0 if args.quick else 3.0)
+    workdir = Path(tempfile.mkdtemp(prefix="belay-bench-"))
+    plan: list[Target] = []
+    if not args.no_node:
+        plan.append(NodeTarget(workdir / "node"))
+    plan.append(
+        BelayTarget(workdir / "sqlite", f"sqlite:///{workdir / 'sqlite' / 'belay.sqlite3'}")
+    )
+    if not args.no_postgres:
+        url, info = fresh_postgres(os.environ.get("BENCH_POSTGRES_URL", POSTGRES_URL))
+        if url is None:
+            notes.append(f"PostgreSQL skipped: {info}")
+            log(notes[-1])
+        else:
+            notes.append(f"PostgreSQL {info} (database `{url.rsplit('/', 1)[1]}`, fresh)")
+            plan.append(BelayTarget(workdir / "postgres", url))
+    results = []
+    for i, target in enumerate(plan):
+        target.workdir.mkdir(parents=True, exist_ok=True)
+        results.append(
+            bench_target(
+                target,
+                seconds=args.seconds,
+                totp_per_level=totp_per_level,
+                storm_accounts=args.storm_accounts,
+                wrong_rounds=args.wrong_rounds,
+                do_rs_kit=isinstance(target, BelayTarget) and i == len(plan) - 1,
+            )
+        )
+    write_report(args.out, results, decide, notes, args)
+    log(f"wrote {args.out} (server logs in {workdir})")
+    subprocess.run(["cat", str(args.out)], check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The PIN brute-force storm (Belay only: oidc-provider has no PIN).
+
+Two sets of accounts, each account with a live ``2fa`` session (password + TOTP)
+and an open step-up page asking for a fresh ``2fa`` (``max_age=0``):
+
+- phase "wrong": ``accounts`` accounts whose PIN works; one attacker thread per
+  account posts ``wrong_rounds`` wrong PINs, all at once (every one is an argon2
+  verification: the bench sets PIN_DELAY_AFTER above PIN_MAX_FAILURES);
+- phase "locked": as many accounts whose PIN is locked (PIN_MAX_FAILURES failures
+  counted by bench/seed.py); one attacker thread each posts ``locked_rounds``
+  wrong PINs. Belay no longer offers the PIN there and must not hash anything.
+
+The attackers run in a forked child process, so their threads do not share the
+driver's GIL with the normal flows that run beside each phase (concurrency
+``concurrency``), whose p95 is compared with a run without the storm. argon2
+computations are read from /metrics (``belay_argon2_operations_total``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+import requests
+
+from bench.driver import (
+    STEP_UP_CLAIMS,
+    LoadResult,
+    authorize_query,
+    browser_session,
+    one_flow,
+    sign_in_all,
+    timed_flows,
+)
+from bench.targets import PIN, REDIRECT, BelayTarget
+
+WRONG_PIN = "194628" if PIN != "194628" else "284619"
+Page = tuple[requests.Session, str, str]
+
+
+@dataclass
+class StormPhase:
+    name: str
+    accounts: int
+    attempts: int
+    refused_unchecked: int  # answers that say the PIN is locked or not offered
+    seconds: float
+    cpu_ms: float
+    argon2: float
+    normal: LoadResult
+
+
+@dataclass
+class Storm:
+    baseline: LoadResult
+    phases: list[StormPhase]
+
+
+def open_pin_pages(target: BelayTarget, names: list[str], *, locked: bool) -> list[Page]:
+    """Per account: (browser, tx, csrf) of a fresh-2fa step-up page."""
+    browsers = sign_in_all(target, names)
+    pages: list[Page] = []
+    back = browser_session()
+    for browser, name in zip(browsers, names, strict=True):
+        # Reach 2fa with the authenticator, then ask for a fresh 2fa: PIN is offered.
+        one_flow(target, browser, back, pyotp.TOTP(target.totp_secrets[name]))
+        query, _ = authorize_query(target, claims=STEP_UP_CLAIMS, max_age="0")
+        response = browser.get(target.authorize_url(query), allow_redirects=False, timeout=60)
+        location = response.headers["Location"]
+        assert not location.startswith(REDIRECT), "expected a step-up page"
+        tx, csrf, page = target.challenge_form(browser, location)
+        assert ('name="pin"' in page) != locked, "the PIN should be offered unless locked"
+        pages.append((browser, tx, csrf))
+    return pages
+
+
+def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> None:
+    """In the child: one thread per page, ``rounds`` wrong PINs each; puts the tallies."""
+    counts = {"attempts": 0, "refused": 0, "errors": 0}
+    last_error = [""]
+    lock = threading.Lock()
+
+    def guess(browser: requests.Session, tx: str, csrf: str) -> None:
+        for _ in range(rounds):
+            try:
+                response = target.post_challenge(
+                    browser, tx, csrf, {"method": "pin", "pin": WRONG_PIN}
+                )
+            except requests.RequestException as exc:
+                ok, refused, error = False, False, repr(exc)
+            else:
+                ok = response.status_code in (401, 429)
+                refused = "is locked" in response.text or "not available here" in response.text
+                error = f"{response.status_code} {response.text[:200]}"
+            with lock:
+                counts["attempts"] += 1
+                counts["refused"] += refused
+                if not ok:
+                    counts["errors"] += 1
+                    last_error[0] = error
+
+    threads = [threading.Thread(target=guess, args=page) for page in pages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put({**counts, "error": last_error[0]})
+
+
+def storm_phase(
+    target: BelayTarget,
+    name: str,
+    pages: list[Page],
+    rounds: int,
+    flow_browsers: list[requests.Session],
+    concurrency: int,
+) -> StormPhase:
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    stop = threading.Event()
+    normal: list[LoadResult] = []
+    beside = threading.Thread(
+        target=lambda: normal.append(
+            timed_flows(target, flow_browsers, concurrency, 3600.0, stop=stop)
+        )
+    )
+    argon2_before = target.argon2_operations()
+    cpu_before = target.cpu_ms()
+    start = time.perf_counter()
+    attackers = context.Process(target=_attack, args=(target, pages, rounds, out))
+    attackers.start()  # forked before the flow threads start
+    beside.start()
+    tally = out.get()
+    attackers.join()
+    seconds = time.perf_counter() - start
+    cpu = target.cpu_ms() - cpu_before
+    stop.set()
+    beside.join()
+    argon2 = target.argon2_operations() - argon2_before
+    if tally["errors"]:
+        raise RuntimeError(f"storm ({name}): {tally['errors']} bad answers, e.g. {tally['error']}")
+    if not normal:
+        raise RuntimeError(f"storm ({name}): the normal flows beside it failed")
+    return StormPhase(
+        name, len(pages), tally["attempts"], tally["refused"], seconds, cpu, argon2, normal[0]
+    )
+
+
+def run_storm(
+    target: BelayTarget,
+    live: list[str],
+    locked: list[str],
+    flow_browsers: list[requests.Session],
+    *,
+    concurrency: int = 4,
+    baseline_seconds: float = 10.0,
+    wrong_rounds: int = 2,
+    locked_rounds: int = 5,
+) -> Storm:
+    live_pages = open_pin_pages(target, live, locked=False)
+    locked_pages = open_pin_pages(target, locked, locked=True)
+    baseline = timed_flows(target, flow_browsers, concurrency, baseline_seconds)
+    phases = [
+        storm_phase(target, "wrong", live_pages, wrong_rounds, flow_browsers, concurrency),
+        storm_phase(target, "locked", locked_pages, locked_rounds, flow_browsers, concurrency),
+    ]
+    return Storm(baseline, phases)
