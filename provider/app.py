@@ -112,6 +112,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         time_cost=app.config["ARGON2_TIME_COST"],
         memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"],
+        max_concurrent=int(app.config["ARGON2_MAX_CONCURRENT"]) or None,
+        max_waiting=int(app.config["ARGON2_MAX_WAITING"]),
     )
     app.extensions["belay_ladder"] = ladder_store.current_ladder
 

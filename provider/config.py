@@ -114,6 +114,12 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 4,
+    # At most this many argon2 computations at once per process (0: half the
+    # CPUs, at least one), and at most ARGON2_MAX_WAITING more checks queued
+    # for them; a check beyond that is refused at once ("try again", 503),
+    # before anything is counted, so a guessing storm cannot hold every thread.
+    "ARGON2_MAX_CONCURRENT": 0,
+    "ARGON2_MAX_WAITING": 2,
     # "Confirm access" on the account page lasts this long (seconds).
     "CONFIRM_ACCESS_MAX_AGE": 300,
     # Lifetime of the first-party step-up API's re-authentication token.
@@ -209,6 +215,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             )
     if not 10 <= int(config["PASSKEY_CHALLENGE_TTL"]) <= 600:
         raise ConfigError("BELAY_PASSKEY_CHALLENGE_TTL must be 10-600 seconds")
+    if not 0 <= int(config["ARGON2_MAX_CONCURRENT"]) <= 64:
+        raise ConfigError("BELAY_ARGON2_MAX_CONCURRENT must be 0-64 (0: half the CPUs)")
+    if not 0 <= int(config["ARGON2_MAX_WAITING"]) <= 1000:
+        raise ConfigError("BELAY_ARGON2_MAX_WAITING must be 0-1000")
     if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
         raise ConfigError("BELAY_SMTP_SECURITY must be starttls, tls or none")
     config["SMTP_SECURITY"] = str(config["SMTP_SECURITY"]).lower()

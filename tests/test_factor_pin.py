@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from provider import clock
 from provider.extensions import db
-from provider.factors.base import InvalidCode, Locked, Malformed, NotEnrolled, Verified
+from provider.factors.base import Busy, InvalidCode, Locked, Malformed, NotEnrolled, Verified
 from provider.factors.hashing import SecretHasher
 from provider.factors.pin import PinFactor
 from provider.factors.pin_policy import COMMON_PINS, PinRejected, check_pin
@@ -473,6 +473,21 @@ def test_a_hash_with_old_parameters_is_rehashed_once(ctx: Flask) -> None:
     assert again == after
 
 
+def _until_admitted(factor: PinFactor, user: int, pin: str) -> str:
+    """Verify, trying again while the server is busy (a busy answer checks and
+    counts nothing: it is no attempt)."""
+    while True:
+        try:
+            factor.verify(user, {"pin": pin})
+        except Busy:
+            continue
+        except InvalidCode:
+            return "wrong"
+        except Locked as exc:
+            return "waiting" if exc.retry_after is not None else "locked"
+        return "success"
+
+
 def test_100_parallel_wrong_pins_count_exactly_10_failures(app: Flask) -> None:
     """SECURITY.md A.1: at most 10 argon2 verifications, no success."""
     with app.app_context():
@@ -485,13 +500,7 @@ def test_100_parallel_wrong_pins_count_exactly_10_failures(app: Flask) -> None:
     def attempt(_: int) -> str:
         with app.app_context():
             barrier.wait(timeout=60)
-            try:
-                factor.verify(user, {"pin": WRONG})
-            except InvalidCode:
-                return "wrong"
-            except Locked:
-                return "locked"
-            return "success"
+            return _until_admitted(factor, user, WRONG)
 
     with ThreadPoolExecutor(max_workers=100) as pool:
         results = list(pool.map(attempt, range(100)))
@@ -502,6 +511,31 @@ def test_100_parallel_wrong_pins_count_exactly_10_failures(app: Flask) -> None:
     with app.app_context():
         status = factor.status(user)
         assert status.failures == 10 and status.locked
+
+
+def test_a_busy_hasher_refuses_at_once_and_counts_nothing(app: Flask) -> None:
+    """Load shedding: with the one slot taken and no queue, a check is refused
+    with Busy before anything is reserved or hashed; a locked PIN still answers
+    locked (that needs no hash)."""
+    with app.app_context():
+        user = make_user()
+        hasher = SpyHasher(max_concurrent=1, max_waiting=0)
+        factor = pin_factor(hasher, NO_DELAY)
+        factor.set_pin(user, PIN, PIN)
+        with hasher.admission():  # another request is hashing
+            with pytest.raises(Busy) as busy:
+                factor.verify(user, {"pin": WRONG})
+            assert busy.value.status_code == 503 and busy.value.retry_after == 1
+            assert hasher.verifies == 0 and factor.status(user).failures == 0
+        for _ in range(10):
+            with pytest.raises(InvalidCode):
+                factor.verify(user, {"pin": WRONG})
+        with hasher.admission(), pytest.raises(Locked):
+            factor.verify(user, {"pin": PIN})
+        assert hasher.verifies == 10 and factor.status(user).failures == 10
+        # Admission is given back: a later check is admitted again.
+        with pytest.raises(Locked):
+            factor.verify(user, {"pin": PIN})
 
 
 def test_parallel_wrong_pins_with_the_default_delay_never_exceed_the_limit(
@@ -517,14 +551,8 @@ def test_parallel_wrong_pins_with_the_default_delay_never_exceed_the_limit(
     def attempt(_: int) -> str:
         with app.app_context():
             barrier.wait(timeout=60)
-            try:
-                factor.verify(user, {"pin": WRONG})
-            except InvalidCode:
-                return "wrong"
-            except Locked as exc:
-                assert exc.retry_after is not None  # a wait, not yet the lock
-                return "wait"
-            return "success"
+            outcome = _until_admitted(factor, user, WRONG)
+            return "wait" if outcome == "waiting" else outcome
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         results = list(pool.map(attempt, range(30)))

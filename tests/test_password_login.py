@@ -162,3 +162,30 @@ def test_audit_records_attempts_without_secrets(actions: Actions, app: Flask) ->
     ]
     dump = repr([(r.event, r.result, r.username, r.reason, r.details) for r in rows])
     assert WRONG not in dump and "correct horse battery" not in dump
+
+
+def test_a_busy_server_says_try_again_and_counts_nothing(actions: Actions, app: Flask) -> None:
+    """argon2 load shedding: with every slot and queue place taken, a sign-in is
+    refused at once (503, Retry-After) for known and unknown users alike, with
+    nothing counted or audited; once a place is free it works."""
+    import contextlib
+
+    from provider.factors.hashing import HasherBusy
+    from provider.storage import throttle
+
+    user_id = actions.create_user()
+    hasher = app.extensions["belay_hasher"]
+    with contextlib.ExitStack() as held:
+        with contextlib.suppress(HasherBusy):
+            for _ in range(1000):  # take every place (the capacity depends on the CPUs)
+                held.enter_context(hasher.admission())
+        for username in ("alice", "nobody"):
+            refused = actions.login(username, "not the password")
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            assert "Try again in a moment" in _message(refused)
+    with app.app_context():
+        assert throttle.state(user_id, "password") is None
+        assert (
+            db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == "login")).all() == []
+        )
+    assert actions.login().status_code == 302

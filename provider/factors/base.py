@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from provider.policy import EnrolledMethod
 
 __all__ = [
+    "Busy",
     "Factor",
     "FactorError",
     "InvalidCode",
@@ -87,6 +88,20 @@ class Locked(FactorError):
     def __init__(self, message: str, *, retry_after: int | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Busy(FactorError):
+    """Too many password or PIN checks at once on this server: nothing was
+    checked and nothing counted; try again in ``retry_after`` seconds."""
+
+    code = "temporarily_unavailable"
+    status_code = 503
+    retry_after = 1
+
+    def __init__(
+        self, message: str = "Too many sign-in checks at once. Try again in a moment."
+    ) -> None:
+        super().__init__(message)
 
 
 @runtime_checkable

@@ -9,6 +9,14 @@ half the CPUs, at least one): each computation holds 64 MiB and keeps
 every core and starve the requests that need no hash at all (bench/RESULTS.md,
 "PIN storm"). A computation waits for a slot instead. Every computation is counted in
 ``belay_argon2_operations_total`` (a locked factor never reaches this module).
+
+Waiting costs a server thread, though: a burst of guesses would hold every
+thread of the process in that queue, and normal requests (which need no hash)
+would wait behind them. So a check that will hash first asks for
+:meth:`SecretHasher.admission`: at most ``max_concurrent + max_waiting``
+checks are admitted at once, and one more is refused at once with
+:class:`HasherBusy` — before any attempt is counted, so a refused check is no
+attempt at all (SECURITY.md A.1 still counts exactly ten failures).
 """
 
 from __future__ import annotations
@@ -23,13 +31,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from prometheus_client import Counter
 
-__all__ = ["SecretHasher", "Verified", "default_max_concurrent"]
+__all__ = ["HasherBusy", "SecretHasher", "Verified", "default_max_concurrent"]
 
 ARGON2_OPERATIONS = Counter(
     "belay_argon2_operations",
     "argon2id computations (hash or verify) by operation",
     ["operation"],
 )
+ARGON2_BUSY = Counter(
+    "belay_argon2_busy_refusals",
+    "Password or PIN checks refused at once because every argon2 slot and queue place was taken",
+)
+
+
+class HasherBusy(Exception):
+    """Every argon2 slot and queue place of this process is taken: try again shortly."""
 
 
 def default_max_concurrent() -> int:
@@ -55,6 +71,7 @@ class SecretHasher:
         memory_cost: int,
         parallelism: int,
         max_concurrent: int | None = None,
+        max_waiting: int = 2,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
@@ -62,9 +79,27 @@ class SecretHasher:
         # At most this many argon2 computations at once in this process (0/None: default).
         slots = max_concurrent or default_max_concurrent()
         self._slots = threading.BoundedSemaphore(slots)
+        self._capacity = slots + max(0, max_waiting)
+        self._admitted = 0
+        self._admit_lock = threading.Lock()
         # Verifying against this keeps the time of an unknown-user attempt equal
         # to a known one, so timing does not reveal which accounts exist.
         self._dummy = self._hasher.hash("belay-dummy-secret")
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """Admit one password or PIN check (its hashing included), or raise
+        :class:`HasherBusy` at once when the slots and the queue are full."""
+        with self._admit_lock:
+            if self._admitted >= self._capacity:
+                ARGON2_BUSY.inc()
+                raise HasherBusy
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._admit_lock:
+                self._admitted -= 1
 
     @contextlib.contextmanager
     def _slot(self, operation: str) -> Iterator[None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from provider.factors.base import (
+    Busy,
     InvalidCode,
     Locked,
     Malformed,
@@ -19,7 +20,7 @@ from provider.factors.base import (
     NotRemovable,
     Verified,
 )
-from provider.factors.hashing import SecretHasher
+from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.policy import KNOWLEDGE, EnrolledMethod
 from provider.storage import factors as store
 from provider.storage import throttle
@@ -33,13 +34,31 @@ AMR = ("pwd",)
 @dataclass(frozen=True)
 class PasswordCheck:
     ok: bool
-    reason: Literal["ok", "wrong", "unknown_user", "locked", "wait"]
+    reason: Literal["ok", "wrong", "unknown_user", "locked", "wait", "busy"]
     new_hash: str | None = None
     retry_after: int = 0
 
 
 def check_password(
     *,
+    user_id: int | None,
+    stored_hash: str | None,
+    password: str,
+    hasher: SecretHasher,
+    limits: throttle.Limits,
+) -> PasswordCheck:
+    try:
+        with hasher.admission():
+            return _check_admitted(user_id, stored_hash, password, hasher, limits)
+    except HasherBusy:
+        # Not admitted: nothing counted, nothing hashed. A locked password
+        # still answers as locked (that needs no hash).
+        if user_id is not None and throttle.is_locked(user_id, FACTOR, limits):
+            return PasswordCheck(ok=False, reason="locked")
+        return PasswordCheck(ok=False, reason="busy", retry_after=Busy.retry_after)
+
+
+def _check_admitted(
     user_id: int | None,
     stored_hash: str | None,
     password: str,
@@ -127,6 +146,8 @@ class PasswordFactor:
                 "Ask an administrator to unlock it.",
                 retry_after=None,
             )
+        if result.reason == "busy":
+            raise Busy()
         if result.reason == "wait":
             raise Locked(
                 f"Too many wrong passwords. Try again in {result.retry_after} seconds.",

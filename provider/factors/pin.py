@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from provider import clock
 from provider.factors.attempts import reserve_or_raise, state_of
-from provider.factors.base import InvalidCode, Malformed, NotEnrolled, Verified
-from provider.factors.hashing import SecretHasher
+from provider.factors.base import Busy, InvalidCode, Malformed, NotEnrolled, Verified
+from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.pin_policy import PinRejected, check_pin
 from provider.policy import KNOWLEDGE, EnrolledMethod
 from provider.storage import factors as store
@@ -139,6 +139,17 @@ class PinFactor:
             raise Malformed("Enter your PIN: digits only.")
         if store.get_pin(user_id) is None:
             raise NotEnrolled("You have no PIN.")
+        try:
+            with self._hasher.admission():
+                return self._verify_admitted(user_id, pin)
+        except HasherBusy:
+            # Not admitted: nothing counted, nothing hashed (a locked PIN still
+            # answers as locked: the reservation refuses it without a hash).
+            if throttle.is_locked(user_id, self.counter, self._limits):
+                self._reserve(user_id)
+            raise Busy() from None
+
+    def _reserve(self, user_id: int) -> None:
         reserve_or_raise(
             user_id,
             self.counter,
@@ -146,6 +157,9 @@ class PinFactor:
             locked_message=LOCKED_MESSAGE,
             wait_message=WAIT_MESSAGE,
         )
+
+    def _verify_admitted(self, user_id: int, pin: str) -> Verified:
+        self._reserve(user_id)
         # Read again after the (committing) reservation: the PIN as it is now.
         row = store.get_pin(user_id)
         if row is None:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from flask import current_app
 
 from provider.factors import password as password_factor
-from provider.factors.base import FactorError, InvalidCode, Verified
-from provider.factors.hashing import SecretHasher
+from provider.factors.base import Busy, FactorError, InvalidCode, Verified
+from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit, throttle
 from provider.storage import factors as factor_store
 from provider.storage.models import User
 
 __all__ = [
+    "BUSY_MESSAGE",
     "PIN_FAILURE_MESSAGE",
     "LoginResult",
     "PinLoginResult",
@@ -31,6 +32,8 @@ FAILURE_MESSAGE = "That username and password did not work. Check them and try a
 # The same for PIN sign-in: unknown user, no PIN, wrong PIN, waiting or locked
 # all read alike (a locked PIN is refused exactly like a wrong one).
 PIN_FAILURE_MESSAGE = "That username and PIN did not work. Check them and try again in a moment."
+# Too many checks at once on this server (load shedding): nothing was checked.
+BUSY_MESSAGE = "We are checking too many sign-ins at once. Try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ def verify_password(
         hasher=hasher(),
         limits=password_limits(),
     )
-    if not (result.ok and not audit_success):
+    if not (result.ok and not audit_success) and result.reason != "busy":
+        # (a busy refusal checked nothing: no attempt to audit)
         _audit_attempt(purpose, result, user, username, client_id, ip)
     if not result.ok or user is None:
         return LoginResult(None, result.reason, result.retry_after)
@@ -105,6 +109,17 @@ def _audit_attempt(
         reason=None if result.ok else result.reason,
         ip=ip,
     )
+
+
+def _spend_one_check(secret: str) -> bool:
+    """A dummy argon2 verification (so refusals take as long as a real check),
+    inside the hasher's admission: False when the server is too busy for it."""
+    try:
+        with hasher().admission():
+            hasher().dummy_verify(secret)
+    except HasherBusy:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -149,10 +164,13 @@ def verify_pin_login(
                 verified = factor.verify(user.id, {"pin": pin})
             except FactorError as exc:
                 reason = type(exc).__name__.lower()
-                if not isinstance(exc, InvalidCode):
-                    hasher().dummy_verify(pin)  # no hash ran: spend the same time
-    if verified is None and reason in {"unknown_user", "not_enrolled", "pin_too_short"}:
-        hasher().dummy_verify(pin)
+                if not isinstance(exc, InvalidCode | Busy) and not _spend_one_check(pin):
+                    reason = "busy"  # no hash ran: spend the same time, if admitted
+    unchecked = verified is None and reason in {"unknown_user", "not_enrolled", "pin_too_short"}
+    if unchecked and not _spend_one_check(pin):
+        reason = "busy"
+    if reason == "busy":
+        return PinLoginResult(None, None, reason)  # nothing checked: nothing to audit
     audit.record(
         "login",
         "success" if verified is not None else "failure",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from provider import clock, policy
-from provider.factors.base import FactorError, NotEnrolled, Verified
+from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.registry import FactorRegistry
 from provider.storage import audit
 from provider.storage import sessions as session_store
@@ -89,6 +89,8 @@ def verify_in_session(
         raise NotEnrolled("That way of confirming is not available here.") from None
     try:
         verified = factor.verify(user.id, submitted)
+    except Busy:
+        raise  # nothing was checked: no attempt to audit (counted in /metrics)
     except FactorError as exc:
         audit.record(
             purpose,

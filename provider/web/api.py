@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from provider import clock, policy
 from provider.crypto import random_token
-from provider.factors.base import FactorError, Locked
+from provider.factors.base import Busy, FactorError, Locked
 from provider.flows import step_up
 from provider.oidc.server import sign_jwt
 from provider.storage.ladder import current_ladder
@@ -88,6 +88,8 @@ def verify() -> Response:
         )
     except Locked as exc:
         return _error(429, exc.code, exc.message, exc.retry_after or 0)
+    except Busy as exc:
+        return _error(503, exc.code, exc.message, exc.retry_after)
     except FactorError as exc:
         return _error(401 if exc.code == "invalid_code" else 400, exc.code, exc.message)
     web_session.rotate_cookie(done.cookie_token)

@@ -17,7 +17,7 @@ from flask import (
 
 from provider import clock
 from provider.factors import password as password_factor
-from provider.factors.base import FactorError, Verified
+from provider.factors.base import Busy, FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import code_login, devices, step_up
@@ -89,6 +89,7 @@ def login() -> Any:
     if request.values.get("tx") and tx is None:
         return expired_page()
     error = None
+    busy = False
     username = ""
     client_policy = _client_policy(tx)
     pin_login = bool(client_policy is not None and client_policy.pin_login)
@@ -109,7 +110,8 @@ def login() -> Any:
             )
             if pin_result.user is not None and pin_result.verified is not None:
                 return _sign_in(tx, pin_result.user, _event_of(pin_result.verified))
-            error = login_flow.PIN_FAILURE_MESSAGE
+            busy = pin_result.reason == "busy"
+            error = login_flow.BUSY_MESSAGE if busy else login_flow.PIN_FAILURE_MESSAGE
     elif request.method == "POST":
         username = _field("username", 150).strip()
         password = _field("password")
@@ -128,8 +130,13 @@ def login() -> Any:
                     method=password_factor.FACTOR, amr=password_factor.AMR
                 )
                 return _sign_in(tx, result.user, event)
-            error = login_flow.FAILURE_MESSAGE
+            busy = result.reason == "busy"
+            error = login_flow.BUSY_MESSAGE if busy else login_flow.FAILURE_MESSAGE
     status = 401 if error and request.method == "POST" else 200
+    if busy:
+        # Nothing was checked or counted: the browser may simply try again.
+        body, _ = _render_login(tx, error=error, username=username, status=503)
+        return body, 503, {"Retry-After": "1"}
     return _render_login(tx, error=error, username=username, status=status)
 
 
@@ -253,6 +260,7 @@ def challenge() -> Any:
         # Nothing (or something else) is needed now: evaluate() already acted on it.
         return render_outcome(outcome)
     error = None
+    error_status = 401
     if request.method == "POST":
         if request.form.get("cancel"):
             audit.record("step_up", "cancelled", user_id=user.id, client_id=tx.client_id)
@@ -271,6 +279,7 @@ def challenge() -> Any:
             )
         except FactorError as exc:
             error = exc.message
+            error_status = exc.status_code if isinstance(exc, Busy) else 401
         else:
             web_session.rotate_cookie(done.cookie_token)
             response = redirect(url_for("oidc.authorize_resume", tx=tx.id))
@@ -289,7 +298,7 @@ def challenge() -> Any:
         username=user.username,
         action=url_for("login.challenge", tx=tx.id),
         remember_days=_remember_days(tx),
-    ), (401 if error else 200)
+    ), (error_status if error else 200)
 
 
 @bp.post("/challenge/send-code")
