@@ -42,7 +42,7 @@ from bench.driver import (
     step_up_flows,
     timed_flows,
 )
-from bench.storm import Storm, run_storm
+from bench.storm import BUSY_PAUSE, Storm, run_storm
 from bench.targets import CLIENT_ID, REDIRECT, BelayTarget, NodeTarget, Target
 
 HERE = Path(__file__).resolve().parent
@@ -220,10 +220,10 @@ def storm_lines(name: str, storm: Storm) -> list[str]:
         f"Without the storm: {base.flows_per_s:.1f} flows/s, flow p95 "
         f"{ms(base.step('flow', 95))} ms.",
         "",
-        "| phase | accounts | wrong PINs posted | refused unchecked¹ | seconds "
+        "| phase | accounts | wrong PINs posted | refused unchecked¹ | busy, retried³ | seconds "
         "| argon2 computations | server CPU ms per attempt² | normal flows/s "
         "| normal flow p95 ms | p95 × no storm |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase in storm.phases:
         normal_cpu = phase.normal.flows * base.cpu_ms_per_flow
@@ -231,13 +231,16 @@ def storm_lines(name: str, storm: Storm) -> list[str]:
         p95 = phase.normal.step("flow", 95)
         lines.append(
             f"| {phase.name} | {phase.accounts} | {phase.attempts} | {phase.refused_unchecked} | "
-            f"{phase.seconds:.1f} | {phase.argon2:.0f} | {per_attempt:.1f} | "
+            f"{phase.busy} | {phase.seconds:.1f} | {phase.argon2:.0f} | {per_attempt:.1f} | "
             f"{phase.normal.flows_per_s:.1f} | {ms(p95)} | {p95 / base.step('flow', 95):.2f} |"
         )
     lines += [
         "",
         "¹ answers saying the PIN is locked or not offered. ² server CPU during the phase "
-        "minus the normal flows' share (their CPU per flow without the storm).",
+        "minus the normal flows' share (their CPU per flow without the storm). "
+        "³ `503` answers of the argon2 load shedding (nothing checked or counted); "
+        "the attacker retried each after the answer's `Retry-After` "
+        f"({BUSY_PAUSE:.0f} s).",
     ]
     return lines
 

@@ -39,6 +39,9 @@ from bench.driver import (
 from bench.targets import PIN, REDIRECT, BelayTarget
 
 WRONG_PIN = "194628" if PIN != "194628" else "284619"
+#: seconds an attacker waits before retrying a guess the server was too busy to
+#: check, when the answer has no Retry-After
+BUSY_PAUSE = 1.0
 Page = tuple[requests.Session, str, str]
 
 
@@ -48,6 +51,7 @@ class StormPhase:
     accounts: int
     attempts: int
     refused_unchecked: int  # answers that say the PIN is locked or not offered
+    busy: int  # 503 "try again" answers (argon2 load shedding), each guess retried
     seconds: float
     cpu_ms: float
     argon2: float
@@ -80,16 +84,26 @@ def open_pin_pages(target: BelayTarget, names: list[str], *, locked: bool) -> li
 
 def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> None:
     """In the child: one thread per page, ``rounds`` wrong PINs each; puts the tallies."""
-    counts = {"attempts": 0, "refused": 0, "errors": 0}
+    counts = {"attempts": 0, "refused": 0, "busy": 0, "errors": 0}
     last_error = [""]
     lock = threading.Lock()
+
+    def post(browser: requests.Session, tx: str, csrf: str) -> requests.Response:
+        """One guess; a busy answer (nothing checked) is retried after its
+        Retry-After, as an attacker that wants every guess checked would (one
+        that ignores it is a plain request flood: rate limits at the proxy)."""
+        while True:
+            response = target.post_challenge(browser, tx, csrf, {"method": "pin", "pin": WRONG_PIN})
+            if response.status_code != 503:
+                return response
+            with lock:
+                counts["busy"] += 1
+            time.sleep(float(response.headers.get("Retry-After", BUSY_PAUSE)))
 
     def guess(browser: requests.Session, tx: str, csrf: str) -> None:
         for _ in range(rounds):
             try:
-                response = target.post_challenge(
-                    browser, tx, csrf, {"method": "pin", "pin": WRONG_PIN}
-                )
+                response = post(browser, tx, csrf)
             except requests.RequestException as exc:
                 ok, refused, error = False, False, repr(exc)
             else:
@@ -146,7 +160,15 @@ def storm_phase(
     if not normal:
         raise RuntimeError(f"storm ({name}): the normal flows beside it failed")
     return StormPhase(
-        name, len(pages), tally["attempts"], tally["refused"], seconds, cpu, argon2, normal[0]
+        name,
+        len(pages),
+        tally["attempts"],
+        tally["refused"],
+        tally["busy"],
+        seconds,
+        cpu,
+        argon2,
+        normal[0],
     )
 
 

@@ -213,12 +213,17 @@ class BelayTarget(Target):
         page = browser.get(self.url + "/login", timeout=60)
         csrf = _CSRF.search(page.text)
         assert csrf, page.text[:300]
-        response = browser.post(
-            self.url + "/login",
-            data={"csrf_token": csrf.group(1), "username": username, "password": PASSWORD},
-            allow_redirects=False,
-            timeout=60,
-        )
+        while True:
+            response = browser.post(
+                self.url + "/login",
+                data={"csrf_token": csrf.group(1), "username": username, "password": PASSWORD},
+                allow_redirects=False,
+                timeout=60,
+            )
+            if response.status_code != 503:
+                break
+            # argon2 load shedding ("try again in a moment"): as a person would.
+            time.sleep(float(response.headers.get("Retry-After", "1")))
         assert response.status_code == 302, response.text[:300]
 
     def challenge_form(self, browser: requests.Session, location: str) -> tuple[str, str, str]:

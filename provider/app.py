@@ -114,6 +114,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         parallelism=app.config["ARGON2_PARALLELISM"],
         max_concurrent=int(app.config["ARGON2_MAX_CONCURRENT"]) or None,
         max_waiting=int(app.config["ARGON2_MAX_WAITING"]),
+        slot_dir=os.path.join(app.instance_path, "argon2-slots"),
     )
     app.extensions["belay_ladder"] = ladder_store.current_ladder
 

@@ -110,10 +110,14 @@ DEFAULTS: dict[str, Any] = {
     "SMS_WEBHOOK_TOKEN": "",
     # Issuer shown by authenticator apps next to the account name (otpauth URI).
     "TOTP_ISSUER_NAME": "Belay",
-    # argon2id parameters (RFC 9106 "second recommended", lighter memory).
+    # argon2id parameters (RFC 9106 "second recommended" time and memory). One
+    # lane (OWASP's choice): a computation then keeps one core busy, so the
+    # ARGON2_MAX_CONCURRENT bound below really leaves the other cores to
+    # requests that need no hash (4 lanes made one computation take both cores
+    # of a 2-core machine for ~30 ms less wall time; bench/RESULTS.md, storm).
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
-    "ARGON2_PARALLELISM": 4,
+    "ARGON2_PARALLELISM": 1,
     # At most this many argon2 computations at once per process (0: half the
     # CPUs, at least one), and at most ARGON2_MAX_WAITING more checks queued
     # for them; a check beyond that is refused at once ("try again", 503),

@@ -559,3 +559,29 @@ def test_parallel_wrong_pins_with_the_default_delay_never_exceed_the_limit(
     # The 5th reserved attempt starts the delay: the rest of the burst waits.
     assert results.count("wrong") == 5
     assert hasher.verifies == 5
+
+
+def test_argon2_slots_are_shared_by_every_process_on_the_host(tmp_path: Any) -> None:
+    """The slot is a lock file held with flock: another process (here another
+    hasher with its own file descriptions) cannot take it while it is held."""
+    import fcntl
+    import os
+
+    first = SecretHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, max_concurrent=1, slot_dir=tmp_path
+    )
+    SecretHasher(time_cost=1, memory_cost=1024, parallelism=1, max_concurrent=1, slot_dir=tmp_path)
+    with first._slot("hash"):
+        (slot,) = sorted(tmp_path.iterdir())
+        fd = os.open(slot, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    fd = os.open(slot, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    finally:
+        os.close(fd)
+    assert first.verify(first.hash("123456"), "123456").ok

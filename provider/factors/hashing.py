@@ -3,8 +3,9 @@
 Parameters come from configuration; a hash made with older parameters still
 verifies and is rehashed once (SECURITY.md case 40).
 
-Concurrent argon2 work is bounded per process (``max_concurrent``, default:
-half the CPUs, at least one): each computation holds 64 MiB and keeps
+Concurrent argon2 work is bounded per host (``max_concurrent``, default:
+half the CPUs, at least one; lock files in the instance folder, shared by every
+gunicorn worker): each computation holds 64 MiB and keeps
 ``ARGON2_PARALLELISM`` threads busy, so a storm of guesses would otherwise take
 every core and starve the requests that need no hash at all (bench/RESULTS.md,
 "PIN storm"). A computation waits for a slot instead. Every computation is counted in
@@ -22,10 +23,12 @@ attempt at all (SECURITY.md A.1 still counts exactly ten failures).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -57,6 +60,61 @@ def default_max_concurrent() -> int:
     return max(1, cpus // 2)
 
 
+class _Slots:
+    def hold(self) -> contextlib.AbstractContextManager[None]:
+        raise NotImplementedError
+
+
+class _ProcessSlots(_Slots):
+    def __init__(self, slots: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(slots)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._semaphore:
+            yield
+
+
+class _HostSlots(_Slots):
+    """``slots`` argon2 slots shared by every process and thread on this host:
+    one lock file per slot, held with ``flock`` (a lock belongs to one open
+    file, so two threads of one process exclude each other too). gunicorn's
+    workers are separate processes, so a per-process bound would let each of
+    them take a core; this keeps the bound for the whole server."""
+
+    def __init__(self, directory: Path, slots: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._paths = [directory / f"argon2-slot-{i}.lock" for i in range(slots)]
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        fd = self._take()
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _take(self) -> int:
+        start = threading.get_ident() % len(self._paths)
+        order = self._paths[start:] + self._paths[:start]
+        for path in order:  # a free slot, if any
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return fd
+        fd = os.open(order[0], os.O_RDWR | os.O_CREAT, 0o600)  # else wait for one
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
 @dataclass(frozen=True)
 class Verified:
     ok: bool
@@ -72,13 +130,21 @@ class SecretHasher:
         parallelism: int,
         max_concurrent: int | None = None,
         max_waiting: int = 2,
+        slot_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
-        # At most this many argon2 computations at once in this process (0/None: default).
+        # At most this many argon2 computations at once (0/None: default): on the
+        # whole host when ``slot_dir`` is given (every gunicorn worker shares
+        # the slots), else in this process.
         slots = max_concurrent or default_max_concurrent()
-        self._slots = threading.BoundedSemaphore(slots)
+        self._slots: _Slots = _ProcessSlots(slots)
+        if slot_dir:
+            # A folder we cannot write to (a read-only image) keeps the
+            # per-process bound rather than failing to start.
+            with contextlib.suppress(OSError):
+                self._slots = _HostSlots(Path(slot_dir), slots)
         self._capacity = slots + max(0, max_waiting)
         self._admitted = 0
         self._admit_lock = threading.Lock()
@@ -103,7 +169,7 @@ class SecretHasher:
 
     @contextlib.contextmanager
     def _slot(self, operation: str) -> Iterator[None]:
-        with self._slots:
+        with self._slots.hold():
             ARGON2_OPERATIONS.labels(operation).inc()
             yield
 
