@@ -269,14 +269,22 @@ def totp_confirm(row: WebSession, user: User) -> Any:
     return _changed(user, "factor_enrolled", "totp", "Your authenticator app is set up.")
 
 
+def _code_factor(kind: str) -> tuple[str, Any] | None:
+    """(method, factor) receiving codes at an ``email`` or ``phone`` destination."""
+    method = _CODE_METHODS.get(kind)
+    if method is None or method not in step_up.factors():
+        return None
+    return method, step_up.factors().get(method)
+
+
 @bp.post("/account/<kind>/add")
 @confirmed_access
 def add_destination(row: WebSession, user: User, kind: str) -> Any:
     """Send a code to a new email address or phone number (not used until verified)."""
-    method = _CODE_METHODS.get(kind)
-    if method is None or method not in step_up.factors():
+    found = _code_factor(kind)
+    if found is None:
         return redirect(url_for("account.index"))
-    factor: Any = step_up.factors().get(method)
+    method, factor = found
     try:
         sent = factor.send_verification(user.id, _field(kind, 320))
     except DeliveryFailed as exc:
@@ -299,10 +307,10 @@ def add_destination(row: WebSession, user: User, kind: str) -> Any:
 @bp.post("/account/<kind>/verify")
 @confirmed_access
 def verify_destination(row: WebSession, user: User, kind: str) -> Any:
-    method = _CODE_METHODS.get(kind)
-    if method is None or method not in step_up.factors():
+    found = _code_factor(kind)
+    if found is None:
         return redirect(url_for("account.index"))
-    factor: Any = step_up.factors().get(method)
+    method, factor = found
     try:
         factor.confirm_verification(user.id, _field("code", 64))
     except FactorError as exc:

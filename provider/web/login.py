@@ -312,38 +312,35 @@ def send_code() -> Any:
     _row, user = signed_in
     tx = _tx()
     back = url_for("login.challenge", tx=tx.id) if tx is not None else url_for("account.index")
-    channel = _field("channel", 10)
-    method = {"email": "email_otp", "sms": "sms_otp"}.get(channel)
+    method = code_login.CHANNEL_METHODS.get(_field("channel", 10))
     registry = step_up.factors()
     factor: Any = registry.get(method) if method is not None and method in registry else None
     if factor is None or not factor.enrolled(user.id):
         flash("That way of receiving a code is not available.", "error")
         return redirect(back), 303
+    failure: FactorError | DeliveryFailed | None = None
     try:
         sent = factor.send(user.id)
     except (FactorError, DeliveryFailed) as exc:
-        reason = (
-            "delivery_failed" if isinstance(exc, DeliveryFailed) else type(exc).__name__.lower()
-        )
-        audit.record(
-            "otp_sent",
-            "failure",
-            user_id=user.id,
-            client_id=tx.client_id if tx is not None else None,
-            method=method,
-            reason=reason,
-            ip=request.remote_addr,
-        )
-        flash(exc.message, "error")
-        return redirect(back), 303
+        failure = exc
     audit.record(
         "otp_sent",
-        "success",
+        "success" if failure is None else "failure",
         user_id=user.id,
         client_id=tx.client_id if tx is not None else None,
         method=method,
+        reason=(
+            None
+            if failure is None
+            else "delivery_failed"
+            if isinstance(failure, DeliveryFailed)
+            else type(failure).__name__.lower()
+        ),
         ip=request.remote_addr,
     )
+    if failure is not None:
+        flash(failure.message, "error")
+        return redirect(back), 303
     session[factor_forms.SENT_KEY] = {"user": user.id, "method": method, "masked": sent.masked}
     return redirect(back), 303
 
