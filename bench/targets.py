@@ -8,6 +8,7 @@ the same code for both, driven through the discovery document.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -72,7 +73,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"server did not start; see {log}")
 
 
-class Target:
+class Target(abc.ABC):
     name = "?"
     process: subprocess.Popen[bytes] | None = None
 
@@ -87,6 +88,7 @@ class Target:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    @abc.abstractmethod
     def setup(
         self,
         users: list[str],
@@ -94,7 +96,7 @@ class Target:
         pin_users: list[str],
         locked_pin_users: Sequence[str] = (),
     ) -> None:
-        raise NotImplementedError
+        """Start the server and create the users (some with TOTP, PINs, locked PINs)."""
 
     def discover(self) -> None:
         self.meta = requests.get(self.url + "/.well-known/openid-configuration", timeout=10).json()
@@ -113,8 +115,9 @@ class Target:
         assert self.process is not None
         return process_tree_cpu_ms(self.process.pid)
 
+    @abc.abstractmethod
     def version(self) -> str:
-        raise NotImplementedError
+        """The server's name and versions, for the report."""
 
     # -- browser steps ------------------------------------------------------------------
 
@@ -124,12 +127,13 @@ class Target:
     def absolute(self, location: str) -> str:
         return urljoin(self.url + "/", location)
 
+    @abc.abstractmethod
     def sign_in(self, browser: requests.Session, username: str) -> None:
-        raise NotImplementedError
+        """Sign ``username`` in with the password (a live session in ``browser``)."""
 
+    @abc.abstractmethod
     def step_up_totp(self, browser: requests.Session, location: str, code: str) -> str:
         """From the step-up page at ``location`` to the redirect back to the client."""
-        raise NotImplementedError
 
     def follow(self, browser: requests.Session, response: requests.Response) -> str:
         """Follow redirects by hand until one goes to the client's redirect_uri."""

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -60,12 +61,13 @@ def default_max_concurrent() -> int:
     return max(1, cpus // 2)
 
 
-class _Slots:
+class _Slots(Protocol):
     def hold(self) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError
+        """Hold one argon2 slot for the ``with`` block (waiting for one if need be)."""
+        ...
 
 
-class _ProcessSlots(_Slots):
+class _ProcessSlots:
     def __init__(self, slots: int) -> None:
         self._semaphore = threading.BoundedSemaphore(slots)
 
@@ -75,7 +77,7 @@ class _ProcessSlots(_Slots):
             yield
 
 
-class _HostSlots(_Slots):
+class _HostSlots:
     """``slots`` argon2 slots shared by every process and thread on this host:
     one lock file per slot, held with ``flock`` (a lock belongs to one open
     file, so two threads of one process exclude each other too). gunicorn's
