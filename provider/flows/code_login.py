@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 
-from provider.factors.base import FactorError, NotEnrolled, Verified
+from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit
@@ -27,6 +27,7 @@ __all__ = [
     "FAILURE_MESSAGE",
     "CodeLoginResult",
     "available_channels",
+    "record_send",
     "send_login_code",
     "verify_login_code",
 ]
@@ -83,29 +84,51 @@ def send_login_code(
     if factor is None:
         raise ValueError(f"no configured channel {channel!r}")
     user = _user(username)
-    reason = "unknown_user"
-    failure: str | None = None
+    error: FactorError | DeliveryFailed | None = None
     if user is not None:
         try:
             factor.send(user.id)
-            reason = "ok"
-        except DeliveryFailed as exc:
-            reason, failure = "delivery_failed", exc.message
-        except NotEnrolled:
-            reason = "not_enrolled"
-        except FactorError as exc:
-            reason = exc.code
-    audit.record(
-        "otp_sent",
-        "success" if reason == "ok" else "failure",
+        except (FactorError, DeliveryFailed) as exc:
+            error = exc
+    record_send(
+        factor.method,
+        error,
         user_id=user.id if user else None,
         username=username if user else None,
         client_id=client_id,
-        method=factor.method,
-        reason=None if reason == "ok" else reason,
+        ip=ip,
+        reason="unknown_user" if user is None else None,
+    )
+    failure = error.message if isinstance(error, DeliveryFailed) else None
+    return failure
+
+
+def record_send(
+    method: str,
+    error: FactorError | DeliveryFailed | None,
+    *,
+    user_id: int | None,
+    client_id: str | None,
+    ip: str | None,
+    username: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Audit one code send (``otp_sent``) — from the challenge page, the account
+    page or sign-in with a code — with one vocabulary of reasons."""
+    if error is not None and reason is None:
+        reason = (
+            "delivery_failed" if isinstance(error, DeliveryFailed) else type(error).__name__.lower()
+        )
+    audit.record(
+        "otp_sent",
+        "success" if reason is None else "failure",
+        user_id=user_id,
+        username=username,
+        client_id=client_id,
+        method=method,
+        reason=reason,
         ip=ip,
     )
-    return failure
 
 
 def verify_login_code(

@@ -27,8 +27,8 @@ from provider import clock
 from provider.factors.base import FactorError
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
+from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
-from provider.flows import step_up
 from provider.flows.login import hasher
 from provider.storage import accounts, audit, devices
 from provider.storage import passkeys as passkey_store
@@ -288,18 +288,11 @@ def add_destination(row: WebSession, user: User, kind: str) -> Any:
     try:
         sent = factor.send_verification(user.id, _field(kind, 320))
     except DeliveryFailed as exc:
-        audit.record(
-            "otp_sent",
-            "failure",
-            user_id=user.id,
-            method=method,
-            reason="delivery_failed",
-            ip=request.remote_addr,
-        )
+        code_login.record_send(method, exc, user_id=user.id, client_id=None, ip=request.remote_addr)
         return render_account(row, user, 503, error=exc.message)
     except FactorError as exc:
         return render_account(row, user, exc.status_code, error=exc.message)
-    audit.record("otp_sent", "success", user_id=user.id, method=method, ip=request.remote_addr)
+    code_login.record_send(method, None, user_id=user.id, client_id=None, ip=request.remote_addr)
     flash(f"We sent a code to {sent.masked}.", "notice")
     return redirect(url_for("account.index"))
 

@@ -315,7 +315,7 @@ def send_code() -> Any:
     method = code_login.CHANNEL_METHODS.get(_field("channel", 10))
     registry = step_up.factors()
     factor: Any = registry.get(method) if method is not None and method in registry else None
-    if factor is None or not factor.enrolled(user.id):
+    if method is None or factor is None or not factor.enrolled(user.id):
         flash("That way of receiving a code is not available.", "error")
         return redirect(back), 303
     failure: FactorError | DeliveryFailed | None = None
@@ -323,19 +323,11 @@ def send_code() -> Any:
         sent = factor.send(user.id)
     except (FactorError, DeliveryFailed) as exc:
         failure = exc
-    audit.record(
-        "otp_sent",
-        "success" if failure is None else "failure",
+    code_login.record_send(
+        method,
+        failure,
         user_id=user.id,
         client_id=tx.client_id if tx is not None else None,
-        method=method,
-        reason=(
-            None
-            if failure is None
-            else "delivery_failed"
-            if isinstance(failure, DeliveryFailed)
-            else type(failure).__name__.lower()
-        ),
         ip=request.remote_addr,
     )
     if failure is not None:
