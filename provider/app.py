@@ -45,12 +45,17 @@ def _is_local_http(issuer: str) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL + a busy timeout let several threads/processes share one SQLite file.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    """WAL + a busy timeout let several threads/processes share one SQLite file."""
+    if engine.dialect.name != "sqlite":
+        return
+    assert synchronous in {"normal", "full"}  # config.validate
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -89,6 +94,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        _sqlite_pragmas(db.engine, app.config["SQLITE_SYNCHRONOUS"])
     migrate.init_app(app, db, directory=_migrations_folder())
     csrf.init_app(app)
 
@@ -115,6 +122,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_concurrent=int(app.config["ARGON2_MAX_CONCURRENT"]) or None,
         max_waiting=int(app.config["ARGON2_MAX_WAITING"]),
         slot_dir=os.path.join(app.instance_path, "argon2-slots"),
+        nice=int(app.config["ARGON2_NICE"]),
     )
     app.extensions["belay_ladder"] = ladder_store.current_ladder
 

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     # SQLAlchemy URL. Default: SQLite file ``instance/belay.sqlite3``.
     # PostgreSQL: ``postgresql+psycopg://user@host/db`` (``postgresql://`` works too).
     "DATABASE_URL": None,
+    # SQLite only (WAL mode): NORMAL syncs the log at checkpoints rather than at
+    # every commit. A crashed or killed process loses nothing; a power cut or OS
+    # crash may lose the last commits, never the file. FULL syncs every commit.
+    "SQLITE_SYNCHRONOUS": "normal",
     # Signs CSRF tokens. Generated into instance/secret_key (0600) when unset.
     "SECRET_KEY": None,
     # Fernet key encrypting private signing keys and TOTP secrets at rest.
@@ -124,6 +128,11 @@ DEFAULTS: dict[str, Any] = {
     # before anything is counted, so a guessing storm cannot hold every thread.
     "ARGON2_MAX_CONCURRENT": 0,
     "ARGON2_MAX_WAITING": 2,
+    # argon2 runs on threads this many CPU niceness steps below the server
+    # (0-19, like ``nice -n``; 0: on the request thread, at normal priority),
+    # so hashing only takes CPU nothing else wants: a guessing storm slows its
+    # own guesses, not the token requests beside it.
+    "ARGON2_NICE": 10,
     # "Confirm access" on the account page lasts this long (seconds).
     "CONFIRM_ACCESS_MAX_AGE": 300,
     # Lifetime of the first-party step-up API's re-authentication token.
@@ -223,9 +232,14 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("BELAY_ARGON2_MAX_CONCURRENT must be 0-64 (0: half the CPUs)")
     if not 0 <= int(config["ARGON2_MAX_WAITING"]) <= 1000:
         raise ConfigError("BELAY_ARGON2_MAX_WAITING must be 0-1000")
+    if not 0 <= int(config["ARGON2_NICE"]) <= 19:
+        raise ConfigError("BELAY_ARGON2_NICE must be 0-19")
     if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
         raise ConfigError("BELAY_SMTP_SECURITY must be starttls, tls or none")
     config["SMTP_SECURITY"] = str(config["SMTP_SECURITY"]).lower()
+    config["SQLITE_SYNCHRONOUS"] = str(config["SQLITE_SYNCHRONOUS"]).strip().lower()
+    if config["SQLITE_SYNCHRONOUS"] not in {"normal", "full"}:
+        raise ConfigError("BELAY_SQLITE_SYNCHRONOUS must be normal or full")
     for key in ("OTP_CODE_TTL", "OTP_MAX_TRIES", "OTP_RESEND_LIMIT", "OTP_RESEND_WINDOW"):
         if int(config[key]) < 1:
             raise ConfigError(f"BELAY_{key} must be at least 1")

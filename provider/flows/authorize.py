@@ -430,7 +430,9 @@ def evaluate(
         request=request, grant_user=subject, grant=grant
     )
     if tx is not None:
-        accounts.delete_transaction(tx)
+        accounts.delete_transaction(tx, commit=False)
+    # One commit: the code (added by save_authorization_code), the finished
+    # transaction and the audit row land together or not at all.
     audit.record(
         "authorize",
         "success",

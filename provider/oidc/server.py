@@ -36,9 +36,9 @@ from provider.crypto import random_token, sha256_hex
 from provider.extensions import db
 from provider.oidc.clients import AUTH_METHODS, OAuthClient
 from provider.oidc.keys import KeyRing
-from provider.storage import audit
+from provider.storage import accounts, audit
 from provider.storage import grants as store
-from provider.storage.models import AuthorizationCode, Client, Token, User
+from provider.storage.models import AuthorizationCode, Token, User
 
 __all__ = ["Subject", "create_server", "sign_jwt", "user_claims"]
 
@@ -153,7 +153,7 @@ class StoredCode(AuthorizationCodeMixin):  # type: ignore[misc]
 def query_client(client_id: Any) -> OAuthClient | None:
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 200 or "\x00" in client_id:
         return None
-    model = db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+    model = accounts.get_client(client_id)
     return OAuthClient(model) if model else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect
 
 from provider import clock
 from provider.crypto import random_token
@@ -54,9 +54,22 @@ def user_by_name(username: str) -> User | None:
 
 
 def get_client(client_id: str | None) -> Client | None:
+    """The client row, read once per database session.
+
+    One request asks for its client several times (Authlib's grant, our policy,
+    the ID token). The memo lives in the session's ``info``, so it goes when
+    the session does (Flask-SQLAlchemy removes it after every request), and a
+    row this session deleted or expunged is read again.
+    """
     if not client_id or len(client_id) > 200 or "\x00" in client_id:  # PostgreSQL refuses NUL
         return None
+    memo: dict[str, Client] = db.session.info.setdefault("belay_clients", {})
+    row = memo.get(client_id)
+    if row is not None and row in db.session and not inspect(row).deleted:
+        return row
     row = first(db.select(Client).where(Client.client_id == client_id))
+    if row is not None:
+        memo[client_id] = row
     return row
 
 
@@ -114,6 +127,7 @@ def get_transaction(tx_id: str | None, session_id: int | None) -> AuthorizeTrans
     return tx
 
 
-def delete_transaction(tx: AuthorizeTransaction) -> None:
+def delete_transaction(tx: AuthorizeTransaction, *, commit: bool = True) -> None:
     db.session.delete(tx)
-    db.session.commit()
+    if commit:
+        db.session.commit()

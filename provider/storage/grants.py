@@ -32,8 +32,8 @@ __all__ = [
 
 
 def save_code(code: AuthorizationCode) -> None:
+    """Added to the request's transaction: the authorize flow commits it with its audit row."""
     db.session.add(code)
-    db.session.commit()
 
 
 def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
@@ -48,12 +48,10 @@ def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
             AuthorizationCode.expires_at > now,
         )
         .values(used_at=now)
-        .returning(AuthorizationCode.id)
-    ).first()
+        .returning(AuthorizationCode)
+    ).scalar_one_or_none()
     db.session.commit()
-    if row is None:
-        return None
-    return db.session.get(AuthorizationCode, row[0])
+    return row
 
 
 def code_was_used(code: str, client_id: str) -> AuthorizationCode | None:
