@@ -571,7 +571,7 @@ def test_argon2_slots_are_shared_by_every_process_on_the_host(tmp_path: Any) -> 
         time_cost=1, memory_cost=1024, parallelism=1, max_concurrent=1, slot_dir=tmp_path
     )
     SecretHasher(time_cost=1, memory_cost=1024, parallelism=1, max_concurrent=1, slot_dir=tmp_path)
-    with first._slot("hash"):
+    with first._slots.hold():
         (slot,) = sorted(tmp_path.iterdir())
         fd = os.open(slot, os.O_RDWR)
         try:
@@ -585,3 +585,32 @@ def test_argon2_slots_are_shared_by_every_process_on_the_host(tmp_path: Any) -> 
     finally:
         os.close(fd)
     assert first.verify(first.hash("123456"), "123456").ok
+
+
+def test_argon2_runs_on_low_priority_threads_when_nice_is_set() -> None:
+    """ARGON2_NICE: the computation runs on a thread of its own at that
+    niceness (Linux sets it per thread), never on the caller's thread."""
+    import os
+    import threading
+
+    seen: dict[str, int] = {}
+
+    class Probe(SecretHasher):
+        def _compute(self, operation: str, work: Any) -> Any:
+            def probe() -> Any:
+                seen["thread"] = threading.get_native_id()
+                seen["nice"] = os.getpriority(os.PRIO_PROCESS, seen["thread"])
+                return work()
+
+            return super()._compute(operation, probe)
+
+    niced = Probe(time_cost=1, memory_cost=1024, parallelism=1, nice=7)
+    stored = niced.hash("482913")
+    assert seen["thread"] != threading.get_native_id()
+    assert seen["nice"] == os.getpriority(os.PRIO_PROCESS, 0) + 7 or seen["nice"] == 19
+    assert niced.verify(stored, "482913").ok and not niced.verify(stored, "482914").ok
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != seen["nice"]
+
+    inline = Probe(time_cost=1, memory_cost=1024, parallelism=1, nice=0)
+    inline.hash("482913")
+    assert seen["thread"] == threading.get_native_id()

@@ -11,6 +11,13 @@ every core and starve the requests that need no hash at all (bench/RESULTS.md,
 "PIN storm"). A computation waits for a slot instead. Every computation is counted in
 ``belay_argon2_operations_total`` (a locked factor never reaches this module).
 
+The computations themselves run on a few dedicated threads at a lower CPU
+priority (``nice``, ``ARGON2_NICE``; Linux schedules threads one by one): while
+anything else wants the CPU — token requests, page views — the scheduler gives
+it to them first, so hashing takes the idle time and a storm of guesses slows
+itself rather than the requests beside it. Those threads are made lazily in
+each process (gunicorn forks its workers after the app is built).
+
 Waiting costs a server thread, though: a burst of guesses would hold every
 thread of the process in that queue, and normal requests (which need no hash)
 would wait behind them. So a check that will hash first asks for
@@ -26,10 +33,11 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -117,6 +125,57 @@ class _HostSlots:
         return fd
 
 
+_T = TypeVar("_T")
+
+
+class _Lane(Protocol):
+    def run(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (one argon2 computation) and return what it returns."""
+        ...
+
+
+class _InlineLane:
+    def run(self, work: Callable[[], _T]) -> _T:
+        return work()
+
+
+class _NicedLane:
+    """``threads`` worker threads, ``nice`` steps below their process, per process.
+
+    Only niceness can be raised without privileges, so a request thread cannot
+    lower its priority for one hash and raise it again: the hashes go to
+    threads that stay low. argon2-cffi releases the GIL while it computes.
+    """
+
+    def __init__(self, threads: int, nice: int) -> None:
+        self._threads = threads
+        self._nice = nice
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def _lower_priority(self) -> None:
+        # Linux: PRIO_PROCESS with a thread id sets that thread's niceness alone.
+        # Relative, like ``nice -n``: this thread ends up below its process.
+        with contextlib.suppress(OSError, AttributeError):
+            thread = threading.get_native_id()
+            current = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, current + self._nice))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                # A forked child inherits the object but not the threads.
+                self._pool = ThreadPoolExecutor(
+                    self._threads, "argon2", initializer=self._lower_priority
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+    def run(self, work: Callable[[], _T]) -> _T:
+        return self._executor().submit(work).result()
+
+
 @dataclass(frozen=True)
 class Verified:
     ok: bool
@@ -133,6 +192,7 @@ class SecretHasher:
         max_concurrent: int | None = None,
         max_waiting: int = 2,
         slot_dir: str | os.PathLike[str] | None = None,
+        nice: int = 0,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
@@ -147,6 +207,7 @@ class SecretHasher:
             # per-process bound rather than failing to start.
             with contextlib.suppress(OSError):
                 self._slots = _HostSlots(Path(slot_dir), slots)
+        self._lane: _Lane = _NicedLane(slots, nice) if nice > 0 else _InlineLane()
         self._capacity = slots + max(0, max_waiting)
         self._admitted = 0
         self._admit_lock = threading.Lock()
@@ -169,32 +230,34 @@ class SecretHasher:
             with self._admit_lock:
                 self._admitted -= 1
 
-    @contextlib.contextmanager
-    def _slot(self, operation: str) -> Iterator[None]:
-        with self._slots.hold():
-            ARGON2_OPERATIONS.labels(operation).inc()
-            yield
+    def _compute(self, operation: str, work: Callable[[], _T]) -> _T:
+        """One argon2 computation: in a slot, on the (low-priority) lane."""
+
+        def in_slot() -> _T:
+            with self._slots.hold():
+                ARGON2_OPERATIONS.labels(operation).inc()
+                return work()
+
+        return self._lane.run(in_slot)
 
     def hash(self, secret: str) -> str:
-        with self._slot("hash"):
-            return self._hasher.hash(secret)
+        return self._compute("hash", lambda: self._hasher.hash(secret))
+
+    def _matches(self, stored_hash: str, secret: str) -> bool:
+        try:
+            return self._compute("verify", lambda: self._hasher.verify(stored_hash, secret))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     def verify(self, stored_hash: str | None, secret: str) -> Verified:
         if stored_hash is None:
             self.dummy_verify(secret)
             return Verified(ok=False)
-        try:
-            with self._slot("verify"):
-                self._hasher.verify(stored_hash, secret)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        if not self._matches(stored_hash, secret):
             return Verified(ok=False)
         if self._hasher.check_needs_rehash(stored_hash):
             return Verified(ok=True, new_hash=self.hash(secret))
         return Verified(ok=True)
 
     def dummy_verify(self, secret: str) -> None:
-        with (
-            contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError),
-            self._slot("verify"),
-        ):
-            self._hasher.verify(self._dummy, secret)
+        self._matches(self._dummy, secret)
