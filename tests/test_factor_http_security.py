@@ -364,6 +364,36 @@ def test_a4_a_locked_pin_is_refused_on_the_challenge_the_api_and_confirm_access(
 
 
 @pytest.mark.settings(**NO_DELAY)
+def test_a4_the_wrong_pin_that_locks_says_so_in_that_same_answer(
+    app: Flask, actions: Actions, alice: int
+) -> None:
+    """The challenge page re-reads the factors after a counted check: the answer
+    to the 10th wrong PIN already shows the lock and no longer offers the PIN.
+    Answers on the page do not audit "step-up required" again."""
+    client = actions.client
+    page = client.get("/account")
+    enrolled = client.post(
+        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
+    )
+    assert enrolled.status_code == 302
+    clock.set_offset(10)
+    page = authorize(actions, max_age="0")
+    assert 'id="pin-form"' in page.text
+    for attempt in range(1, 11):
+        answer = challenge_post(actions, page, method="pin", pin=WRONG_PIN)
+        assert answer.status_code == 401 and 'class="error"' in answer.text
+        locked = "is locked after too many tries" in answer.text
+        assert locked == (attempt == 10), attempt
+        assert ('id="pin-form"' in answer.text) == (attempt < 10), attempt
+    assert failures(app, alice, "pin") == 10
+    # Once locked, a guess is refused unchecked: nothing more is counted.
+    again = challenge_post(actions, page, method="pin", pin=PIN)
+    assert again.status_code == 401 and "is locked after too many tries" in again.text
+    assert failures(app, alice, "pin") == 10
+    assert sum(audit_reasons(app, alice, "step_up_required").values()) == 1
+
+
+@pytest.mark.settings(**NO_DELAY)
 def test_a5_totp_failures_do_not_lock_the_pin_and_a_pin_success_resets_only_the_pin(
     app: Flask, actions: Actions, alice: int
 ) -> None:

@@ -69,6 +69,9 @@ class ShowStepUp:
     reason: str
     #: the passkeys (``passkey:<id>``) that reach the target (WebAuthn allowCredentials)
     passkey_credential_ids: tuple[str, ...] = ()
+    #: the user's methods as the decision saw them (the page reuses them while
+    #: no factor has been checked since)
+    enrolled: Sequence[policy.EnrolledMethod] = ()
 
 
 @dataclass(frozen=True)
@@ -298,13 +301,16 @@ def evaluate(
     ensure_row: Any,
     device_token: str | None = None,
     on_rotate: Any = None,
+    on_challenge_page: bool = False,
 ) -> Outcome:
     """Decide what this authorization request needs next, and do it.
 
     ``device_token`` is this browser's remembered-device cookie and
     ``on_rotate`` sends a new session cookie value: with both, a remembered
     second factor is replayed when that alone meets the client's standing
-    minimum (provider/flows/devices.py).
+    minimum (provider/flows/devices.py). ``on_challenge_page``: the step-up
+    page itself asks again (a view or an answer), so a step-up still needed
+    is not audited again — it was when the user was sent there.
     """
     params = validated.params
     client = validated.client
@@ -384,21 +390,23 @@ def evaluate(
         tx = transaction()
         if isinstance(decision, policy.Login):
             return ShowLogin(tx.id, decision.reason)
-        audit.record(
-            "step_up_required",
-            "pending",
-            user_id=user.id if user else None,
-            client_id=client.client_id,
-            acr=decision.target_acr,
-            reason=decision.reason,
-            details={"methods": list(decision.methods)},
-        )
+        if not on_challenge_page:
+            audit.record(
+                "step_up_required",
+                "pending",
+                user_id=user.id if user else None,
+                client_id=client.client_id,
+                acr=decision.target_acr,
+                reason=decision.reason,
+                details={"methods": list(decision.methods)},
+            )
         return ShowStepUp(
             tx.id,
             decision.target_acr,
             decision.methods,
             decision.reason,
             decision.passkey_credential_ids,
+            enrolled,
         )
 
     assert isinstance(decision, policy.Satisfied) and user is not None and row is not None

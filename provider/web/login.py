@@ -17,7 +17,7 @@ from flask import (
 
 from provider import clock
 from provider.factors import password as password_factor
-from provider.factors.base import Busy, FactorError, Verified
+from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import code_login, devices, step_up
@@ -255,12 +255,14 @@ def challenge() -> Any:
         ensure_row=web_session.ensure_row,
         device_token=request.cookies.get(devices.COOKIE),
         on_rotate=web_session.rotate_cookie,
+        on_challenge_page=True,
     )
     if not isinstance(outcome, flow.ShowStepUp):
         # Nothing (or something else) is needed now: evaluate() already acted on it.
         return render_outcome(outcome)
     error = None
     error_status = 401
+    enrolled = outcome.enrolled
     if request.method == "POST":
         if request.form.get("cancel"):
             audit.record("step_up", "cancelled", user_id=user.id, client_id=tx.client_id)
@@ -280,17 +282,21 @@ def challenge() -> Any:
         except FactorError as exc:
             error = exc.message
             error_status = exc.status_code if isinstance(exc, Busy) else 401
+            if not isinstance(exc, Busy | NotEnrolled):
+                enrolled = step_up.factors().enrolled(user.id)  # a check was counted
         else:
             web_session.rotate_cookie(done.cookie_token)
             response = redirect(url_for("oidc.authorize_resume", tx=tx.id))
             if request.form.get("remember_device"):
                 remember_browser(response, tx, user, done.verified)
             return response
+    locked = [m.method for m in enrolled if m.locked]
     return render_template(
         "challenge.html",
         tx=tx.id,
-        factors=factor_forms.offered(user.id, outcome.methods),
-        locked=[m.method for m in step_up.factors().enrolled(user.id) if m.locked],
+        # A method locked by this very answer is no longer offered.
+        factors=factor_forms.offered(user.id, [m for m in outcome.methods if m not in locked]),
+        locked=locked,
         target_acr=outcome.target_acr,
         reason=outcome.reason,
         error=error,
