@@ -393,6 +393,38 @@ def test_a4_the_wrong_pin_that_locks_says_so_in_that_same_answer(
     assert sum(audit_reasons(app, alice, "step_up_required").values()) == 1
 
 
+def test_a6_a_busy_server_answers_pin_guesses_at_once_and_counts_nothing(
+    app: Flask, actions: Actions, alice: int
+) -> None:
+    """With every argon2 place taken, a PIN posted on the challenge page is
+    answered 503 + Retry-After before the page does any work; nothing is
+    counted or hashed, and the page offers a way back. Once a place is free
+    the same post is checked."""
+    import contextlib
+
+    client = actions.client
+    page = client.get("/account")
+    enrolled = client.post(
+        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
+    )
+    assert enrolled.status_code == 302
+    clock.set_offset(10)
+    page = authorize(actions, max_age="0")
+    hasher = app.extensions["belay_hasher"]
+    with contextlib.ExitStack() as taken:
+        while not hasher.saturated():
+            taken.enter_context(hasher.admission())  # other requests are hashing
+        busy = challenge_post(actions, page, method="pin", pin=WRONG_PIN)
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert 'id="try-again"' in busy.text and f"tx={tx_of(page)}" in busy.text
+        # A method that needs no hash is not turned away.
+        totp = challenge_post(actions, page, method="totp", code="000000")
+        assert totp.status_code != 503
+    assert failures(app, alice, "pin") == 0
+    checked = challenge_post(actions, page, method="pin", pin=WRONG_PIN)
+    assert checked.status_code == 401 and failures(app, alice, "pin") == 1
+
+
 @pytest.mark.settings(**NO_DELAY)
 def test_a5_totp_failures_do_not_lock_the_pin_and_a_pin_success_resets_only_the_pin(
     app: Flask, actions: Actions, alice: int

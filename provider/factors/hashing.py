@@ -215,6 +215,11 @@ class SecretHasher:
         # to a known one, so timing does not reveal which accounts exist.
         self._dummy = self._hasher.hash("belay-dummy-secret")
 
+    def saturated(self) -> bool:
+        """Whether a check asking for admission now would be refused (a hint for
+        answering early and cheaply; :meth:`admission` alone decides)."""
+        return self._admitted >= self._capacity
+
     @contextlib.contextmanager
     def admission(self) -> Iterator[None]:
         """Admit one password or PIN check (its hashing included), or raise

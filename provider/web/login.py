@@ -236,9 +236,31 @@ def verify_login_code() -> Any:
     return _sign_in(tx, result.user, _event_of(result.verified))
 
 
+#: step-up methods checked with argon2 (their checks may be refused as busy)
+_HASHED_METHODS = frozenset({"pin", "password"})
+
+
 @bp.route("/challenge", methods=["GET", "POST"])
 def challenge() -> Any:
     """Step-up: add the missing event to the session the user already has."""
+    if (
+        request.method == "POST"
+        and request.form.get("method") in _HASHED_METHODS
+        and current_app.extensions["belay_hasher"].saturated()
+    ):
+        # The check would be refused as busy: say so before reading the request's
+        # policy and factors, so that a storm of retried guesses stays cheap.
+        return (
+            render_template(
+                "error.html",
+                title="Too busy to check that now",
+                description=Busy().message,
+                error=Busy.code,
+                retry_url=url_for("login.challenge", tx=request.args.get("tx", "")),
+            ),
+            503,
+            {"Retry-After": str(Busy.retry_after)},
+        )
     tx = _tx()
     row = web_session.current_row()
     user = accounts.get_user(row.user_id) if row is not None else None
@@ -291,20 +313,24 @@ def challenge() -> Any:
                 remember_browser(response, tx, user, done.verified)
             return response
     locked = [m.method for m in enrolled if m.locked]
-    return render_template(
-        "challenge.html",
-        tx=tx.id,
-        # A method locked by this very answer is no longer offered.
-        factors=factor_forms.offered(user.id, [m for m in outcome.methods if m not in locked]),
-        locked=locked,
-        target_acr=outcome.target_acr,
-        reason=outcome.reason,
-        error=error,
-        client_name=_client_name(tx),
-        username=user.username,
-        action=url_for("login.challenge", tx=tx.id),
-        remember_days=_remember_days(tx),
-    ), (error_status if error else 200)
+    return (
+        render_template(
+            "challenge.html",
+            tx=tx.id,
+            # A method locked by this very answer is no longer offered.
+            factors=factor_forms.offered(user.id, [m for m in outcome.methods if m not in locked]),
+            locked=locked,
+            target_acr=outcome.target_acr,
+            reason=outcome.reason,
+            error=error,
+            client_name=_client_name(tx),
+            username=user.username,
+            action=url_for("login.challenge", tx=tx.id),
+            remember_days=_remember_days(tx),
+        ),
+        (error_status if error else 200),
+        ({"Retry-After": str(Busy.retry_after)} if error_status == Busy.status_code else {}),
+    )
 
 
 @bp.post("/challenge/send-code")
