@@ -93,6 +93,8 @@ class JwksCache:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._keys: list[Key] | None = None
+        #: _find's answers for the key set held, by (kid, alg); emptied on every new set.
+        self._found: dict[tuple[str | None, str], Key] = {}
         self._fetched_at: float | None = None
         self._refreshed_at: float | None = None
         self.fetches = 0
@@ -103,6 +105,7 @@ class JwksCache:
         self.fetches += 1
         uri = self.jwks_uri or (self.metadata.endpoint("jwks_uri") if self.metadata else "")
         self._keys = _import_keys(self.http.get_json(uri))
+        self._found = {}
 
     def key_for(self, kid: str | None, alg: str) -> Key:
         """The verification key for a token header's ``kid`` and ``alg``.
@@ -151,6 +154,14 @@ class JwksCache:
             return key
 
     def _find(self, kid: str | None, key_type: type[Key], alg: str) -> Key | None:
+        found = self._found.get((kid, alg))
+        if found is None:
+            found = self._search(kid, key_type, alg)
+            if found is not None:
+                self._found[(kid, alg)] = found
+        return found
+
+    def _search(self, kid: str | None, key_type: type[Key], alg: str) -> Key | None:
         candidates = [
             k for k in self._keys or [] if isinstance(k, key_type) and k.get("alg") in (None, alg)
         ]
