@@ -78,7 +78,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_database_uri(settings["DATABASE_URL"]),
         # hide_parameters: a database error's message never carries bound values to a log.
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
+        SQLALCHEMY_ENGINE_OPTIONS={
+            # A server-side connection may have gone (database restart, idle
+            # timeout): check each one before use. A SQLite file cannot go away.
+            "pool_pre_ping": not settings["DATABASE_URL"].startswith("sqlite"),
+            "hide_parameters": True,
+        },
         SESSION_COOKIE_SECURE=not _is_local_http(settings["ISSUER"]),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_SSL_STRICT=False,
