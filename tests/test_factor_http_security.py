@@ -389,6 +389,7 @@ def test_a4_the_wrong_pin_that_locks_says_so_in_that_same_answer(
     # Once locked, a guess is refused unchecked: nothing more is counted.
     again = challenge_post(actions, page, method="pin", pin=PIN)
     assert again.status_code == 401 and "is locked after too many tries" in again.text
+    assert 'id="try-again"' in again.text  # back to the page, which offers what is left
     assert failures(app, alice, "pin") == 10
     assert sum(audit_reasons(app, alice, "step_up_required").values()) == 1
 

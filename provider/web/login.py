@@ -240,6 +240,30 @@ def verify_login_code() -> Any:
 _HASHED_METHODS = frozenset({"pin", "password"})
 
 
+def _locked_factor_answer(method: str | None) -> Any:
+    """A guess at one of this user's locked factors is answered at once: it would
+    be refused unchecked anyway (a locked factor is neither offered nor hashed),
+    and the page need not read the request's policy to say so. None otherwise."""
+    row = web_session.current_row()
+    if row is None or row.user_id is None or not method:
+        return None
+    try:
+        factor = step_up.factors().get(method)
+    except LookupError:
+        return None
+    status = getattr(factor, "status", None)
+    if status is None or not getattr(status(row.user_id), "locked", False):
+        return None
+    return render_template(
+        "error.html",
+        title="That way of confirming is locked",
+        description=f"Your {factor.label} is locked after too many tries. Sign in with "
+        "another method to reset it, or ask an administrator.",
+        error="locked",
+        retry_url=url_for("login.challenge", tx=request.args.get("tx", "")),
+    ), 401
+
+
 @bp.route("/challenge", methods=["GET", "POST"])
 def challenge() -> Any:
     """Step-up: add the missing event to the session the user already has."""
@@ -261,6 +285,10 @@ def challenge() -> Any:
             503,
             {"Retry-After": str(Busy.retry_after)},
         )
+    if request.method == "POST":
+        locked = _locked_factor_answer(request.form.get("method"))
+        if locked is not None:
+            return locked
     tx = _tx()
     row = web_session.current_row()
     user = accounts.get_user(row.user_id) if row is not None else None
