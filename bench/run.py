@@ -356,8 +356,13 @@ def targets(results: list[dict[str, Any]], decide: dict[str, float]) -> list[str
                 locked.argon2 == 0,
             )
             base = storm.baseline.step("flow", 95)
-            worst = max(p.normal.step("flow", 95) / base for p in storm.phases)
-            row(f"{r['name']}: normal-flow p95 during the storm ≤ 2×", f"{worst:.2f}×", worst <= 2)
+            for phase in storm.phases:
+                x = phase.normal.step("flow", 95) / base
+                row(
+                    f"{r['name']}: normal-flow p95 during the storm ({phase.name} phase) ≤ 2×",
+                    f"{x:.2f}×",
+                    x <= 2,
+                )
     slowest = min(decide[k] for k in decide if not k.startswith("parse"))
     row("decide() ≥ 50,000/s on one core", f"{slowest:,.0f}/s (slowest case)", slowest >= 50_000)
     return lines

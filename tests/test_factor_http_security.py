@@ -228,6 +228,15 @@ def challenge_post(actions: Actions, page: Any, **fields: str) -> Any:
     )
 
 
+def enrol_pin(client: FlaskClient) -> None:
+    """Set ``PIN`` on the account page (the session is fresh enough to change it)."""
+    page = client.get("/account")
+    enrolled = client.post(
+        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
+    )
+    assert enrolled.status_code == 302
+
+
 @pytest.fixture
 def alice(actions: Actions) -> int:
     """alice, signed in with her password (the in-process client), and a client ``rp``."""
@@ -316,11 +325,7 @@ def test_a4_a_locked_pin_is_refused_on_the_challenge_the_api_and_confirm_access(
     app: Flask, actions: Actions, alice: int
 ) -> None:
     client = actions.client
-    page = client.get("/account")
-    enrolled = client.post(
-        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
-    )
-    assert enrolled.status_code == 302
+    enrol_pin(client)
     token = api_token(client)
     for _ in range(10):
         assert api_verify(client, token, {"method": "pin", "pin": WRONG_PIN}).status_code == 401
@@ -371,11 +376,7 @@ def test_a4_the_wrong_pin_that_locks_says_so_in_that_same_answer(
     to the 10th wrong PIN already shows the lock and no longer offers the PIN.
     Answers on the page do not audit "step-up required" again."""
     client = actions.client
-    page = client.get("/account")
-    enrolled = client.post(
-        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
-    )
-    assert enrolled.status_code == 302
+    enrol_pin(client)
     clock.set_offset(10)
     page = authorize(actions, max_age="0")
     assert 'id="pin-form"' in page.text
@@ -404,11 +405,7 @@ def test_a6_a_busy_server_answers_pin_guesses_at_once_and_counts_nothing(
     import contextlib
 
     client = actions.client
-    page = client.get("/account")
-    enrolled = client.post(
-        "/account/pin", data={"csrf_token": csrf_from(page.text), "pin": PIN, "pin_confirm": PIN}
-    )
-    assert enrolled.status_code == 302
+    enrol_pin(client)
     clock.set_offset(10)
     page = authorize(actions, max_age="0")
     hasher = app.extensions["belay_hasher"]

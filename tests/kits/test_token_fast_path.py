@@ -38,6 +38,7 @@ from joserfc.util import urlsafe_b64decode
 from provider.resource_server import InvalidToken, JwksCache, Principal, TokenValidator
 from provider.resource_server.jwks import KEY_TYPES
 from tests.kits.keys import AUDIENCE, EC, OKP, ROGUE, RSA
+from tests.kits.test_rs_tokens import MemoryHttp
 
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 
@@ -88,17 +89,6 @@ ALL_ALGORITHMS = tuple(KEY_TYPES)
 CURVE_ORDERS = {
     "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
 }
-
-
-class MemoryHttp:
-    def __init__(self, documents: dict[str, Any]) -> None:
-        self.documents = documents
-
-    def get_json(self, url: str) -> dict[str, Any]:
-        return dict(self.documents[url])
-
-    def post_form(self, url: str, *, data: Any, headers: Any) -> dict[str, Any]:
-        raise AssertionError("not used")
 
 
 def jwks_cache() -> JwksCache:
