@@ -37,7 +37,13 @@ def save_code(code: AuthorizationCode) -> None:
 
 
 def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
-    """Mark a live code used and return it; None when unknown, expired or already used."""
+    """Mark a live code used and return it; None when unknown, expired or already used.
+
+    Not committed here: the token endpoint commits the claim with the tokens it
+    issues, or alone when the request fails after the claim (a code is spent by
+    its first redemption either way). Until then the row is locked, so a
+    concurrent redemption waits and then finds the code used.
+    """
     now = clock.now()
     row = db.session.execute(
         update(AuthorizationCode)
@@ -50,7 +56,6 @@ def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
         .values(used_at=now)
         .returning(AuthorizationCode)
     ).scalar_one_or_none()
-    db.session.commit()
     return row
 
 

@@ -205,6 +205,10 @@ def token() -> Response:
         response.status_code = 400
     else:
         response = _server().create_token_response()
+        # What the grant wrote stands whatever it answered: a code claimed before
+        # a failed PKCE or redirect_uri check is spent (the tokens, when issued,
+        # were committed with their claim already).
+        accounts.commit()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
