@@ -25,10 +25,11 @@ See docs/acr.md for the walk-through and reason codes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import replace
+from functools import lru_cache
+from typing import NamedTuple
 
-from provider.policy.ladder import Ladder, Level
+from provider.policy.ladder import Ladder, Level, LevelCheck
 from provider.policy.model import (
     METHODS,
     ClientPolicy,
@@ -53,16 +54,16 @@ UNMET_AUTHENTICATION_REQUIREMENTS = "unmet_authentication_requirements"
 _LOGIN_PROMPTS = frozenset({"login", "select_account"})
 
 
-@dataclass(frozen=True)
-class _Check:
+# Named tuples, not frozen dataclasses: decide() builds a few per call, and a
+# frozen dataclass's __init__ costs a setattr per field. Compared only with each other.
+class _Check(NamedTuple):
     acr: str
     # True for explicit requests: remembered events do not count (DESIGN.md,
     # "Remembered devices": never an explicit step-up).
     active_only: bool
 
 
-@dataclass(frozen=True)
-class _Goal:
+class _Goal(NamedTuple):
     checks: tuple[_Check, ...]
     emit: str | None  # acr to emit once met; None: the highest level satisfied
     target: str  # the acr a step-up aims at
@@ -79,31 +80,55 @@ def step_up_event(method: EnrolledMethod, policy: ClientPolicy, now: int) -> Eve
     A passkey is assumed verified (UV) unless the client's
     ``passkey_user_verification`` is ``discouraged``.
     """
-    if method.method not in METHODS or method.locked:
+    kind = _step_up_kind(method, policy)
+    if kind is None:
         return None
-    if policy.step_up_methods and method.method not in policy.step_up_methods:
+    return replace(kind, at=now, credential_id=method.credential_id)
+
+
+def _step_up_kind(method: EnrolledMethod, policy: ClientPolicy) -> Event | None:
+    """:func:`step_up_event` but for its time and credential id (``at=0``, no credential).
+
+    What a rule or the counting of events reads of the new event
+    (:meth:`~provider.policy.ladder.LevelCheck.holds_adding`), shared by every
+    enrolled credential of the same kind and by every request.
+    """
+    name = method.method
+    if name not in METHODS or method.locked:
         return None
-    if method.method == "passkey":
+    if policy.step_up_methods and name not in policy.step_up_methods:
+        return None
+    if name == "passkey":
         aaguid = method.aaguid.lower() if method.aaguid is not None else None
         if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
             return None
-        return event_for(
-            "passkey",
-            now,
-            uv=policy.passkey_user_verification != "discouraged",
-            backup_eligible=method.backup_eligible,
-            aaguid=aaguid,
-            credential_id=method.credential_id,
+        return _kind_event(
+            name, policy.passkey_user_verification != "discouraged", method.backup_eligible, aaguid
         )
-    if (
-        method.method == "pin"
-        and policy.min_pin_length is not None
-        and (method.pin_length is None or method.pin_length < policy.min_pin_length)
+    if name != "pin":
+        return _kind_event(name)
+    if policy.min_pin_length is not None and (
+        method.pin_length is None or method.pin_length < policy.min_pin_length
     ):
         return None
-    return event_for(
-        method.method, now, credential_id=method.credential_id, pin_length=method.pin_length
-    )
+    return _kind_event(name, pin_length=method.pin_length)
+
+
+@lru_cache(maxsize=1024)
+def _kind_event(
+    name: str,
+    uv: bool = False,
+    backup_eligible: bool | None = None,
+    aaguid: str | None = None,
+    pin_length: int | None = None,
+) -> Event:
+    """The (immutable) event of one kind of step-up at time 0: built once, not per request.
+
+    Bounded: a handful of methods, a few passkey models and PIN lengths in practice.
+    """
+    if name == "passkey":
+        return event_for(name, 0, uv=uv, backup_eligible=backup_eligible, aaguid=aaguid)
+    return event_for(name, 0, pin_length=pin_length)
 
 
 class _Context:
@@ -122,58 +147,78 @@ class _Context:
         self.session = session
         self.now = now
         self.events = session.events
-        self.active_events = tuple(e for e in session.events if not e.remembered)
+        self.active_events = tuple([e for e in session.events if not e.remembered])
         self._enrolled = enrolled
+        self._options: list[tuple[EnrolledMethod, Event]] | None = None
+        # One LevelCheck per (acr, active_only): the session's events are counted
+        # and split by lifetime once, not again for every goal and step-up option.
+        self._checks: dict[_Check, LevelCheck] = {}
         # Per goal (by identity: hashing a goal costs more than it saves), met() and
         # offers() are asked more than once (bench/analysis.md).
         self._met: dict[int, bool] = {}
         self._offers: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    @cached_property
     def options(self) -> list[tuple[EnrolledMethod, Event]]:
-        """(method, the event a step-up with it would add): only needed when not met."""
-        return [
-            (method, event)
-            for method in self._enrolled
-            if (event := step_up_event(method, self.policy, self.now)) is not None
-        ]
+        """(method, the kind of event a step-up with it would add): only needed when not met."""
+        if self._options is None:
+            self._options = [
+                (method, kind)
+                for method in self._enrolled
+                if (kind := _step_up_kind(method, self.policy)) is not None
+            ]
+        return self._options
 
-    def _holds(self, goal: _Goal, extra: tuple[Event, ...], session: SessionState) -> bool:
-        for check in goal.checks:
-            events = self.active_events if check.active_only else self.events
-            if not self.ladder.satisfies(
+    def _check(self, check: _Check) -> LevelCheck:
+        level_check = self._checks.get(check)
+        if level_check is None:
+            level_check = self._checks[check] = self.ladder.level_check(
                 check.acr,
-                events + extra,
-                session,
+                self.active_events if check.active_only else self.events,
+                self.session,
                 self.now,
                 allowed_aaguids=self.policy.allowed_aaguids,
                 min_pin_length=self.policy.min_pin_length,
-            ):
-                return False
-        return True
+            )
+        return level_check
 
     def met(self, goal: _Goal) -> bool:
         key = id(goal)
-        if key not in self._met:
-            self._met[key] = self._holds(goal, (), self.session)
-        return self._met[key]
+        met = self._met.get(key)
+        if met is None:
+            met = True
+            for check in goal.checks:
+                if not self._check(check).holds():
+                    met = False
+                    break
+            self._met[key] = met
+        return met
 
     def offers(self, goal: _Goal) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Methods (stable order) and passkey credential ids that reach ``goal`` in one step."""
         key = id(goal)
-        if key not in self._offers:
-            self._offers[key] = self._compute_offers(goal)
-        return self._offers[key]
+        offers = self._offers.get(key)
+        if offers is None:
+            offers = self._offers[key] = self._compute_offers(goal)
+        return offers
 
     def _compute_offers(self, goal: _Goal) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        checks = [self._check(check) for check in goal.checks]
         methods: set[str] = set()
         credentials: list[str] = []
-        for method, event in self.options:
-            if self._holds(goal, (event,), self.session):
-                methods.add(method.method)
-                if method.method == "passkey" and method.credential_id is not None:
+        for method, kind in self.options():
+            name = method.method
+            if name in methods and (name != "passkey" or method.credential_id is None):
+                continue  # would add nothing: the method is offered already
+            for level_check in checks:
+                if not level_check.holds_adding(kind):
+                    break
+            else:
+                methods.add(name)
+                if name == "passkey" and method.credential_id is not None:
                     credentials.append(method.credential_id)
-        ordered = tuple(m for m in METHODS if m in methods)
+        if not methods:
+            return (), ()
+        ordered = tuple([m for m in METHODS if m in methods])
         return ordered, tuple(dict.fromkeys(credentials))
 
     def highest(self, standing: str) -> Level | None:

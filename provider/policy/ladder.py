@@ -22,13 +22,19 @@ Rule language (stored as JSON-compatible data, see docs/acr.md)::
 
 Every condition is monotone: adding an event never makes it false, so adding
 an event never lowers the level.
+
+Each condition also answers ``plus_one(events)``: whether it holds for
+``events`` plus one more event -- True (whatever the event), False (no single
+event is enough) or a test of the event. A step-up offers every enrolled
+method whose event reaches the target, so :class:`LevelCheck` scans the
+session's events once and then asks these tests, not the whole rule, per method.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any, Final, TypeAlias
@@ -53,8 +59,10 @@ __all__ = [
     "ExcludeKnowledgeOnly",
     "Ladder",
     "Level",
+    "LevelCheck",
     "Lifetime",
     "MinEvents",
+    "PlusOne",
     "Rule",
     "counted_events",
     "default_ladder",
@@ -92,6 +100,9 @@ class MinEvents:
     def holds(self, events: Sequence[Event]) -> bool:
         return len(events) >= self.count
 
+    def plus_one(self, events: Sequence[Event]) -> PlusOne:
+        return len(events) + 1 >= self.count
+
     def to_data(self) -> dict[str, Any]:
         return {"min_events": self.count}
 
@@ -103,10 +114,22 @@ class DistinctCategories:
     count: int
 
     def holds(self, events: Sequence[Event]) -> bool:
+        count = self.count
         found: set[str] = set()
         for event in events:
             found.update(categories(event))
-        return len(found) >= self.count
+            if len(found) >= count:
+                return True
+        return len(found) >= count
+
+    def plus_one(self, events: Sequence[Event]) -> PlusOne:
+        count = self.count
+        found: set[str] = set()
+        for event in events:
+            found.update(categories(event))
+        if len(found) >= count:
+            return True
+        return lambda event: len(found.union(categories(event))) >= count
 
     def to_data(self) -> dict[str, Any]:
         return {"distinct_categories": self.count}
@@ -121,6 +144,15 @@ class DistinctMethods:
     def holds(self, events: Sequence[Event]) -> bool:
         return len({event.method for event in events}) >= self.count
 
+    def plus_one(self, events: Sequence[Event]) -> PlusOne:
+        methods = {event.method for event in events}
+        missing = self.count - len(methods)
+        if missing <= 0:
+            return True
+        if missing > 1:
+            return False  # one event adds at most one method
+        return lambda event: event.method not in methods
+
     def to_data(self) -> dict[str, Any]:
         return {"distinct_methods": self.count}
 
@@ -131,6 +163,11 @@ class ExcludeKnowledgeOnly:
 
     def holds(self, events: Sequence[Event]) -> bool:
         return any(cat != KNOWLEDGE for event in events for cat in categories(event))
+
+    def plus_one(self, events: Sequence[Event]) -> PlusOne:
+        if self.holds(events):
+            return True
+        return lambda event: self.holds((event,))
 
     def to_data(self) -> dict[str, Any]:
         return {"exclude_knowledge_only": True}
@@ -168,7 +205,26 @@ class EventCondition:
         return self.amr_any is None or any(value in self.amr_any for value in event.amr)
 
     def holds(self, events: Sequence[Event]) -> bool:
-        return sum(1 for event in events if self.matches(event)) >= self.count
+        # A plain loop that stops at ``count`` matches, not sum() over a generator.
+        count = self.count
+        found = 0
+        for event in events:
+            if self.matches(event):
+                found += 1
+                if found >= count:
+                    return True
+        return found >= count
+
+    def plus_one(self, events: Sequence[Event]) -> PlusOne:
+        missing = self.count
+        for event in events:
+            if self.matches(event):
+                missing -= 1
+        if missing <= 0:
+            return True
+        if missing > 1:
+            return False  # one event is one match at most
+        return self.matches
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -194,6 +250,8 @@ class EventCondition:
 Condition: TypeAlias = (
     MinEvents | DistinctCategories | DistinctMethods | ExcludeKnowledgeOnly | EventCondition
 )
+#: A condition's answer for "these events plus one more": True, False, or a test of the event.
+PlusOne: TypeAlias = bool | Callable[[Event], bool]
 
 
 @dataclass(frozen=True)
@@ -203,7 +261,7 @@ class Rule:
     alternatives: tuple[tuple[Condition, ...], ...]
 
     def holds(self, events: Sequence[Event]) -> bool:
-        # Plain loops, not any(all(...)): decide() spends most of its time here.
+        # Plain loops, not any(all(...)): this runs for every level decide() checks.
         for alternative in self.alternatives:
             for condition in alternative:
                 if not condition.holds(events):
@@ -211,6 +269,25 @@ class Rule:
             else:
                 return True
         return False
+
+    def plus_one(self, events: Sequence[Event]) -> tuple[tuple[Callable[[Event], bool], ...], ...]:
+        """The alternatives that one more event could complete, each as the tests that event
+        must pass (conditions it meets whatever the event are left out, so an empty
+        alternative means any event does): ``rule(events + [e])`` is whether ``e`` passes
+        every test of some alternative.
+        """
+        result: list[tuple[Callable[[Event], bool], ...]] = []
+        for alternative in self.alternatives:
+            tests: list[Callable[[Event], bool]] = []
+            for condition in alternative:
+                answer = condition.plus_one(events)
+                if answer is False:
+                    break
+                if answer is not True:
+                    tests.append(answer)
+            else:
+                result.append(tuple(tests))
+        return tuple(result)
 
     def to_data(self) -> list[list[dict[str, Any]]]:
         return [[condition.to_data() for condition in alt] for alt in self.alternatives]
@@ -241,23 +318,23 @@ def counted_events(
     """
     if not allowed_aaguids and min_pin_length is None:
         return tuple(events)  # the usual case: everything counts
-    allowed = {a.lower() for a in allowed_aaguids}
-    kept: list[Event] = []
-    for event in events:
-        if (
-            allowed
-            and event.method == "passkey"
-            and (event.aaguid is None or event.aaguid.lower() not in allowed)
-        ):
-            continue
-        if (
-            min_pin_length is not None
-            and event.method == "pin"
-            and (event.pin_length is None or event.pin_length < min_pin_length)
-        ):
-            continue
-        kept.append(event)
-    return tuple(kept)
+    allowed = frozenset(a.lower() for a in allowed_aaguids)
+    return tuple(event for event in events if _counts(event, allowed, min_pin_length))
+
+
+def _counts(event: Event, allowed: frozenset[str], min_pin_length: int | None) -> bool:
+    """Whether ``event`` counts (see :func:`counted_events`; ``allowed`` is lower-case)."""
+    if (
+        allowed
+        and event.method == "passkey"
+        and (event.aaguid is None or event.aaguid.lower() not in allowed)
+    ):
+        return False
+    return not (
+        min_pin_length is not None
+        and event.method == "pin"
+        and (event.pin_length is None or event.pin_length < min_pin_length)
+    )
 
 
 @dataclass(frozen=True)
@@ -328,6 +405,31 @@ class Ladder:
         )
         return _level_holds(level, counted, session, now)
 
+    def level_check(
+        self,
+        acr: str,
+        events: Sequence[Event],
+        session: SessionState | None,
+        now: int,
+        *,
+        allowed_aaguids: Sequence[str] = (),
+        min_pin_length: int | None = None,
+    ) -> LevelCheck:
+        """:meth:`satisfies` for ``events``, and for ``events`` plus each of many step-ups.
+
+        ``level_check(...).holds()`` is ``satisfies(acr, events, ...)`` and
+        ``.holds_adding(kind)`` is ``satisfies(acr, (*events, new), ...)`` where
+        ``new`` is ``kind`` made at ``now``: what a step-up would reach.
+        """
+        return LevelCheck(
+            self.get(acr),
+            events,
+            session,
+            now,
+            allowed_aaguids=allowed_aaguids,
+            min_pin_length=min_pin_length,
+        )
+
     def satisfied_levels(
         self,
         events: Sequence[Event],
@@ -391,7 +493,7 @@ def _level_holds(
     return _revived(level.rule, alive, idled)
 
 
-def _revived(rule: Rule, alive: list[Event], idled: list[Event]) -> bool:
+def _revived(rule: Rule, alive: Sequence[Event], idled: Sequence[Event]) -> bool:
     """Whether some set of events satisfying ``rule`` needs one of the ``alive`` events.
 
     Equivalently (rules are monotone): some subset T of the idled-out events
@@ -407,6 +509,141 @@ def _revived(rule: Rule, alive: list[Event], idled: list[Event]) -> bool:
         for subset in combinations(recent, size):
             if rule.holds([*subset, *alive]) and not rule.holds(subset):
                 return True
+    return False
+
+
+_EMPTY: Final[frozenset[str]] = frozenset()
+
+
+class LevelCheck:
+    """One level checked for a session's events, alone or with one step-up added.
+
+    Built by :meth:`Ladder.level_check`. :meth:`holds` answers what
+    :meth:`Ladder.satisfies` answers for the events; :meth:`holds_adding` what
+    it answers for the events plus one new event made at ``now`` (a step-up
+    with one enrolled factor). The events are counted, cut to the level's
+    absolute lifetime and split into alive / idled-out once, here (where
+    :func:`_level_holds` does it on every call), so each of the many
+    candidates costs only the tests of :meth:`Rule.plus_one`. Lives as long
+    as one :func:`~provider.policy.engine.decide` call.
+    """
+
+    __slots__ = (
+        "_alive",
+        "_allowed",
+        "_base",
+        "_filtered",
+        "_idled",
+        "_min_pin_length",
+        "_new_idles_out",
+        "_new_too_old",
+        "_now",
+        "_plus_one",
+        "_rule",
+    )
+
+    def __init__(
+        self,
+        level: Level | None,
+        events: Sequence[Event],
+        session: SessionState | None,
+        now: int,
+        *,
+        allowed_aaguids: Sequence[str] = (),
+        min_pin_length: int | None = None,
+    ) -> None:
+        self._rule = level.rule if level is not None else None
+        self._now = now
+        self._filtered = bool(allowed_aaguids) or min_pin_length is not None
+        self._allowed = (
+            frozenset([a.lower() for a in allowed_aaguids]) if allowed_aaguids else _EMPTY
+        )
+        self._min_pin_length = min_pin_length
+        self._base: bool | None = None
+        self._alive: list[Event] = []
+        self._idled: list[Event] = []
+        self._plus_one: tuple[tuple[Callable[[Event], bool], ...], ...] | None = None
+        # Whether an event made at ``now`` is past the absolute lifetime (only for a
+        # negative bound) or idled out (only with an idle gap starting at ``now``).
+        self._new_too_old = False
+        self._new_idles_out = False
+        if level is None:
+            self._base = False  # an unknown acr is never satisfied
+            return
+        counted: Sequence[Event] = counted_events(
+            events, allowed_aaguids=allowed_aaguids, min_pin_length=min_pin_length
+        )
+        # The same steps as _level_holds.
+        lifetime = level.lifetime
+        if lifetime is not None and lifetime.absolute_seconds is not None:
+            absolute = lifetime.absolute_seconds
+            counted = [event for event in counted if now - event.at <= absolute]
+            self._new_too_old = absolute < 0  # now - now > absolute
+        if lifetime is None or lifetime.idle_seconds is None or session is None:
+            self._alive = list(counted)  # no idle bound: nothing idles out
+            return
+        idle = lifetime.idle_seconds
+        gaps = (*session.idle_gaps, (session.last_active_at, now))
+        for event in counted:
+            if _idles_out(event.at, gaps, idle):
+                self._idled.append(event)
+            else:
+                self._alive.append(event)
+        self._new_idles_out = _idles_out(now, gaps, idle)
+
+    def holds(self) -> bool:
+        """Whether the events satisfy the level (memoised)."""
+        if self._base is None:
+            assert self._rule is not None  # set whenever the level is known
+            if self._idled:
+                self._base = _revived(self._rule, self._alive, self._idled)
+            else:
+                self._base = self._rule.holds(self._alive)
+        return self._base
+
+    def holds_adding(self, kind: Event) -> bool:
+        """Whether the events plus an event like ``kind`` made at ``now`` satisfy the level.
+
+        ``kind.at`` is not read (the new event is made at ``now``), nor is
+        ``kind.credential_id`` (no rule reads it): one ``kind`` serves every
+        enrolled credential of the same kind, at any time.
+        """
+        rule = self._rule
+        if rule is None:
+            return False
+        if self._filtered and not _counts(kind, self._allowed, self._min_pin_length):
+            return self.holds()  # the new event does not count: the events alone
+        if self._new_too_old:
+            return self.holds()
+        if self._new_idles_out:
+            return _revived(rule, self._alive, [*self._idled, replace(kind, at=self._now)])
+        # The new event is alive. Rules are monotone, so adding an alive event
+        # keeps a level that held: with nothing idled out, rule(alive) implies
+        # rule(alive + new); with a revival, the same idled subset still works
+        # (the idled list, hence the subsets searched, is unchanged).
+        if self.holds():
+            return True
+        if self._idled:
+            return _revived(rule, [*self._alive, replace(kind, at=self._now)], self._idled)
+        # rule(alive + [new]) from what the alive events lack (Rule.plus_one): the
+        # alive events are scanned once per check, not once per candidate.
+        plus_one = self._plus_one
+        if plus_one is None:
+            plus_one = self._plus_one = rule.plus_one(self._alive)
+        for tests in plus_one:
+            for test in tests:
+                if not test(kind):
+                    break
+            else:
+                return True
+        return False
+
+
+def _idles_out(at: int, gaps: Sequence[tuple[int, int]], idle: int) -> bool:
+    """Whether an event at ``at`` is followed by a gap longer than ``idle`` (_level_holds)."""
+    for start, until in gaps:  # noqa: SIM110 (a plain loop: any() costs a generator)
+        if start >= at and until - start > idle:
+            return True
     return False
 
 

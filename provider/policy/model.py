@@ -88,6 +88,12 @@ _SIMPLE_METHODS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
         "sms_otp": ("sms", POSSESSION),
     }
 )
+# categories() per method, built once: rules ask for them on every decide().
+_SIMPLE_CATEGORIES: Final[Mapping[str, tuple[str, ...]]] = {
+    method: (category,) for method, (_, category) in _SIMPLE_METHODS.items()
+}
+_PASSKEY_CATEGORIES: Final = (POSSESSION,)
+_PASSKEY_UV_CATEGORIES: Final = (POSSESSION, USER_VERIFICATION)
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,8 @@ def categories(event: Event) -> tuple[str, ...]:
     An unknown method proves nothing.
     """
     if event.method == "passkey":
-        return (POSSESSION, USER_VERIFICATION) if event.uv else (POSSESSION,)
-    simple = _SIMPLE_METHODS.get(event.method)
-    return (simple[1],) if simple is not None else ()
+        return _PASSKEY_UV_CATEGORIES if event.uv else _PASSKEY_CATEGORIES
+    return _SIMPLE_CATEGORIES.get(event.method, ())
 
 
 def session_amr(events: Sequence[Event]) -> tuple[str, ...]:
