@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from provider import config as config_module
 from provider.crypto import DataKey
@@ -61,6 +63,38 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cursor.close()
 
 
+#: A pooled connection idle for longer than this is checked before it is used again.
+PING_IDLE_SECONDS = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """A connection may die while it sits in the pool (a database restart, an idle
+    timeout in a proxy or firewall): check one that has been idle a while before
+    handing it out, and replace it if it is gone.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every checkout: a round trip and ≈ 20% of
+    the server CPU of a sign-in flow on PostgreSQL (bench/analysis.md), although a
+    connection used a moment ago is alive. This is SQLAlchemy's own recipe for
+    pessimistic disconnect handling with pool events, with the dialect's ping.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["belay_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("belay_idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # the ping may have opened a transaction
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise DisconnectionError("the pooled connection is gone") from exc
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("BELAY_INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(
@@ -78,12 +112,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=_database_uri(settings["DATABASE_URL"]),
         # hide_parameters: a database error's message never carries bound values to a log.
-        SQLALCHEMY_ENGINE_OPTIONS={
-            # A server-side connection may have gone (database restart, idle
-            # timeout): check each one before use. A SQLite file cannot go away.
-            "pool_pre_ping": not settings["DATABASE_URL"].startswith("sqlite"),
-            "hide_parameters": True,
-        },
+        # Connections idle for a while are checked before use (_ping_idle_connections).
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True},
         SESSION_COOKIE_SECURE=not _is_local_http(settings["ISSUER"]),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_SSL_STRICT=False,
@@ -101,6 +131,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         _sqlite_pragmas(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        _ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=_migrations_folder())
     csrf.init_app(app)
 
