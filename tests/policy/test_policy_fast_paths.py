@@ -48,15 +48,13 @@ from provider.policy import (
     auth_time_of,
     decide,
     default_ladder,
-    event_for,
     parse_requirement,
     session_amr,
     step_up_event,
 )
 from provider.policy.engine import _kind_event
+from tests.policy.test_policy_properties import AAGUIDS, NOW, events
 
-NOW = 1_700_000_000
-AAGUIDS = ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd")
 UNMET = "unmet_authentication_requirements"
 
 # --- the reference: plain recomputation, as the engine was written first ---------------
@@ -433,26 +431,6 @@ def ref_decide(
 
 
 # --- strategies ----------------------------------------------------------------------
-
-times = st.integers(NOW - 600, NOW) | st.integers(NOW - 100_000, NOW)
-
-
-@st.composite
-def events(draw: st.DrawFn) -> Event:
-    method = draw(st.sampled_from(METHODS))
-    at = draw(times)
-    remembered = draw(st.booleans())
-    if method == "passkey":
-        return event_for(
-            method,
-            at,
-            uv=draw(st.booleans()),
-            backup_eligible=draw(st.sampled_from([None, True, False])),
-            aaguid=draw(st.sampled_from([None, *AAGUIDS])),
-            remembered=remembered,
-        )
-    length = draw(st.sampled_from([None, 4, 6, 8])) if method == "pin" else None
-    return event_for(method, at, remembered=remembered, pin_length=length)
 
 
 @st.composite
