@@ -98,6 +98,23 @@ class Target(abc.ABC):
     ) -> None:
         """Start the server and create the users (some with TOTP, PINs, locked PINs)."""
 
+    def start(
+        self,
+        command: list[str],
+        *,
+        cwd: Path,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Run the server (its output in ``server.log``), wait until ``ready_path``
+        answers, then read its discovery document and keys."""
+        log = self.workdir / "server.log"
+        self.process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
+        wait_ready(self.url + ready_path, self.process, log)
+        self.discover()
+
     def discover(self) -> None:
         self.meta = requests.get(self.url + "/.well-known/openid-configuration", timeout=10).json()
         self.keys = KeySet.import_key_set(requests.get(self.meta["jwks_uri"], timeout=10).json())
@@ -197,16 +214,12 @@ class BelayTarget(Target):
         }
         out = self.run_cli(stdin=json.dumps(spec), module="bench.seed")
         self.totp_secrets = json.loads(out.strip().splitlines()[-1])["totp"]
-        log = self.workdir / "server.log"
-        self.process = subprocess.Popen(
+        self.start(
             [sys.executable, "-m", "provider.cli", "serve", "--port", str(self.port)],
-            env=self.env,
             cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            ready_path="/readyz",
+            env=self.env,
         )
-        wait_ready(self.url + "/readyz", self.process, log)
-        self.discover()
 
     def version(self) -> str:
         from importlib.metadata import version
@@ -297,15 +310,11 @@ class NodeTarget(Target):
         }
         path = self.workdir / "oidc-provider.json"
         path.write_text(json.dumps(config))
-        log = self.workdir / "oidc-provider.log"
-        self.process = subprocess.Popen(
+        self.start(
             [node, str(NODE_DIR / "server.mjs"), str(self.port), str(path)],
             cwd=NODE_DIR,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            ready_path="/.well-known/openid-configuration",
         )
-        wait_ready(self.url + "/.well-known/openid-configuration", self.process, log)
-        self.discover()
 
     def version(self) -> str:
         package = json.loads(
