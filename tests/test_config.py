@@ -59,6 +59,38 @@ def test_unknown_toml_options_are_refused(tmp_path: Path) -> None:
         load_config({"BELAY_CONFIG": str(toml)})
 
 
+def test_sqlite_synchronous_and_argon2_nice_are_checked() -> None:
+    assert load_config({"BELAY_SQLITE_SYNCHRONOUS": " FULL "})["SQLITE_SYNCHRONOUS"] == "full"
+    with pytest.raises(ConfigError, match="BELAY_SQLITE_SYNCHRONOUS must be normal or full"):
+        load_config({"BELAY_SQLITE_SYNCHRONOUS": "off"})
+    assert load_config({"BELAY_ARGON2_NICE": "0"})["ARGON2_NICE"] == 0
+    for bad in ("-1", "20"):
+        with pytest.raises(ConfigError, match="BELAY_ARGON2_NICE must be 0-19"):
+            load_config({"BELAY_ARGON2_NICE": bad})
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+def test_sqlite_connections_use_the_configured_synchronous(
+    tmp_path: Path, setting: str, pragma: int
+) -> None:
+    from sqlalchemy import text
+
+    from provider.app import create_app
+    from provider.extensions import db
+    from tests.conftest import base_config
+
+    app = create_app(
+        base_config(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'sync.sqlite3'}", SQLITE_SYNCHRONOUS=setting
+        )
+    )
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == pragma
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_issuer_is_normalised_and_checked() -> None:
     assert (
         load_config({"BELAY_ISSUER": "https://op.example.test/"})["ISSUER"]
