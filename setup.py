@@ -1,6 +1,6 @@
 """Ship the top-level templates/ and static/ folders inside the wheel.
 
-DESIGN.md keeps them at the repository's top; the app looks for them next to
+docs/design.md keeps them at the repository's top; the app looks for them next to
 the package first (installed wheel) and at the repository root otherwise
 (editable install).
 """

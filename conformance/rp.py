@@ -1,6 +1,6 @@
 """The independent relying party: discovery, authorization requests, the token
 request and token validation with idpyoidc/cryptojwt, and a requests-based
-"browser" that fills in the OP's pages by the element ids of DESIGN.md."""
+"browser" that fills in the OP's pages by the element ids of docs/design.md."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
     # PIN throttling: growing delay from the Nth consecutive failure, locked at
     # the limit until the user sets a new PIN (after a stronger login) or an
     # admin unlocks it. 10: a server-checked short PIN is neither a NIST
-    # password nor an activation secret (SECURITY.md).
+    # password nor an activation secret (docs/security.md).
     "PIN_DELAY_AFTER": 5,
     "PIN_MAX_FAILURES": 10,
     # TOTP throttling (same scheme; NIST SP 800-63B-4 allows at most 100).

@@ -272,7 +272,7 @@ def test_locked_pin_reports_retry(actions: Actions, rp: str) -> None:
 def test_amr_is_the_same_in_id_token_access_token_and_introspection(
     actions: Actions, rp: str
 ) -> None:
-    """SECURITY.md case 26: only the methods actually performed, everywhere alike."""
+    """docs/security.md case 26: only the methods actually performed, everywhere alike."""
     secret = enrol_totp(actions)
     relogin(actions)
     clock.set_offset(31)
@@ -289,7 +289,7 @@ def test_amr_is_the_same_in_id_token_access_token_and_introspection(
 
 
 def test_2fa_lapses_after_an_hour_idle(actions: Actions, rp: str) -> None:
-    """SECURITY.md case 29 with the default ladder: 1 h idle drops 2fa."""
+    """docs/security.md case 29 with the default ladder: 1 h idle drops 2fa."""
     secret = enrol_totp(actions)  # this session is now 2fa
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert page.status_code == 302 and "code=" in page.headers["Location"]

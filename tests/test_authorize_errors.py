@@ -1,4 +1,4 @@
-"""Errors at the authorization endpoint (SECURITY.md cases 32, 33, 36 and 37).
+"""Errors at the authorization endpoint (docs/security.md cases 32, 33, 36 and 37).
 
 Before the client and its redirect URI are validated, every error is an HTML
 page (400) and never a redirect (RFC 6749 §4.1.2.1). After that, errors go to

@@ -81,7 +81,7 @@ def test_public_client_without_pkce_is_refused(actions: Actions) -> None:
 
 
 def test_auth_time_is_the_login_time_not_the_code_time(actions: Actions) -> None:
-    """SECURITY.md case 24: a code redeemed two minutes after login."""
+    """docs/security.md case 24: a code redeemed two minutes after login."""
     actions.create_user()
     secret = actions.create_client("rp")
     login_time = clock.now()
@@ -125,7 +125,7 @@ def test_userinfo(actions: Actions) -> None:
 
 
 def test_refresh_rotation_keeps_authentication_context(actions: Actions) -> None:
-    """SECURITY.md cases 27 and 35."""
+    """docs/security.md cases 27 and 35."""
     actions.create_user()
     secret = actions.create_client("rp")
     first = actions.exchange(actions.code_flow("rp"), "rp", secret).get_json()
@@ -164,7 +164,7 @@ def test_refresh_rotation_keeps_authentication_context(actions: Actions) -> None
 
 
 def test_code_replay_revokes_tokens(actions: Actions) -> None:
-    """SECURITY.md case 34."""
+    """docs/security.md case 34."""
     actions.create_user()
     secret = actions.create_client("rp")
     callback = actions.code_flow("rp")

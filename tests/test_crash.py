@@ -1,4 +1,4 @@
-"""SECURITY.md case 42: a process killed in the middle of a flow loses nothing
+"""docs/security.md case 42: a process killed in the middle of a flow loses nothing
 that was committed and leaves nothing half-written.
 
 A real server (gunicorn, two workers) takes a storm of code redemptions and

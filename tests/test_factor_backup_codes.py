@@ -1,5 +1,5 @@
 """Backup codes: shown once, hashed at rest, single use, consumed atomically
-(SECURITY.md B.13)."""
+(docs/security.md B.13)."""
 
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ def test_the_key_is_derived_not_the_data_key_itself(ctx: Flask) -> None:
 
 
 def test_10_parallel_uses_of_one_code_give_one_success(app: Flask) -> None:
-    """SECURITY.md B.13 (with the configured limits in force)."""
+    """docs/security.md B.13 (with the configured limits in force)."""
     with app.app_context():
         user = make_user()
         factor: Any = app.extensions["belay_factors"].get("backup_code")

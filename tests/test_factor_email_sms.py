@@ -1,6 +1,6 @@
 """One-time codes by email (a real local SMTP server, aiosmtpd) and by SMS (a
 local HTTP sink for the webhook): sending, single use, expiry, resend limits,
-delivery failures, races and malformed input (DESIGN.md "Factors")."""
+delivery failures, races and malformed input (docs/design.md "Factors")."""
 
 from __future__ import annotations
 

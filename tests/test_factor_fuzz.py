@@ -1,4 +1,4 @@
-"""Property tests for the PIN and code fields (SECURITY.md B.11, issue: "every
+"""Property tests for the PIN and code fields (docs/security.md B.11, issue: "every
 form and API handles malformed input with a clear error and no 500").
 
 Whatever is posted to /api/step-up/verify, /challenge, /account/pin,

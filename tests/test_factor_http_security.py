@@ -1,4 +1,4 @@
-"""SECURITY.md cases 1–13 end to end over HTTP: guessing and lockout (A), TOTP
+"""docs/security.md cases 1–13 end to end over HTTP: guessing and lockout (A), TOTP
 and backup codes (B).
 
 The unit tests (tests/test_factor_*.py) call the factors directly; these go

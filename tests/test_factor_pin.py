@@ -1,5 +1,5 @@
 """The PIN factor: policy, lockout before hashing, per-factor counters, rehash
-(SECURITY.md A.1, A.2, A.5, G.40)."""
+(docs/security.md A.1, A.2, A.5, G.40)."""
 
 from __future__ import annotations
 
@@ -418,7 +418,7 @@ def test_a_success_resets_the_pin_counter(ctx: Flask) -> None:
 
 
 def test_counters_are_per_factor(ctx: Flask) -> None:
-    """SECURITY.md A.5: TOTP failures do not lock the PIN and vice versa; a success
+    """docs/security.md A.5: TOTP failures do not lock the PIN and vice versa; a success
     resets only the factor that succeeded."""
     import pyotp
 
@@ -489,7 +489,7 @@ def _until_admitted(factor: PinFactor, user: int, pin: str) -> str:
 
 
 def test_100_parallel_wrong_pins_count_exactly_10_failures(app: Flask) -> None:
-    """SECURITY.md A.1: at most 10 argon2 verifications, no success."""
+    """docs/security.md A.1: at most 10 argon2 verifications, no success."""
     with app.app_context():
         user = make_user()
         hasher = SpyHasher()

@@ -1,5 +1,5 @@
 """The TOTP factor: RFC 6238 window, replay refused atomically, malformed codes,
-secrets encrypted at rest, verify-before-enable (SECURITY.md B.8-B.12)."""
+secrets encrypted at rest, verify-before-enable (docs/security.md B.8-B.12)."""
 
 from __future__ import annotations
 
@@ -345,7 +345,7 @@ def test_the_secret_and_codes_are_never_logged(
 
 
 def test_20_parallel_submissions_of_one_code_give_one_success(app: Flask) -> None:
-    """SECURITY.md B.8."""
+    """docs/security.md B.8."""
     with app.app_context():
         user = make_user()
         # The configured limits (delay from the 5th failure) are in force.

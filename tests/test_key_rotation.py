@@ -1,4 +1,4 @@
-"""Signing-key rotation under load (SECURITY.md case 43): no request fails
+"""Signing-key rotation under load (docs/security.md case 43): no request fails
 during the switch, and every token signed before it keeps validating."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Several instances on one database (STORIES.md story 8, docs/deploy.md).
+"""Several instances on one database (docs/design.md, story 8, docs/deploy.md).
 
 Two real server processes (gunicorn, two workers each) on different ports share
 the test database, the issuer and the keys, like instances behind a load
@@ -7,7 +7,7 @@ on the other, tokens on the first. Then the operator's view: both logs are one
 JSON object per line, carry request ids and never a secret; /metrics counts the
 requests and the step-up.
 
-Then the races of SECURITY.md across the two instances (issue 9): wrong PINs
+Then the races of docs/security.md across the two instances (issue 9): wrong PINs
 split over both lock at exactly the limit and the lock holds on both (case 1);
 one TOTP code or one backup code sent to both from many sessions succeeds once
 (cases 8, 13); one authorization code redeemed on both gives one token response
@@ -248,7 +248,7 @@ def test_flows_hop_between_two_instances_and_logs_and_metrics_hold_no_secret(
     assert ("step_up", "success") in audits
 
 
-# -- races across the two instances (SECURITY.md cases 1, 8, 13, 34, 35) ----------------------
+# -- races across the two instances (docs/security.md cases 1, 8, 13, 34, 35) ----------------------
 
 PIN = "480975"
 WRONG_PIN = "731952"

@@ -1,5 +1,5 @@
 """Interactive pages: security headers, CSRF on every form, the session cookie,
-and RP-initiated logout (SECURITY.md case 38)."""
+and RP-initiated logout (docs/security.md case 38)."""
 
 from __future__ import annotations
 

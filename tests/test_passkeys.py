@@ -1,4 +1,4 @@
-"""Passkeys with a software authenticator: every case of SECURITY.md section C
+"""Passkeys with a software authenticator: every case of docs/security.md section C
 (14-20), the policy they feed (amr, acr, AAGUID allow-lists) and the account
 page, without a browser (tests/browser/test_passkeys.py drives real Chromium).
 """

@@ -1,5 +1,5 @@
 """Password login: throttling, one message for every failure, rehash, audit
-(SECURITY.md cases 6, 7, 40, 41)."""
+(docs/security.md cases 6, 7, 40, 41)."""
 
 from __future__ import annotations
 

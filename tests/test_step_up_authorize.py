@@ -1,4 +1,4 @@
-"""The policy engine wired into /authorize (issue 3; SECURITY.md cases 21–29,
+"""The policy engine wired into /authorize (issue 3; docs/security.md cases 21–29,
 and the OpenID conformance behaviours oidcc-max-age-*, oidcc-prompt-*,
 oidcc-ensure-request-with-acr-values-succeeds, essential acr)."""
 

@@ -1,5 +1,5 @@
 """The token, introspection and revocation endpoints: client authentication
-(SECURITY.md case 39), single-use codes and refresh tokens under concurrency
+(docs/security.md case 39), single-use codes and refresh tokens under concurrency
 against a real server process (cases 34 and 35), and malformed bodies."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Built on ``cryptography``: an ES256 key, ``attestationObject`` in fmt ``none``,
 ``packed`` self-attestation or ``packed`` basic attestation (an x5c chain to a
 test CA), ``authenticatorData`` with the UP/UV/BE/BS/AT flags and a sign
 count, and ``clientDataJSON`` with type/challenge/origin/crossOrigin. Every
-field can be overridden, so each case of SECURITY.md section C can be built.
+field can be overridden, so each case of docs/security.md section C can be built.
 """
 
 from __future__ import annotations

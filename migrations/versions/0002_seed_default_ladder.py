@@ -14,7 +14,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# The default acr ladder (DESIGN.md "The ladder"), frozen here as data so this
+# The default acr ladder (docs/design.md "The ladder"), frozen here as data so this
 # migration does not change when the code does.
 DEFAULT_LADDER = {   'version': 1,
     'levels': [   {   'acr': 'urn:belay:acr:1fa',

@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-14
 
-Remembered browsers (DESIGN.md "Remembered devices"): a hashed cookie token and
+Remembered browsers (docs/design.md "Remembered devices"): a hashed cookie token and
 the second-factor event they replay.
 
 """

@@ -5,7 +5,7 @@ Revises: 0008
 Create Date: 2026-11-23
 
 Verified e-mail address and phone number on users, and the hashed one-time
-codes sent to them (DESIGN.md "Factors": one-time codes by email or SMS).
+codes sent to them (docs/design.md "Factors": one-time codes by email or SMS).
 
 """
 from alembic import op

@@ -1,6 +1,6 @@
 """Throttling shared by the factors: reserve an attempt before checking a secret.
 
-SECURITY.md A.1/A.2: the attempt is counted *before* any hash is computed, with
+docs/security.md A.1/A.2: the attempt is counted *before* any hash is computed, with
 the atomic counter of :mod:`provider.storage.throttle`; when none is allowed the
 caller raises :class:`~provider.factors.base.Locked` and never looks at the
 secret, so a correct value after the lock is refused exactly like a wrong one.

@@ -3,7 +3,7 @@
 ``amr`` is ``otp`` and the category possession: a backup code is what NIST SP
 800-63B calls a *look-up secret* (something you have: the printed list). RFC
 8176 registers no value for look-up secrets and ``otp`` is the closest; the
-docs say so (DESIGN.md "The ACR model").
+docs say so (docs/design.md "The ACR model").
 
 - 60 bits per code from :mod:`secrets`, written ``xxxx-xxxx-xxxx`` in
   lower-case Crockford base32 (no ``i``, ``l``, ``o``, ``u``; typing them is
@@ -14,7 +14,7 @@ docs say so (DESIGN.md "The ACR model").
   table without the data key cannot even be tested offline. A keyed hash also
   allows a direct, indexed lookup with the atomic consume below.
 - Consumed with one conditional ``UPDATE … SET used_at … WHERE used_at IS NULL
-  RETURNING``: a code works once, and of 10 parallel uses one wins (SECURITY.md
+  RETURNING``: a code works once, and of 10 parallel uses one wins (docs/security.md
   B.13). Throttled like the other factors.
 """
 

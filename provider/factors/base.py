@@ -3,7 +3,7 @@
 Views and flows never branch on the factor type: they ask the registry for the
 factors a user has, show each one's form (named by ``form_id``), and call
 ``verify`` with the submitted fields. Replay protection and lockout are part of
-the contract (STYLE.md 9): implementations count failures and consume
+the contract (docs/design.md convention 9): implementations count failures and consume
 single-use values with atomic database updates.
 """
 
@@ -112,7 +112,7 @@ class Factor(Protocol):
     method: str
     #: RFC 8176 values this factor's events carry
     amr: tuple[str, ...]
-    #: id of the challenge-page form that submits it (DESIGN.md page contract)
+    #: id of the challenge-page form that submits it (docs/design.md page contract)
     form_id: str
     #: the form fields ``verify`` reads
     fields: tuple[str, ...]

@@ -1,7 +1,7 @@
 """argon2id hashing of low-entropy secrets (passwords, PINs).
 
 Parameters come from configuration; a hash made with older parameters still
-verifies and is rehashed once (SECURITY.md case 40).
+verifies and is rehashed once (docs/security.md case 40).
 
 Concurrent argon2 work is bounded per host (``max_concurrent``, default:
 half the CPUs, at least one; lock files in the instance folder, shared by every
@@ -24,7 +24,7 @@ would wait behind them. So a check that will hash first asks for
 :meth:`SecretHasher.admission`: at most ``max_concurrent + max_waiting``
 checks are admitted at once, and one more is refused at once with
 :class:`HasherBusy` — before any attempt is counted, so a refused check is no
-attempt at all (SECURITY.md A.1 still counts exactly ten failures).
+attempt at all (docs/security.md A.1 still counts exactly ten failures).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Passkeys (WebAuthn Level 3): ``amr`` ``hwk``/``swk`` (+ ``user`` with UV).
 
 py_webauthn checks the challenge, origin, rpIdHash, UP, UV when asked, the
-signature and the attestation statement. SECURITY.md section C lists what it
+signature and the attestation statement. docs/security.md section C lists what it
 does not do, which we do here:
 
 - the credential belongs to the user (and, for a discoverable login, the
@@ -607,7 +607,7 @@ class PasskeyFactor:
                     "Passkeys of that kind are not accepted here.", reason="algorithm"
                 ) from None
             raise PasskeyRejected(reason="invalid") from None
-        except Exception:  # malformed CBOR and keys raise all sorts (SECURITY.md C.20)
+        except Exception:  # malformed CBOR and keys raise all sorts (docs/security.md C.20)
             raise PasskeyRejected(reason="malformed") from None
 
     def _verifies_with(

@@ -1,6 +1,6 @@
 """Password: the default first factor (``amr`` ``pwd``, category knowledge).
 
-Throttled with atomic counters (SECURITY.md A.6): the lock is checked and an
+Throttled with atomic counters (docs/security.md A.6): the lock is checked and an
 attempt reserved *before* hashing; unknown users get a dummy verify so timing
 does not tell which accounts exist; every failure looks the same to the caller.
 """

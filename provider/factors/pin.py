@@ -1,13 +1,13 @@
 """PIN: a short numeric secret checked by the server (``amr`` ``pin``, knowledge).
 
 RFC 8176 defines ``pin`` for a PIN that unlocks a key on the device; we use it
-for the server-side PIN too, the closest registered value (DESIGN.md).
+for the server-side PIN too, the closest registered value (docs/design.md).
 
-DESIGN.md "Factors": "Failed attempts are counted atomically in the database
+docs/design.md "Factors": "Failed attempts are counted atomically in the database
 (safe across processes and instances): after 5 consecutive failures a growing
 wait, after 10 the PIN is locked until reset by a stronger login or an admin. A
 locked PIN is never checked." The attempt is reserved before argon2 runs, so
-100 parallel guesses cost at most ``max_failures`` verifications (SECURITY.md
+100 parallel guesses cost at most ``max_failures`` verifications (docs/security.md
 A.1) and the right PIN after the lock gets the same answer as a wrong one (A.2).
 """
 

@@ -1,4 +1,4 @@
-"""The one registry of factors (STYLE.md 7: views never branch on factor type).
+"""The one registry of factors (docs/design.md convention 7: views never branch on factor type).
 
 Flows ask it for a factor by method name and for everything a user has
 enrolled; :func:`build_registry` makes the deployment's registry from its

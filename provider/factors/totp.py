@@ -8,7 +8,7 @@
   the successful validation has been issued for the first OTP". We keep the last
   accepted time step and accept only a newer one, with one conditional UPDATE
   (atomic on SQLite and PostgreSQL): the same code twice, a code for an older
-  step, or 20 parallel submissions give exactly one success (SECURITY.md B.8,
+  step, or 20 parallel submissions give exactly one success (docs/security.md B.8,
   B.9).
 - The secret is 160 bits from a CSPRNG (RFC 4226 §4 R6 recommends 160), is
   encrypted at rest with the data key (it must be read back to compute codes)

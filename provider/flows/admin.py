@@ -3,7 +3,7 @@
 users, the audit log, the policy simulator and the dashboard figures.
 
 Every change to a client, a policy or the ladder is audited with who
-(``actor``), when, and the values before and after (DESIGN.md "Every security
+(``actor``), when, and the values before and after (docs/design.md "Every security
 event is in the audit log").
 """
 

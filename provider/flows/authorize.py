@@ -236,7 +236,7 @@ def transaction_start(tx: AuthorizeTransaction | None, row: WebSession | None) -
 
     Times are whole seconds, so the transaction's own clock cannot tell a login
     from earlier in the same second apart from a step-up made for it: events are
-    told apart by id instead (SECURITY.md case 23: ``max_age=0`` always demands
+    told apart by id instead (docs/security.md case 23: ``max_age=0`` always demands
     a new event).
     """
     if tx is None:
@@ -277,7 +277,7 @@ def _explicit_step_up(
 ) -> bool:
     """An explicit step-up: requested ``acr_values``, any ``max_age`` (requested
     or the client's default) or an essential ``acr``. A remembered device is
-    never replayed for one: it always runs a real challenge (DESIGN.md)."""
+    never replayed for one: it always runs a real challenge (docs/design.md)."""
     requirement = policy.parse_requirement(
         params,
         client_policy,

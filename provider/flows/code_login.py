@@ -1,6 +1,6 @@
 """Sign-in with a one-time code by email or SMS (per client ``passwordless_login``).
 
-DESIGN.md "Factors": the "SMS login, then a PIN" pattern. The code is the
+docs/design.md "Factors": the "SMS login, then a PIN" pattern. The code is the
 login event (possession, ``1fa``); a PIN step-up on top makes ``2fa``.
 
 Asking for a code never says whether the account exists: the page answers the

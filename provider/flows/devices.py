@@ -1,6 +1,6 @@
 """Remembered devices: "trust this browser" after a second factor.
 
-DESIGN.md "Remembered devices": per client ``remember_device_days`` (0: off).
+docs/design.md "Remembered devices": per client ``remember_device_days`` (0: off).
 After a successful second factor on the challenge page the user may tick
 ``remember_device``; a server-side record (the cookie holds a random token,
 only its hash is stored) then replays that second-factor event *with its

@@ -137,7 +137,7 @@ def verify_pin_login(
     ip: str | None,
     client_id: str | None,
 ) -> PinLoginResult:
-    """Username + PIN as a first factor (DESIGN.md "PIN as a first factor").
+    """Username + PIN as a first factor (docs/design.md "PIN as a first factor").
 
     The PIN factor itself checks it, so the lockout is the PIN's own (shared
     with PIN step-up). Every refusal costs one argon2 verification, so an

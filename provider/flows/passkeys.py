@@ -5,7 +5,7 @@ Parties in an environment they trust … and the returned challenge value in the
 client's response MUST match what was generated". Ours are 32 random bytes,
 stored server-side, one per (browser session, ceremony), deleted by the first
 attempt to use them (pass or fail), and dead after ``PASSKEY_CHALLENGE_TTL``
-seconds (SECURITY.md C.14).
+seconds (docs/security.md C.14).
 """
 
 from __future__ import annotations

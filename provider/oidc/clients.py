@@ -16,7 +16,7 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def redirect_uri_problem(uri: str) -> str | None:
-    """Why a redirect URI cannot be registered (RFC 9700 §4.1, SECURITY.md case 32)."""
+    """Why a redirect URI cannot be registered (RFC 9700 §4.1, docs/security.md case 32)."""
     try:
         parts = urlsplit(uri)
     except ValueError:

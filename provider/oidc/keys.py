@@ -4,7 +4,7 @@ Keys live in the database with the private part encrypted by the data key, so
 every instance signs with the same key. Rotation publishes a new key at once
 and lets it sign only after ``KEY_PUBLISH_DELAY`` seconds, so relying parties
 that cache the JWKS know it before they see a token signed with it; the old key
-stays in the JWKS until every token it signed has expired (SECURITY.md case 43).
+stays in the JWKS until every token it signed has expired (docs/security.md case 43).
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256)")
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
-        # SECURITY.md case 33: a missing verifier for a code issued with a
+        # docs/security.md case 33: a missing verifier for a code issued with a
         # challenge is invalid_grant (Authlib says invalid_request).
         request = grant.request
         if request.authorization_code.code_challenge and not request.form.get("code_verifier"):

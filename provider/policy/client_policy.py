@@ -2,7 +2,7 @@
 
 Implements the policy-bearing client metadata of OpenID Connect Dynamic Client
 Registration 1.0 §2 (``default_max_age``, ``require_auth_time``,
-``default_acr_values``) plus Belay's own fields (DESIGN.md, "Admins set, per
+``default_acr_values``) plus Belay's own fields (docs/design.md, "Admins set, per
 client, what counts as enough"), and RFC 9470 §5's choice between treating the
 requested acr as necessary (``strict``) or voluntary.
 

@@ -15,7 +15,7 @@ Implements, purely (no I/O; ``now`` is a parameter):
   ``login``: "SHOULD prompt the End-User for reauthentication");
 - OpenID Connect Core 1.0 §5.5.1.1: an essential ``acr`` that cannot be met
   is an error;
-- DESIGN.md "The decision": preference order, the client's floor, step-up
+- docs/design.md "The decision": preference order, the client's floor, step-up
   offering exactly the enrolled methods that reach the target, and
   remembered events that never satisfy an explicit step-up.
 
@@ -58,7 +58,7 @@ _LOGIN_PROMPTS = frozenset({"login", "select_account"})
 # frozen dataclass's __init__ costs a setattr per field. Compared only with each other.
 class _Check(NamedTuple):
     acr: str
-    # True for explicit requests: remembered events do not count (DESIGN.md,
+    # True for explicit requests: remembered events do not count (docs/design.md,
     # "Remembered devices": never an explicit step-up).
     active_only: bool
 
@@ -265,7 +265,7 @@ def _goals(req: Requirement, ladder: Ladder, floor: Level | None) -> tuple[list[
             continue
         if floor is not None and level.level < floor.level and not essential:
             # A requested value below the floor is replaced by the floor, a
-            # standing minimum (SECURITY.md D21: lower values never lower it).
+            # standing minimum (docs/security.md D21: lower values never lower it).
             goal = _Goal(
                 checks=(_Check(floor.acr, active_only=False),),
                 emit=floor.acr,
@@ -323,7 +323,7 @@ def _is_fresh(session: SessionState, max_age: int, started: int | None, now: int
     """OIDC Core ``max_age``: strict, no grace; an event during this transaction always counts.
 
     ``max_age=0`` is met *only* by an event made during this transaction: a
-    login earlier in the same second is not a new authentication (SECURITY.md
+    login earlier in the same second is not a new authentication (docs/security.md
     case 23).
     """
     active = [event.at for event in session.events if not event.remembered]

@@ -1,6 +1,6 @@
 """Typed errors raised by the pure policy engine.
 
-STYLE.md example 2 ("typed errors, mapped once"): the engine raises these and
+docs/design.md convention 2 ("typed errors, mapped once"): the engine raises these and
 never builds a response; the web layer's error handler maps them once.
 
 - :class:`RequirementError` -- a malformed authorization request

@@ -1,10 +1,10 @@
 """The acr ladder: ordered levels, each an acr value with a rule and a lifetime.
 
-Implements DESIGN.md "The ladder" and the acr side of OpenID Connect Core 1.0
+Implements docs/design.md "The ladder" and the acr side of OpenID Connect Core 1.0
 §2 (``acr``: "the Authentication Context Class that the authentication
 performed satisfied") and RFC 9470 §3 (the acr values a resource server may
 demand). Lifetimes follow the session bounds of NIST SP 800-63B §7.2
-(SECURITY.md D29: "past them, the level drops and a step-up is required").
+(docs/security.md D29: "past them, the level drops and a step-up is required").
 
 Rule language (stored as JSON-compatible data, see docs/acr.md)::
 
@@ -998,5 +998,5 @@ def default_ladder_data() -> dict[str, Any]:
 
 
 def default_ladder() -> Ladder:
-    """The default ladder: 1fa < 2fa < phr < phrh (DESIGN.md, "The ladder")."""
+    """The default ladder: 1fa < 2fa < phr < phrh (docs/design.md, "The ladder")."""
     return ladder_from_data(default_ladder_data())

@@ -7,7 +7,7 @@ Implements the data side of:
   authentication" happened (two categories, or a passkey with user verification).
 - OpenID Connect Core 1.0 §2 (``acr``, ``amr``, ``auth_time``): ``auth_time`` is
   "the time when the End-User authentication occurred" -- the most recent active
-  event of the session, never a user-table column (STYLE.md, "mistakes").
+  event of the session, never a user-table column (docs/design.md, "mistakes").
 - RFC 9470 §3-§5 (Step Up Authentication Challenge): a requirement is
   ``acr_values`` + ``max_age``; the decision either satisfies it, steps up, asks
   for a login, or fails with ``unmet_authentication_requirements``
@@ -98,7 +98,7 @@ _PASSKEY_UV_CATEGORIES: Final = (POSSESSION, USER_VERIFICATION)
 
 @dataclass(frozen=True)
 class Event:
-    """One successful factor check in a session (DESIGN.md, "Authentication events").
+    """One successful factor check in a session (docs/design.md, "Authentication events").
 
     ``at`` is epoch seconds. ``uv``, ``backup_eligible`` and ``aaguid`` only
     mean something for passkeys (``backup_eligible=None`` means unknown and is
@@ -274,7 +274,7 @@ class EnrolledMethod:
 
 @dataclass(frozen=True)
 class Lifetime:
-    """How long a level's qualifying events count (SECURITY.md D29).
+    """How long a level's qualifying events count (docs/security.md D29).
 
     ``absolute_seconds``: only events with ``now - event.at <= absolute_seconds``
     count for the level.

@@ -16,7 +16,7 @@ class Principal:
 
     ``acr`` and ``auth_time`` are None when the token lacks them (or carries a
     malformed value); the requirement check then treats them as the weakest
-    level and an infinitely old login (SECURITY.md case 30).
+    level and an infinitely old login (docs/security.md case 30).
     """
 
     subject: str

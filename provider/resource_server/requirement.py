@@ -6,7 +6,7 @@ of the protected resource", using the token's ``acr`` and ``auth_time``
 (RFC 9470 §6.1 / RFC 9068 §2.2.1).
 
 Acceptance is by exact ``acr`` value, or by ladder level (``min_level``) when
-the OP publishes its ladder. SECURITY.md case 30: a missing ``acr`` is the
+the OP publishes its ladder. docs/security.md case 30: a missing ``acr`` is the
 weakest level and a missing ``auth_time`` an infinitely old login.
 """
 

@@ -20,7 +20,7 @@ The MUSTs enforced here (RFC 9068 §4 unless noted):
   value of alg is none."
 - "The current time MUST be before the time represented by the exp claim."
 - RFC 8725 §3.1/§3.2: an algorithm allow-list, no HMAC with keys meant for
-  asymmetric algorithms; §3.10 (and SECURITY.md case 31): ``jku``, ``x5u``,
+  asymmetric algorithms; §3.10 (and docs/security.md case 31): ``jku``, ``x5u``,
   ``jwk`` and ``x5c`` headers are not followed — they are refused.
 """
 

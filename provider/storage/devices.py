@@ -1,4 +1,4 @@
-"""Remembered browsers ("trust this browser", DESIGN.md "Remembered devices").
+"""Remembered browsers ("trust this browser", docs/design.md "Remembered devices").
 
 The device cookie carries a random token; only its SHA-256 is stored (like
 sessions), so a database read yields no usable cookie. A record keeps the

@@ -2,7 +2,7 @@
 hash the step-up password factor reads).
 
 Single-use values are consumed with one conditional ``UPDATE … WHERE …
-RETURNING`` (SECURITY.md B.8, B.9, B.13): atomic on SQLite and PostgreSQL
+RETURNING`` (docs/security.md B.8, B.9, B.13): atomic on SQLite and PostgreSQL
 alike, so of any number of racing requests exactly one wins. Writes that belong
 together (a new PIN and the reset of its lock, a new set of backup codes and the
 removal of the old one) are one transaction.

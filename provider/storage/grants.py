@@ -1,7 +1,7 @@
 """Authorization codes and issued tokens: atomic consumption and revocation.
 
 Single-use values are consumed with a conditional ``UPDATE … RETURNING``,
-atomic on SQLite and PostgreSQL alike (SECURITY.md cases 34 and 35).
+atomic on SQLite and PostgreSQL alike (docs/security.md cases 34 and 35).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class WebSession(db.Model):  # type: ignore[name-defined,misc]
 
 
 class AuthEvent(db.Model):  # type: ignore[name-defined,misc]
-    """One successful factor check inside a session (DESIGN.md "Authentication events")."""
+    """One successful factor check inside a session (docs/design.md "Authentication events")."""
 
     __tablename__ = "auth_events"
 
@@ -450,7 +450,7 @@ class AttestationRoot(db.Model):  # type: ignore[name-defined,misc]
 
 
 class RememberedDevice(db.Model):  # type: ignore[name-defined,misc]
-    """A browser the user chose to remember after a second factor (DESIGN.md
+    """A browser the user chose to remember after a second factor (docs/design.md
     "Remembered devices"). The cookie holds a random token; only its SHA-256 is
     here. The remembered event is replayed with its original time."""
 

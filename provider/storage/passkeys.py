@@ -1,7 +1,7 @@
 """Queries for passkeys: credentials, user handles, challenges, attestation roots.
 
 - Challenges are consumed with one ``DELETE … RETURNING`` on (session,
-  ceremony) (SECURITY.md C.14): the first attempt to use a challenge deletes
+  ceremony) (docs/security.md C.14): the first attempt to use a challenge deletes
   it, pass or fail, and of any number of racing attempts exactly one gets it,
   on SQLite and PostgreSQL alike.
 - The sign count is advanced with a conditional ``UPDATE … WHERE … RETURNING``

@@ -2,7 +2,7 @@
 
 The cookie carries a random token; the database stores only its SHA-256, so a
 database read does not yield usable cookies. All authentication state lives
-here (SECURITY.md: Flask's signed cookie session can be replayed).
+here (docs/security.md: Flask's signed cookie session can be replayed).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Atomic failure counters for factors (SECURITY.md A.1–A.7).
+"""Atomic failure counters for factors (docs/security.md A.1–A.7).
 
 An attempt is *reserved* before the secret is checked: one conditional
 ``UPDATE … SET failures = failures + 1 WHERE failures < limit AND not waiting``

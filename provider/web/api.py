@@ -43,7 +43,7 @@ def _usable_methods(user: User) -> tuple[str, ...]:
 
 
 def _enrolled_methods(user: User) -> tuple[str, ...]:
-    """Locked ones included: checking them answers ``locked`` (SECURITY.md A.4)."""
+    """Locked ones included: checking them answers ``locked`` (docs/security.md A.4)."""
     return tuple(m.method for m in step_up.factors().enrolled(user.id))
 
 

@@ -29,7 +29,7 @@ def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
         retry_after = int(getattr(status(user_id), "retry_after", 0) or 0) if status else 0
         channel_name = getattr(factor, "channel_name", None)
         if factor.form_id == "code-form" and channel_name:
-            # One send-code form for every code channel offered (DESIGN.md page contract).
+            # One send-code form for every code channel offered (docs/design.md page contract).
             entry = next((f for f in shown if f["form_id"] == "code-form"), None)
             if entry is None:
                 entry = {

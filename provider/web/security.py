@@ -1,4 +1,4 @@
-"""Response headers every page carries (SECURITY.md case 38)."""
+"""Response headers every page carries (docs/security.md case 38)."""
 
 from __future__ import annotations
 

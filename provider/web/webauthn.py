@@ -4,7 +4,7 @@ Each ceremony is an ``…/options`` call (a challenge stored for this browser
 session and ceremony) and a ``…/verify`` call (the challenge consumed, then
 checked). Requests carry the session cookie and the CSRF token in the
 ``X-CSRF-Token`` header. Every failure is JSON ``{error, error_description}``
-with a 4xx status — fuzzed input never reaches a 500 (SECURITY.md C.20).
+with a 4xx status — fuzzed input never reaches a 500 (docs/security.md C.20).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DESIGN.md / STYLE.md 14: the kits stand alone.
+"""docs/design.md convention 14: the kits stand alone.
 
 Each kit is imported in a fresh interpreter, which must not load SQLAlchemy,
 Flask-SQLAlchemy, the provider app, or (for the core modules) Flask.

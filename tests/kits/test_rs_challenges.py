@@ -1,4 +1,4 @@
-"""SECURITY.md case 30 and RFC 9470 §3: requirements, the exact challenge
+"""docs/security.md case 30 and RFC 9470 §3: requirements, the exact challenge
 headers, ladder-level acceptance from discovery, the Flask decorator, the WSGI
 middleware and introspection."""
 

@@ -1,4 +1,4 @@
-"""SECURITY.md case 31: the RS kit rejects every forged or misdirected token
+"""docs/security.md case 31: the RS kit rejects every forged or misdirected token
 with ``invalid_token``; JWKS caching and the one-refresh-on-unknown-kid rule."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_leeway_covers_small_clock_skew(validator: TokenValidator, fake_op: Fake
     assert validator.validate(mint(fake_op.url, exp=now - 10, nbf=now + 10, iat=now + 10))
 
 
-# -- rejected (SECURITY.md 31) ------------------------------------------------------
+# -- rejected (docs/security.md 31) ------------------------------------------------------
 
 REJECTIONS: dict[str, Callable[[str], str]] = {
     "alg none": lambda iss: unsigned(iss),

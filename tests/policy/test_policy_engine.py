@@ -1,4 +1,4 @@
-"""decide(): one table row per rule of DESIGN.md "The decision" and SECURITY.md §D."""
+"""decide(): one table row per rule of docs/design.md "The decision" and docs/security.md §D."""
 
 from __future__ import annotations
 
@@ -1152,7 +1152,7 @@ def test_doc_passkey_plus_pin() -> None:
 
 
 def test_max_age_0_is_not_met_by_a_login_in_the_same_second_outside_a_transaction() -> None:
-    """SECURITY.md case 23: max_age=0 always demands a new event."""
+    """docs/security.md case 23: max_age=0 always demands a new event."""
     client = ClientPolicy()
     requirement = parse_requirement({"max_age": "0"}, client, LADDER, has_openid_scope=True)
     decision = decide(requirement, client, LADDER, session([pwd(NOW)]), ALL, NOW)

@@ -1,4 +1,4 @@
-"""Hypothesis properties of the policy engine (STYLE.md example 3)."""
+"""Hypothesis properties of the policy engine (docs/design.md convention 3)."""
 
 from __future__ import annotations
 
