@@ -30,7 +30,9 @@ CITING_TOP = ("README.md", "setup.py", "pyproject.toml", "Makefile")
 
 # Documents that live outside the repository; spelled in pieces so this file
 # does not name them itself.
-OUTSIDE = ("../" + "shared", "SECURITY" + ".md", "DESIGN" + ".md", "STYLE" + ".md", "STORIES" + ".md")
+OUTSIDE = tuple(
+    ["../" + "shared"] + [name + ".md" for name in ("SECURITY", "DESIGN", "STYLE", "STORIES")]
+)
 
 _SKIP_PARTS = {".git", ".venv", "instance", "__pycache__", "node_modules", ".mypy_cache"}
 
@@ -155,9 +157,8 @@ def problems_in(citation: str, cases: dict[int, str]) -> list[str]:
             for number in range(first + 1, last):
                 if number not in cases:
                     problems.append(f"no case {number}")
-                elif first_letter and first_letter == last_letter:
-                    if cases[number] != first_letter:
-                        problems.append(f"case {number} is not in section {first_letter}")
+                elif first_letter and first_letter == last_letter != cases[number]:
+                    problems.append(f"case {number} is not in section {first_letter}")
     return problems
 
 
