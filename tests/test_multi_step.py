@@ -96,6 +96,7 @@ def test_lapsed_2fa_is_reached_by_two_challenges(actions: Actions, lapsed: tuple
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert page.status_code == 200, page.headers.get("Location")
     assert 'id="totp-form"' in page.text and 'id="password-form"' in page.text
+    assert 'id="another-step"' not in page.text
     step_one_at = clock.now()
     after_one = actions.follow(
         _answer(actions, page, "totp", code=pyotp.TOTP(totp).at(step_one_at))
@@ -104,6 +105,7 @@ def test_lapsed_2fa_is_reached_by_two_challenges(actions: Actions, lapsed: tuple
     assert after_one.status_code == 200, after_one.text[:500]
     assert 'id="password-form"' in after_one.text
     assert 'id="totp-form"' not in after_one.text
+    assert 'id="another-step"' in after_one.text  # progress: one step done, one to go
     assert _tx(after_one) == _tx(page)
     clock.set_offset(31 + LIFETIME + 110)
     step_two_at = clock.now()
