@@ -21,10 +21,12 @@ from provider.policy import (
     RequirementError,
     Satisfied,
     SessionState,
+    StepUp,
     decide,
     default_ladder,
     event_for,
     parse_requirement,
+    record_event,
     step_up_event,
 )
 from provider.policy.engine import MAX_PLAN_STEPS
@@ -393,3 +395,62 @@ def test_a_target_the_enrolled_methods_reach_is_never_unmet(
         targets.append([(floor.acr, False)])
     for checks in targets:
         assert not reached(checks), (checks, decision)
+
+
+@settings(max_examples=400)
+@given(
+    request_params(),
+    policies,
+    plan_sessions,
+    plan_enrolled,
+    st.integers(0, 1000),
+    st.randoms(use_true_random=False),
+)
+def test_following_the_offered_steps_reaches_the_target(
+    params: dict[str, str],
+    policy: ClientPolicy,
+    session: SessionState,
+    enrolled: list[EnrolledMethod],
+    started_ago: int,
+    rnd: Any,
+) -> None:
+    """docs/security.md case 49, no dead end: answering any offered method, again and
+    again (the challenge page decides after each step), ends Satisfied within a few
+    steps, and only enrolled, unlocked methods are ever offered."""
+    params = {k: v for k, v in params.items() if k != "prompt"}
+    # One credential per non-passkey method, as accounts have.
+    firsts: dict[str, EnrolledMethod] = {}
+    for m in enrolled:
+        if m.method != "passkey":
+            firsts.setdefault(m.method, m)
+    enrolled = [m for m in enrolled if m.method == "passkey" or firsts[m.method] is m]
+    requirement = _requirement(params, policy, NOW - started_ago)
+    now = NOW
+    decision = decide(requirement, policy, LADDER, session, enrolled, now)
+    steps = 0
+    while isinstance(decision, StepUp):
+        assert steps < 2 * MAX_PLAN_STEPS, decision
+        usable = {m.method for m in enrolled if not m.locked}
+        assert set(decision.methods) <= usable
+        method = rnd.choice(decision.methods)
+        candidates = [
+            m
+            for m in enrolled
+            if m.method == method
+            and not m.locked
+            and (
+                method != "passkey"
+                or not decision.passkey_credential_ids
+                or m.credential_id in decision.passkey_credential_ids
+            )
+            and step_up_event(m, policy, now) is not None
+        ]
+        assert candidates, decision
+        now += 1
+        event = step_up_event(rnd.choice(candidates), policy, now)
+        assert event is not None
+        session = record_event(session, event)
+        decision = decide(requirement, policy, LADDER, session, enrolled, now)
+        steps += 1
+    if steps:
+        assert isinstance(decision, Satisfied), decision
