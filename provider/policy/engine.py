@@ -27,7 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
-from typing import NamedTuple
+from itertools import combinations
+from typing import Final, NamedTuple
 
 from provider.policy.ladder import Ladder, Level, LevelCheck
 from provider.policy.model import (
@@ -48,10 +49,19 @@ from provider.policy.model import (
     session_amr,
 )
 
-__all__ = ["UNMET_AUTHENTICATION_REQUIREMENTS", "decide", "session_acr", "step_up_event"]
+__all__ = [
+    "MAX_PLAN_STEPS",
+    "UNMET_AUTHENTICATION_REQUIREMENTS",
+    "decide",
+    "session_acr",
+    "step_up_event",
+]
 
 UNMET_AUTHENTICATION_REQUIREMENTS = "unmet_authentication_requirements"
 _LOGIN_PROMPTS = frozenset({"login", "select_account"})
+#: The most new events a plan of challenges may take (docs/security.md case 49): a
+#: level whose rule needs more than this many new events is refused as before.
+MAX_PLAN_STEPS: Final = 4
 
 
 # Named tuples, not frozen dataclasses: decide() builds a few per call, and a
@@ -61,6 +71,17 @@ class _Check(NamedTuple):
     # True for explicit requests: remembered events do not count (docs/design.md,
     # "Remembered devices": never an explicit step-up).
     active_only: bool
+
+
+class _Plan(NamedTuple):
+    """The first step of a plan that reaches a goal in several steps (docs/security.md case 49).
+
+    ``methods`` / ``credentials``: what the challenge offers now (every method that
+    starts a shortest plan); both empty when only a new login reaches the goal.
+    """
+
+    methods: tuple[str, ...]
+    credentials: tuple[str, ...]
 
 
 class _Goal(NamedTuple):
@@ -157,6 +178,7 @@ class _Context:
         # offers() are asked more than once (bench/analysis.md).
         self._met: dict[int, bool] = {}
         self._offers: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._plans: dict[int, _Plan | None] = {}
 
     def options(self) -> list[tuple[EnrolledMethod, Event]]:
         """(method, the kind of event a step-up with it would add): only needed when not met."""
@@ -220,6 +242,113 @@ class _Context:
             return (), ()
         ordered = tuple([m for m in METHODS if m in methods])
         return ordered, tuple(dict.fromkeys(credentials))
+
+    def plan(self, goal: _Goal) -> _Plan | None:
+        """How ``goal`` is reached when it is neither met nor reached in one step, or None.
+
+        Only asked then (it costs a search): the first step of a shortest plan of
+        challenges, or an empty plan when only a new login (which replaces the
+        session's events) followed by challenges reaches it; None when neither does.
+        """
+        key = id(goal)
+        if key in self._plans:
+            return self._plans[key]
+        plan = self._plans[key] = self._compute_plan(goal)
+        return plan
+
+    def _compute_plan(self, goal: _Goal) -> _Plan | None:
+        # One pool entry per usable credential, at most MAX_PLAN_STEPS of one kind
+        # (credentials of the same kind are interchangeable in a plan).
+        by_kind: dict[Event, list[EnrolledMethod]] = {}
+        for method, kind in self.options():
+            by_kind.setdefault(kind, []).append(method)
+        pool = [kind for kind, methods in by_kind.items() for _ in methods[:MAX_PLAN_STEPS]]
+        first = self._shortest_plans(goal, pool)
+        if first:
+            names: set[str] = set()
+            credentials: list[str] = []
+            for method, kind in self.options():  # enrolled order, as offers() lists them
+                if kind in first:
+                    names.add(method.method)
+                    if method.method == "passkey" and method.credential_id is not None:
+                        credentials.append(method.credential_id)
+            ordered = tuple([m for m in METHODS if m in names])
+            return _Plan(ordered, tuple(dict.fromkeys(credentials)))
+        if self._login_reaches(goal, pool):
+            return _Plan((), ())
+        return None
+
+    def _reaches(self, goal: _Goal, added: Sequence[Event], *, after_login: bool = False) -> bool:
+        """Whether the session's events (none ``after_login``) plus ``added`` kinds made
+        at ``now`` meet every check of ``goal``."""
+        now = self.now
+        new = [replace(kind, at=now) for kind in added]
+        for check in goal.checks:
+            if after_login:
+                events: Sequence[Event] = new
+            else:
+                base = self.active_events if check.active_only else self.events
+                events = (*base, *new)
+            if not self.ladder.satisfies(
+                check.acr,
+                events,
+                None if after_login else self.session,
+                now,
+                allowed_aaguids=self.policy.allowed_aaguids,
+                min_pin_length=self.policy.min_pin_length,
+            ):
+                return False
+        return True
+
+    def _shortest_plans(self, goal: _Goal, pool: list[Event]) -> set[Event]:
+        """The kinds that start a shortest plan of 2 to MAX_PLAN_STEPS steps (empty: none).
+
+        Every kind of a shortest plan may come first: after it, the rest of that plan
+        reaches the goal in one step less, so each challenge makes progress.
+        """
+        if len(pool) < 2 or not self._reaches(goal, pool):
+            return set()
+        for size in range(2, min(len(pool), MAX_PLAN_STEPS) + 1):
+            found: set[Event] = set()
+            seen: set[tuple[Event, ...]] = set()
+            for combo in combinations(pool, size):
+                if combo in seen:
+                    continue
+                seen.add(combo)
+                if self._reaches(goal, combo):
+                    found.update(combo)
+            if found:
+                return found
+        return set()
+
+    def _login_reaches(self, goal: _Goal, pool: list[Event]) -> bool:
+        """Whether a new login, then at most MAX_PLAN_STEPS challenges, reaches ``goal``.
+
+        A login may use a first factor the client does not accept as a step-up
+        (``step_up_methods``): the password always, a passkey, a PIN with
+        ``pin_login``, an email/SMS code with ``passwordless_login``.
+        """
+        policy = self.policy
+        login_methods = {"password", "passkey"}
+        if policy.pin_login:
+            login_methods.add("pin")
+        if policy.passwordless_login:
+            login_methods.update(("email_otp", "sms_otp"))
+        unrestricted = replace(policy, step_up_methods=())
+        logins = {
+            kind
+            for method in self._enrolled
+            if method.method in login_methods
+            and (kind := _step_up_kind(method, unrestricted)) is not None
+        }
+        for login in logins:
+            if not self._reaches(goal, [login, *pool], after_login=True):
+                continue
+            for size in range(min(len(pool), MAX_PLAN_STEPS) + 1):
+                for combo in combinations(pool, size):
+                    if self._reaches(goal, [login, *combo], after_login=True):
+                        return True
+        return False
 
     def highest(self, standing: str) -> Level | None:
         """The highest level to claim once the standing minimum ``standing`` is met.
@@ -358,6 +487,24 @@ def decide(
     target acr (preference order, floor, strict/voluntary) -> freshness
     (max_age) -> step-up -> satisfied. ``prompt=none`` turns every UI answer
     into ``login_required`` / ``interaction_required``.
+
+    A target is *reachable* when it is met, when one step-up reaches it, or
+    when a plan does (docs/security.md case 49): a level that needs more than
+    one new event -- its absolute lifetime lapsed, or a custom rule asks for
+    two factors the session lacks -- is reached, never refused with
+    ``unmet_authentication_requirements``, while the user's enrolled, unlocked
+    methods can reach it in at most :data:`MAX_PLAN_STEPS` new events. The
+    answer is then a :class:`StepUp` offering the first step of a shortest plan
+    (every method that starts one); the challenge page decides again after each
+    step, so the next answer offers the next step and each step brings the target
+    one step closer. When no plan of step-ups reaches it but a new login does
+    (the plan needs a first factor the client does not accept as a step-up
+    method, e.g. the password for ``step_up_methods = totp passkey``), the
+    answer is :class:`Login` with the goal's reason (``acr_not_met`` or
+    ``floor_not_met``), like any other "only a new login helps" answer; a
+    login replaces the session's events, so it is planned only when nothing
+    less helps. Locked methods are never planned: if only they could reach
+    the target, the answer is as before.
     """
     req = requirement
     silent = "none" in req.prompt
@@ -393,7 +540,7 @@ def decide(
 
     selected: _Goal | None = None
     for goal in goals:
-        if ctx.met(goal) or ctx.offers(goal)[0]:
+        if ctx.met(goal) or ctx.offers(goal)[0] or ctx.plan(goal) is not None:
             selected = goal
             break
 
@@ -423,6 +570,17 @@ def decide(
         credentials: tuple[str, ...] = ()
     else:
         methods, credentials = ctx.offers(selected)
+
+    if not met and not methods:
+        # More than one new event is needed (docs/security.md case 49): offer the
+        # first step of a plan; the challenge page decides again after each step.
+        plan = ctx.plan(selected)
+        if plan is not None and plan.methods:
+            methods, credentials = plan.methods, plan.credentials
+        elif plan is not None:
+            if silent:
+                return Fail("login_required", "a new sign-in is required", selected.reason)
+            return Login(selected.reason)
 
     if not met and not methods:
         # Only the standing minimum gets here (requested goals were reachable).

@@ -355,6 +355,10 @@ def challenge() -> Any:
             username=user.username,
             action=url_for("login.challenge", tx=tx.id),
             remember_days=_remember_days(tx),
+            # A step for this transaction is done and another is needed (a plan of
+            # several challenges, docs/security.md case 49).
+            another_step=row.sid == tx.baseline_sid
+            and any(e.id > tx.baseline_event_id for e in row.events),
         ),
         (error_status if error else 200),
         ({"Retry-After": str(Busy.retry_after)} if error_status == Busy.status_code else {}),

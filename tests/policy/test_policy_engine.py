@@ -21,7 +21,9 @@ from provider.policy import (
     StepUp,
     decide,
     default_ladder,
+    default_ladder_data,
     event_for,
+    ladder_from_data,
     parse_requirement,
     record_activity,
     record_event,
@@ -1161,3 +1163,252 @@ def test_max_age_0_is_not_met_by_a_login_in_the_same_second_outside_a_transactio
         {"max_age": "0"}, client, LADDER, has_openid_scope=True, transaction_started_at=NOW
     )
     assert isinstance(decide(within, client, LADDER, session([pwd(NOW)]), ALL, NOW), Satisfied)
+
+
+# --- plans: a level needing more than one new event (docs/security.md case 49) -----------
+
+#: The default ladder plus a custom level whose rule asks for a PIN *and* a TOTP.
+PIN_AND_TOTP = "urn:example:acr:pin+totp"
+PLAN_LADDER = ladder_from_data(
+    {
+        "version": 1,
+        "levels": [
+            *default_ladder_data()["levels"],
+            {
+                "acr": PIN_AND_TOTP,
+                "level": 10,
+                "lifetime": None,
+                "rule": [[{"method": "pin"}, {"method": "totp"}]],
+            },
+        ],
+    }
+)
+LAPSED_2FA = [pwd(NOW - 90_000), totp(NOW - 86_401)]  # both too old for 2fa (24 h)
+E_TOTP_LOCKED = EnrolledMethod("totp", locked=True)
+PWD_TOTP = (E_PASSWORD, E_TOTP)
+
+PLAN_ROWS = [
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("step", A2, ("totp", "password"), "acr_not_met"),
+        id="lapsed-2fa-plans-two-challenges",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        [*LAPSED_2FA, totp(NOW - 5)],
+        PWD_TOTP,
+        ("step", A2, ("password",), "acr_not_met"),
+        id="lapsed-2fa-after-the-first-challenge-offers-the-second",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        [*LAPSED_2FA, totp(NOW - 5), pwd(NOW - 2)],
+        PWD_TOTP,
+        ("ok", A2, "satisfied"),
+        id="lapsed-2fa-after-the-second-challenge-is-satisfied",
+    ),
+    pytest.param(
+        {},
+        FLOOR_2FA,
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("step", A2, ("totp", "password"), "floor_not_met"),
+        id="lapsed-floor-plans-two-challenges",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        VOLUNTARY,
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("step", A2, ("totp", "password"), "acr_not_met"),
+        id="lapsed-2fa-voluntary-plans-rather-than-downgrades",
+    ),
+    pytest.param(
+        {"acr_values": A2, "prompt": "none"},
+        {},
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("fail", "interaction_required", "acr_not_met"),
+        id="lapsed-2fa-prompt-none-is-interaction-required",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        LAPSED_2FA,
+        (E_PASSWORD, E_PIN, E_TOTP, E_BACKUP),
+        ("step", A2, ("totp", "pin", "backup_code", "password"), "acr_not_met"),
+        id="lapsed-2fa-offers-every-method-that-starts-a-shortest-plan",
+    ),
+    pytest.param(
+        {"acr_values": A2, "max_age": "60"},
+        {},
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("step", A2, ("totp", "password"), "max_age"),
+        id="lapsed-2fa-and-max-age-plans-two-challenges",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {"step_up_methods": ("totp", "passkey")},
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("login", "acr_not_met"),
+        id="lapsed-2fa-password-not-a-step-up-method-needs-a-login",
+    ),
+    pytest.param(
+        {"acr_values": A2, "prompt": "none"},
+        {"step_up_methods": ("totp", "passkey")},
+        LAPSED_2FA,
+        PWD_TOTP,
+        ("fail", "login_required", "acr_not_met"),
+        id="lapsed-2fa-login-plan-prompt-none-is-login-required",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        LAPSED_2FA,
+        (E_PASSWORD, E_TOTP_LOCKED),
+        ("fail", UNMET, "unmet"),
+        id="only-locked-methods-reach-it-stays-unmet",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {"step_up_methods": ("totp", "passkey")},
+        LAPSED_2FA,
+        (E_PASSWORD, E_TOTP_LOCKED),
+        ("fail", UNMET, "unmet"),
+        id="only-locked-methods-reach-it-no-login-either",
+    ),
+    pytest.param(
+        {"acr_values": A2},
+        {},
+        LAPSED_2FA,
+        KNOWLEDGE_ONLY,
+        ("fail", UNMET, "unmet"),
+        id="knowledge-only-lapsed-2fa-no-plan-stays-unmet",
+    ),
+    pytest.param(
+        {"acr_values": PIN_AND_TOTP},
+        {},
+        [pwd()],
+        (E_PASSWORD, E_PIN, E_TOTP, E_BACKUP),
+        ("step", PIN_AND_TOTP, ("totp", "pin"), "acr_not_met"),
+        id="custom-two-factor-level-is-reached-by-a-sequence",
+    ),
+    pytest.param(
+        {"acr_values": PIN_AND_TOTP},
+        {},
+        [pwd(), pin(NOW - 5)],
+        (E_PASSWORD, E_PIN, E_TOTP, E_BACKUP),
+        ("step", PIN_AND_TOTP, ("totp",), "acr_not_met"),
+        id="custom-two-factor-level-second-step",
+    ),
+    pytest.param(
+        {"acr_values": PIN_AND_TOTP},
+        {},
+        [pwd(), pin(NOW - 5), totp(NOW - 2)],
+        (E_PASSWORD, E_PIN, E_TOTP, E_BACKUP),
+        ("ok", PIN_AND_TOTP, "satisfied"),
+        id="custom-two-factor-level-reached",
+    ),
+    pytest.param(
+        {"acr_values": PIN_AND_TOTP},
+        {"min_pin_length": 8},
+        [pwd()],
+        (E_PASSWORD, E_PIN, E_TOTP),
+        ("fail", UNMET, "unmet"),
+        id="custom-two-factor-level-short-pin-cannot-be-planned",
+    ),
+    pytest.param(
+        {"acr_values": f"{PIN_AND_TOTP} {A2}"},
+        {},
+        [pwd()],
+        (E_PASSWORD, E_PIN, E_TOTP),
+        ("step", PIN_AND_TOTP, ("totp", "pin"), "acr_not_met"),
+        id="custom-two-factor-level-preferred-over-a-one-step-lower-level",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "policy", "state", "enrolled", "expected"), PLAN_ROWS)
+def test_decide_plans(
+    params: dict[str, str],
+    policy: dict[str, Any],
+    state: list[Event],
+    enrolled: tuple[EnrolledMethod, ...],
+    expected: tuple[Any, ...],
+) -> None:
+    client = ClientPolicy(**policy)
+    requirement = parse_requirement(
+        params, client, PLAN_LADDER, has_openid_scope=True, transaction_started_at=STARTED
+    )
+    decision = decide(requirement, client, PLAN_LADDER, session(state), enrolled, NOW)
+    assert summary(decision) == expected
+
+
+def test_plan_offers_the_passkeys_of_a_shortest_plan() -> None:
+    """A custom level needing a device-bound passkey and a TOTP: the first step offers
+    the hardware passkeys (their credential ids) and the TOTP, never the synced one."""
+    ladder = ladder_from_data(
+        {
+            "version": 1,
+            "levels": [
+                *default_ladder_data()["levels"],
+                {
+                    "acr": "urn:example:acr:hw+otp",
+                    "level": 10,
+                    "rule": [[{"method": "passkey", "backup_eligible": False}, {"method": "totp"}]],
+                },
+            ],
+        }
+    )
+    client = ClientPolicy()
+    requirement = parse_requirement(
+        {"acr_values": "urn:example:acr:hw+otp"}, client, ladder, has_openid_scope=True
+    )
+    enrolled = (E_PASSWORD, E_SYNC, E_HW, E_HW2, E_TOTP)
+    decision = decide(requirement, client, ladder, session([pwd()]), enrolled, NOW)
+    assert decision == StepUp(
+        "urn:example:acr:hw+otp", ("passkey", "totp"), "acr_not_met", ("hw", "hw2")
+    )
+
+
+def test_plan_longer_than_the_cap_is_refused() -> None:
+    """A rule needing more new events than MAX_PLAN_STEPS is not searched (a bound on
+    the work of one decision): refused as before."""
+    from provider.policy.engine import MAX_PLAN_STEPS
+
+    count = MAX_PLAN_STEPS + 2
+    ladder = ladder_from_data(
+        {
+            "version": 1,
+            "levels": [
+                *default_ladder_data()["levels"],
+                {"acr": "urn:example:many", "level": 10, "rule": [[{"min_events": count}]]},
+            ],
+        }
+    )
+    client = ClientPolicy()
+    requirement = parse_requirement(
+        {"acr_values": "urn:example:many"}, client, ladder, has_openid_scope=True
+    )
+    enrolled = tuple(EnrolledMethod("passkey", credential_id=f"k{i}") for i in range(count))
+    decision = decide(requirement, client, ladder, session([pwd()]), enrolled, NOW)
+    assert summary(decision) == ("fail", UNMET, "unmet")
+    # Within the cap, the same kind of rule is planned.
+    fewer = ladder_from_data(
+        {
+            "version": 1,
+            "levels": [
+                *default_ladder_data()["levels"],
+                {"acr": "urn:example:many", "level": 10, "rule": [[{"min_events": 3}]]},
+            ],
+        }
+    )
+    decision = decide(requirement, client, fewer, session([pwd()]), enrolled, NOW)
+    assert isinstance(decision, StepUp) and decision.methods == ("passkey",)

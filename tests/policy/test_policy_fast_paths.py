@@ -9,6 +9,12 @@ re-implementation -- the engine as it was before those shortcuts: every step-up
 option re-runs ``satisfies`` on the events plus the option's own event -- is
 compared with the real one on random ladders, sessions (with idle gaps,
 remembered events, old events), client policies, requests and enrolled methods.
+
+The reference also plans a level that needs more than one new event
+(docs/security.md case 49) the plain way: every combination of enrolled
+credentials, shortest first, then a new login followed by such a combination.
+Before plans, the reference (like the engine) answered such a request
+``unmet_authentication_requirements`` or downgraded it.
 """
 
 from __future__ import annotations
@@ -52,8 +58,16 @@ from provider.policy import (
     session_amr,
     step_up_event,
 )
-from provider.policy.engine import _kind_event
-from tests.policy.test_policy_properties import AAGUIDS, NOW, events
+from provider.policy.engine import MAX_PLAN_STEPS, _kind_event
+from tests.policy.test_policy_properties import (
+    AAGUIDS,
+    NOW,
+    events,
+    plan_enrolled,
+    plan_sessions,
+    request_params,
+)
+from tests.policy.test_policy_properties import policies as property_policies
 
 UNMET = "unmet_authentication_requirements"
 
@@ -243,6 +257,7 @@ class RefContext:
         self.now = now
         self.events = session.events
         self.active_events = tuple(e for e in session.events if not e.remembered)
+        self.enrolled = enrolled
         self.options = [
             (m, e) for m in enrolled if (e := ref_step_up_event(m, policy, now)) is not None
         ]
@@ -271,6 +286,56 @@ class RefContext:
             )
         )
         return methods, credentials
+
+    def plan(self, goal: RefGoal) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """Shortest combinations of 2..MAX_PLAN_STEPS credentials that reach ``goal``: the
+        methods and passkeys in any of them; ((), ()) when only a new login then up to
+        MAX_PLAN_STEPS credentials reach it; None when nothing does."""
+        for size in range(2, MAX_PLAN_STEPS + 1):
+            reaching = [
+                combo
+                for combo in combinations(self.options, size)
+                if self.holds(goal, tuple(e for _, e in combo))
+            ]
+            if reaching:
+                used = [m for m, _ in self.options if any(m in [x for x, _ in c] for c in reaching)]
+                methods = tuple(m for m in METHODS if any(u.method == m for u in used))
+                credentials = tuple(
+                    dict.fromkeys(
+                        u.credential_id
+                        for u in used
+                        if u.method == "passkey" and u.credential_id is not None
+                    )
+                )
+                return methods, credentials
+        names = {"password", "passkey"}
+        if self.policy.pin_login:
+            names.add("pin")
+        if self.policy.passwordless_login:
+            names |= {"email_otp", "sms_otp"}
+        unrestricted = replace(self.policy, step_up_methods=())
+        logins = [
+            e
+            for m in self.enrolled
+            if m.method in names and (e := ref_step_up_event(m, unrestricted, self.now))
+        ]
+        for login in logins:
+            for size in range(MAX_PLAN_STEPS + 1):
+                for combo in combinations(self.options, size):
+                    events = (login, *(e for _, e in combo))
+                    if all(
+                        ref_level_holds(
+                            self.ladder.get(check.acr),
+                            events,
+                            None,
+                            self.now,
+                            self.policy.allowed_aaguids,
+                            self.policy.min_pin_length,
+                        )
+                        for check in goal.checks
+                    ):
+                        return (), ()
+        return None
 
     def highest(self, standing: str) -> Level | None:
         def best(events: Sequence[Event]) -> Level | None:
@@ -362,7 +427,9 @@ def ref_decide(
             return Fail(UNMET, "the client's minimum acr is not configured", "floor_not_met")
     ctx = RefContext(policy, ladder, session, enrolled, now)
     goals, essential = ref_goals(req, ladder, floor)
-    selected = next((g for g in goals if ctx.holds(g) or ctx.offers(g)[0]), None)
+    selected = next(
+        (g for g in goals if ctx.holds(g) or ctx.offers(g)[0] or ctx.plan(g) is not None), None
+    )
     downgraded = False
     if selected is None:
         if essential:
@@ -394,6 +461,14 @@ def ref_decide(
         during = started is not None and max(active) >= started
         fresh = during if req.max_age == 0 else max(active) >= now - req.max_age or during
     methods, credentials = ctx.offers(selected)
+    if not met and not methods:
+        plan = ctx.plan(selected)
+        if plan is not None and plan[0]:
+            methods, credentials = plan
+        elif plan is not None:
+            if silent:
+                return Fail("login_required", "a new sign-in is required", selected.reason)
+            return Login(selected.reason)
     if not met and not methods:
         if floor is not None:
             return Fail(
@@ -561,6 +636,9 @@ def test_decide_matches_the_plain_recomputation(data: st.DataObject) -> None:
             replace(passkey, credential_id="p1"),
             replace(passkey, credential_id="p2"),
         ]
+    if data.draw(st.booleans()):
+        # A knowledge and a possession factor: multi-step plans (case 49) get exercised.
+        enrolled = [*enrolled, EnrolledMethod("password"), EnrolledMethod("totp")]
     started = NOW - data.draw(st.integers(0, 1000))
     requirement = parse_requirement(
         data.draw(requests(ladder)),
@@ -626,3 +704,28 @@ def test_step_up_event_matches_the_plain_construction(data: st.DataObject) -> No
     assert step_up_event(method, policy, now) == expected
     _kind_event.cache_clear()
     assert step_up_event(method, policy, now) == expected
+
+
+@settings(max_examples=300)
+@given(
+    request_params(),
+    property_policies,
+    plan_sessions,
+    plan_enrolled,
+    st.integers(0, 1000),
+)
+def test_plans_match_the_plain_recomputation(
+    params: dict[str, str],
+    policy: ClientPolicy,
+    session: SessionState,
+    enrolled: list[EnrolledMethod],
+    started_ago: int,
+) -> None:
+    """The default ladder with lapsed events and factors that need two steps
+    (docs/security.md case 49), where random ladders rarely need a plan."""
+    ladder = default_ladder()
+    requirement = parse_requirement(
+        params, policy, ladder, has_openid_scope=True, transaction_started_at=NOW - started_ago
+    )
+    expected = ref_decide(requirement, policy, ladder, session, enrolled, NOW)
+    assert decide(requirement, policy, ladder, session, enrolled, NOW) == expected

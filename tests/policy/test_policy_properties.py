@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -10,19 +11,25 @@ from hypothesis import strategies as st
 
 from provider.policy import (
     METHODS,
+    UNMET_AUTHENTICATION_REQUIREMENTS,
     ClientPolicy,
     EnrolledMethod,
     Event,
+    Fail,
     Lifetime,
     Requirement,
     RequirementError,
     Satisfied,
     SessionState,
+    StepUp,
     decide,
     default_ladder,
     event_for,
     parse_requirement,
+    record_event,
+    step_up_event,
 )
+from provider.policy.engine import MAX_PLAN_STEPS
 
 LADDER = default_ladder()
 ACRS = LADDER.acr_values
@@ -61,18 +68,16 @@ def sessions(draw: st.DrawFn) -> SessionState:
     return SessionState("u", evs, created_at=min(e.at for e in evs), last_active_at=last)
 
 
-enrolled_methods = st.lists(
-    st.builds(
-        EnrolledMethod,
-        method=st.sampled_from(METHODS),
-        credential_id=st.sampled_from([None, "a", "b"]),
-        backup_eligible=st.sampled_from([None, True, False]),
-        aaguid=st.sampled_from([None, *AAGUIDS]),
-        locked=st.booleans(),
-        pin_length=st.sampled_from([None, 4, 6, 8]),
-    ),
-    max_size=5,
+enrolled_method = st.builds(
+    EnrolledMethod,
+    method=st.sampled_from(METHODS),
+    credential_id=st.sampled_from([None, "a", "b"]),
+    backup_eligible=st.sampled_from([None, True, False]),
+    aaguid=st.sampled_from([None, *AAGUIDS]),
+    locked=st.booleans(),
+    pin_length=st.sampled_from([None, 4, 6, 8]),
 )
+enrolled_methods = st.lists(enrolled_method, max_size=5)
 
 lifetimes = st.builds(
     Lifetime,
@@ -300,3 +305,152 @@ def test_parse_requirement_only_raises_requirement_error(
     assert all(value in LADDER for value in requirement.acr_values)
     assert requirement.max_age is None or 0 <= requirement.max_age <= 2**31 - 1
     assert not ("none" in requirement.prompt and len(requirement.prompt) > 1)
+
+
+#: Sessions whose events are often past a level's lifetime, and mostly unlocked
+#: methods: where a level needs more than one new event.
+old_times = st.sampled_from([NOW - 90_000, NOW - 5000, NOW - 400, NOW - 10]) | times
+plan_sessions = st.builds(
+    lambda evs, idle: SessionState(
+        "u", tuple(evs), created_at=min(e.at for e in evs), last_active_at=NOW - idle
+    ),
+    st.lists(
+        st.builds(
+            lambda e, at: replace(e, at=at),
+            events(),
+            old_times,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from([0, 10, 1000, 4000]),
+)
+plan_method = st.builds(
+    EnrolledMethod,
+    method=st.sampled_from(METHODS),
+    credential_id=st.sampled_from([None, "a", "b"]),
+    backup_eligible=st.sampled_from([None, True, False]),
+    aaguid=st.sampled_from([None, *AAGUIDS]),
+    locked=st.sampled_from([False, False, False, True]),
+    pin_length=st.sampled_from([None, 6, 8]),
+)
+# Half the time a knowledge and a possession factor that together make 2fa.
+plan_enrolled = st.lists(plan_method, max_size=MAX_PLAN_STEPS) | st.lists(
+    plan_method, max_size=MAX_PLAN_STEPS - 2
+).map(lambda extra: [EnrolledMethod("password"), EnrolledMethod("totp"), *extra])
+
+
+@settings(max_examples=500)
+@given(request_params(), policies, plan_sessions, plan_enrolled, st.integers(0, 1000))
+def test_a_target_the_enrolled_methods_reach_is_never_unmet(
+    params: dict[str, str],
+    policy: ClientPolicy,
+    session: SessionState,
+    enrolled: list[EnrolledMethod],
+    started_ago: int,
+) -> None:
+    """docs/security.md case 49: if the enrolled, unlocked methods together (one new
+    event each, as step-ups for this client) reach a target of the request, decide
+    never answers unmet_authentication_requirements -- however many steps it takes."""
+    requirement = _requirement(params, policy, NOW - started_ago)
+    decision = decide(requirement, policy, LADDER, session, enrolled, NOW)
+    if not (isinstance(decision, Fail) and decision.error == UNMET_AUTHENTICATION_REQUIREMENTS):
+        return
+    if decision.reason == "essential_acr_unknown":
+        return
+    added = [e for m in enrolled if (e := step_up_event(m, policy, NOW)) is not None]
+    ladder = LADDER.with_lifetimes(policy.level_lifetimes)
+
+    def reached(checks: list[tuple[str, bool]]) -> bool:
+        return all(
+            ladder.satisfies(
+                acr,
+                [*(e for e in session.events if not (active_only and e.remembered)), *added],
+                session,
+                NOW,
+                allowed_aaguids=policy.allowed_aaguids,
+                min_pin_length=policy.min_pin_length,
+            )
+            for acr, active_only in checks
+        )
+
+    # The request's targets, as decide() derives them (docs/design.md "The decision").
+    if requirement.essential_acr and requirement.essential_acr_values:
+        values, essential = requirement.essential_acr_values, True
+    else:
+        values = requirement.acr_values
+        essential = requirement.essential_acr and bool(values)
+    active_only = essential or requirement.acr_source == "request"
+    floor = LADDER.get(policy.minimum_acr) if policy.minimum_acr is not None else None
+    targets: list[list[tuple[str, bool]]] = []
+    for value in values:
+        level = LADDER.get(value)
+        assert level is not None
+        if floor is not None and level.level < floor.level and not essential:
+            targets.append([(floor.acr, False)])
+        else:
+            targets.append([(value, active_only), *([(floor.acr, False)] if floor else [])])
+    if decision.reason == "floor_not_met":
+        assert floor is not None
+        targets.append([(floor.acr, False)])
+    for checks in targets:
+        assert not reached(checks), (checks, decision)
+
+
+@settings(max_examples=400)
+@given(
+    request_params(),
+    policies,
+    plan_sessions,
+    plan_enrolled,
+    st.integers(0, 1000),
+    st.randoms(use_true_random=False),
+)
+def test_following_the_offered_steps_reaches_the_target(
+    params: dict[str, str],
+    policy: ClientPolicy,
+    session: SessionState,
+    enrolled: list[EnrolledMethod],
+    started_ago: int,
+    rnd: Any,
+) -> None:
+    """docs/security.md case 49, no dead end: answering any offered method, again and
+    again (the challenge page decides after each step), ends Satisfied within a few
+    steps, and only enrolled, unlocked methods are ever offered."""
+    params = {k: v for k, v in params.items() if k != "prompt"}
+    # One credential per non-passkey method, as accounts have.
+    firsts: dict[str, EnrolledMethod] = {}
+    for m in enrolled:
+        if m.method != "passkey":
+            firsts.setdefault(m.method, m)
+    enrolled = [m for m in enrolled if m.method == "passkey" or firsts[m.method] is m]
+    requirement = _requirement(params, policy, NOW - started_ago)
+    now = NOW
+    decision = decide(requirement, policy, LADDER, session, enrolled, now)
+    steps = 0
+    while isinstance(decision, StepUp):
+        assert steps < 2 * MAX_PLAN_STEPS, decision
+        usable = {m.method for m in enrolled if not m.locked}
+        assert set(decision.methods) <= usable
+        method = rnd.choice(decision.methods)
+        candidates = [
+            m
+            for m in enrolled
+            if m.method == method
+            and not m.locked
+            and (
+                method != "passkey"
+                or not decision.passkey_credential_ids
+                or m.credential_id in decision.passkey_credential_ids
+            )
+            and step_up_event(m, policy, now) is not None
+        ]
+        assert candidates, decision
+        now += 1
+        event = step_up_event(rnd.choice(candidates), policy, now)
+        assert event is not None
+        session = record_event(session, event)
+        decision = decide(requirement, policy, LADDER, session, enrolled, now)
+        steps += 1
+    if steps:
+        assert isinstance(decision, Satisfied), decision
