@@ -881,3 +881,30 @@ def test_each_purpose_has_its_own_text(actions: Actions, app: Flask, mailbox: Ma
     assert len(set(texts.values())) == 3
     assert "sign-in code" in texts["login"] and "never share" in texts["login"]
     assert all("123456" in t and len(t) <= 160 for t in texts.values())
+
+
+def test_the_step_up_api_takes_only_a_code_asked_for_it(actions: Actions, sms: SmsSink) -> None:
+    _user(actions)
+    token = actions.client.get("/api/step-up/methods").get_json()["csrf_token"]
+
+    def ask(purpose: str) -> str:
+        sent = actions.client.post(
+            "/challenge/send-code",
+            data={"csrf_token": token, "channel": "sms", "purpose": purpose},
+        )
+        assert sent.status_code == 303
+        return sms.last_code()
+
+    def verify(code: str) -> Any:
+        return actions.client.post(
+            "/api/step-up/verify",
+            json={"method": "sms_otp", "code": code},
+            headers={"X-CSRF-Token": token},
+        )
+
+    page_code = ask("confirm_access")
+    refused = verify(page_code)
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_code"
+    done = verify(ask("step_up_api"))
+    assert done.status_code == 200, done.text
+    assert "sms" in done.get_json()["amr"]

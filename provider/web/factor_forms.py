@@ -15,8 +15,9 @@ __all__ = ["SENT_KEY", "STEP_UP_PURPOSES", "label", "offered", "page_purpose"]
 #: Flask-session key: which code was sent last, where (masked) and for which page
 SENT_KEY = "otp_sent"
 
-#: the step-up pages a code may be sent for (flows/step_up.py ``purpose``)
-STEP_UP_PURPOSES = frozenset({"step_up", "confirm_access", "admin_step_up"})
+#: what a step-up code may be sent for (flows/step_up.py ``purpose``): the
+#: pages, and the first-party step-up API
+STEP_UP_PURPOSES = frozenset({"step_up", "confirm_access", "admin_step_up", "step_up_api"})
 
 
 def page_purpose() -> str:
