@@ -908,3 +908,26 @@ def test_the_step_up_api_takes_only_a_code_asked_for_it(actions: Actions, sms: S
     done = verify(ask("step_up_api"))
     assert done.status_code == 200, done.text
     assert "sms" in done.get_json()["amr"]
+
+
+def test_the_admin_console_step_up_by_code(actions: Actions, app: Flask, sms: SmsSink) -> None:
+    """The admin console's send-code form asks for its own purpose, goes back to
+    the console, and its code opens the console (and only there)."""
+    actions.create_user("root", is_admin=True, phone="+447700900123", phone_verified_at=clock.now())
+    assert actions.login("root").status_code == 302
+    page = actions.client.get("/admin/")
+    assert 'name="purpose" value="admin_step_up"' in page.text, page.text[:800]
+    sent = actions.client.post(
+        "/challenge/send-code",
+        data={"csrf_token": csrf_from(page.text), "channel": "sms", "purpose": "admin_step_up"},
+    )
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/admin/")
+    page = actions.client.get(sent.headers["Location"])
+    assert 'id="sent-code-form"' in page.text
+    assert 'id="sent-code-form"' not in actions.client.get("/account").text
+    done = actions.client.post(
+        "/admin/confirm",
+        data={"csrf_token": csrf_from(page.text), "method": "sms_otp", "code": sms.last_code()},
+    )
+    assert done.status_code == 302
+    assert actions.client.get("/admin/").status_code == 200
