@@ -66,11 +66,20 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_AUDIENCE": "",
     # Behind a TLS-terminating proxy: trust this many X-Forwarded-* hops.
     "TRUSTED_PROXIES": 0,
-    # Password throttling: from the Nth consecutive failure a growing delay
-    # (1 s, 2 s, 4 s … capped), at the limit the password is locked until an
-    # admin unlocks it. NIST SP 800-63B-4 allows at most 100.
+    # Password throttling (docs/factors.md "Password lock"): from the Nth
+    # consecutive failure a growing delay (1 s, 2 s, 4 s … capped at
+    # THROTTLE_MAX_DELAY); every PASSWORD_MAX_FAILURES-th consecutive failure
+    # opens a lock window (the password is refused, other factors still work)
+    # of PASSWORD_LOCK_WINDOW seconds, doubled at each further lock up to
+    # PASSWORD_LOCK_WINDOW_MAX. Anonymous failures never lock the password for
+    # good, except at PASSWORD_FAILURE_LIMIT consecutive failures (NIST SP
+    # 800-63B-4 allows at most 100): then until an admin unlock. With the
+    # defaults that takes more than five days of guessing.
     "PASSWORD_DELAY_AFTER": 5,
-    "PASSWORD_MAX_FAILURES": 20,
+    "PASSWORD_MAX_FAILURES": 10,
+    "PASSWORD_LOCK_WINDOW": 3600,
+    "PASSWORD_LOCK_WINDOW_MAX": 86400,
+    "PASSWORD_FAILURE_LIMIT": 100,
     "THROTTLE_MAX_DELAY": 300,
     # PIN policy (provider/factors/pin_policy.py): ASCII digits only, length in
     # these bounds (4 <= min <= max <= 64), no repeated digit, run, repeated
@@ -246,7 +255,17 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     config["LOG_FORMAT"] = str(config["LOG_FORMAT"] or "").strip().lower()
     if config["LOG_FORMAT"] not in {"", "json", "text"}:
         raise ConfigError("BELAY_LOG_FORMAT must be json or text")
-    for prefix in ("PIN", "TOTP", "BACKUP_CODE", "OTP"):
+    if not 1 <= int(config["PASSWORD_LOCK_WINDOW"]) <= int(config["PASSWORD_LOCK_WINDOW_MAX"]):
+        raise ConfigError(
+            "BELAY_PASSWORD_LOCK_WINDOW and BELAY_PASSWORD_LOCK_WINDOW_MAX must satisfy "
+            "1 <= window <= max"
+        )
+    if not int(config["PASSWORD_MAX_FAILURES"]) <= int(config["PASSWORD_FAILURE_LIMIT"]) <= 100:
+        raise ConfigError(
+            "BELAY_PASSWORD_FAILURE_LIMIT must be between BELAY_PASSWORD_MAX_FAILURES and 100 "
+            "(NIST SP 800-63B-4)"
+        )
+    for prefix in ("PASSWORD", "PIN", "TOTP", "BACKUP_CODE", "OTP"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config

@@ -24,13 +24,22 @@ from provider import clock
 from provider.app import create_app
 from provider.extensions import db
 from provider.factors.base import InvalidCode, Locked, Replayed
-from provider.factors.otp import mask, normalise_code, normalise_email, normalise_phone
+from provider.factors.otp import (
+    mask,
+    normalise_code,
+    normalise_email,
+    normalise_phone,
+    sign_in_context,
+    step_up_context,
+)
 from provider.storage import throttle
 from provider.storage.models import AuditEvent, OneTimeCode, User
 from tests.conftest import Actions, _empty_tables, base_config, csrf_from, free_port, pkce_pair
 
 TWO_FA = "urn:belay:acr:2fa"
 SMS_TOKEN = "sink-token-123"
+#: a step-up context for tests that call the factor directly
+STEP_UP_CONTEXT = step_up_context(1, "step_up")
 
 
 class Mailbox:
@@ -263,9 +272,9 @@ def test_resend_limit_is_per_destination_too(actions: Actions, app: Flask, sms: 
     other = actions.create_user("bob", phone="+447700900123", phone_verified_at=clock.now())
     with app.app_context():
         for _ in range(3):
-            factor.send(user_id)
+            factor.send(user_id, purpose="step_up", context=STEP_UP_CONTEXT)
         with pytest.raises(Exception, match="Too many codes"):
-            factor.send(other)
+            factor.send(other, purpose="step_up", context=STEP_UP_CONTEXT)
     assert len(sms.received) == 3
 
 
@@ -319,17 +328,17 @@ def test_too_many_tries_end_the_code(app: Flask, actions: Actions, mailbox: Mail
     user_id = _user(actions)
     factor: Any = app.extensions["belay_factors"].get("email_otp")
     with app.app_context():
-        factor.send(user_id)
+        factor.send(user_id, purpose="step_up", context=STEP_UP_CONTEXT)
         good = mailbox.last_code()
         wrong = "000000" if good != "000000" else "111111"
         for _ in range(4):
             with pytest.raises(InvalidCode):
-                factor.verify(user_id, {"code": wrong})
+                factor.verify(user_id, {"code": wrong}, context=STEP_UP_CONTEXT)
         throttle.reset(user_id, "email_otp")  # only the per-code limit matters here
         with pytest.raises(InvalidCode):
-            factor.verify(user_id, {"code": wrong})
+            factor.verify(user_id, {"code": wrong}, context=STEP_UP_CONTEXT)
         with pytest.raises(InvalidCode, match="Too many tries"):
-            factor.verify(user_id, {"code": good})
+            factor.verify(user_id, {"code": good}, context=STEP_UP_CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -367,7 +376,7 @@ def test_ten_parallel_submissions_one_success(
     user_id = _user(actions)
     factor: Any = app.extensions["belay_factors"].get("email_otp")
     with app.app_context():
-        factor.send(user_id)
+        factor.send(user_id, purpose="step_up", context=STEP_UP_CONTEXT)
     code = mailbox.last_code()
     barrier = threading.Barrier(10)
 
@@ -375,7 +384,7 @@ def test_ten_parallel_submissions_one_success(
         with app.app_context():
             barrier.wait(timeout=60)
             try:
-                factor.verify(user_id, {"code": code})
+                factor.verify(user_id, {"code": code}, context=STEP_UP_CONTEXT)
             except Replayed:
                 return "replayed"
             except Locked:
@@ -639,17 +648,46 @@ def test_a_sign_in_code_works_once_and_expires(
 def test_asking_for_a_code_never_tells_whether_the_account_exists(
     actions: Actions, app: Flask, sms: SmsSink, code_login_client: int
 ) -> None:
+    """Unknown user, no verified number, a code sent, a failed delivery and a
+    spent resend limit all read alike, and none claims a code was sent
+    (docs/security.md case 50; a failed delivery was a 503 that said so)."""
     actions.create_user("bob")  # no phone number
-    answers = {}
-    for username in ("nobody", "bob", "alice"):
+
+    def ask(username: str) -> str:
         page, _ = _login_page(actions, "bankapp")
         asked = _ask_code(actions, page, username)
         assert asked.status_code == 303
         shown = actions.client.get(asked.headers["Location"])
-        answers[username] = shown.text.replace(username, "USER").replace(_tx(shown), "TX")
-        answers[username] = re.sub(r'name="csrf_token" value="[^"]+"', "", answers[username])
-    assert answers["nobody"] == answers["bob"] == answers["alice"]
+        assert 'id="code-login-verify-form"' in shown.text
+        assert "Code sent to" not in shown.text and "We sent" not in shown.text
+        text = shown.text.replace(username, "USER").replace(_tx(shown), "TX")
+        return re.sub(r'(name="csrf_token" value|data-csrf)="[^"]+"', "", text)
+
+    answers = {"nobody": ask("nobody"), "bob": ask("bob"), "alice": ask("alice")}
+    assert "If USER has a verified phone number, a code is on its way" in answers["alice"]
     assert len(sms.received) == 1  # only alice's number got a code
+    sms.status = 500
+    answers["alice, delivery failed"] = ask("alice")
+    sms.status = 200
+    assert len(sms.received) == 3  # tried twice, not delivered
+    ask("alice")
+    ask("alice")
+    answers["alice, resend limit spent"] = ask("alice")
+    assert len(sms.received) == 5  # the third code was not sent
+    assert len(set(answers.values())) == 1, answers.keys()
+    with app.app_context():
+        reasons = [
+            e.reason for e in AuditEvent.query.filter_by(event="otp_sent").order_by(AuditEvent.id)
+        ]
+    assert reasons == [
+        "unknown_user",
+        "notenrolled",
+        None,
+        "delivery_failed",
+        None,
+        None,
+        "resendlimited",
+    ]
     page, _ = _login_page(actions, "bankapp")
     page = actions.client.get(_ask_code(actions, page, "nobody").headers["Location"])
     refused = _enter_code(actions, page, "123456")
@@ -677,15 +715,16 @@ def test_ten_parallel_sign_ins_with_one_code_one_wins(
 ) -> None:
     from provider.flows import code_login
 
+    context = sign_in_context(1, "tx")
     with app.app_context():
         factor: Any = app.extensions["belay_factors"].get("sms_otp")
-        factor.send(code_login_client)
+        factor.send(code_login_client, purpose="login", context=context)
     code = sms.last_code()
 
     def attempt(_: int) -> bool:
         with app.app_context():
             result = code_login.verify_login_code(
-                "alice", "sms", code, ip="127.0.0.1", client_id="bankapp"
+                "alice", "sms", code, context=context, ip="127.0.0.1", client_id="bankapp"
             )
             return result.user is not None
 
@@ -707,3 +746,188 @@ def test_an_admin_factor_reset_removes_the_code_destinations(
         registry = app.extensions["belay_factors"]
         assert registry.get("email_otp").enrolled(user_id) == []
         assert registry.get("sms_otp").enrolled(user_id) == []
+
+
+# -- codes are bound to the transaction or page they were sent for (case 50) ----------
+
+
+def _browser(app: Flask) -> Actions:
+    """Another browser: its own cookies."""
+    return Actions(app, app.test_client())
+
+
+def test_a_step_up_code_cannot_sign_in_in_another_browser(
+    actions: Actions, app: Flask, sms: SmsSink
+) -> None:
+    """Browser B waits for a sign-in code for alice; alice's step-up code from
+    browser A must not sign B in (it did: both were "login" codes, and the
+    newest one of the user was checked)."""
+    _user(actions)
+    actions.create_client("bankapp", public=True, client_policy={"passwordless_login": True})
+    other = _browser(app)
+    page_b, _ = _login_page(other, "bankapp")
+    page_b = other.client.get(_ask_code(other, page_b, "alice").headers["Location"])
+    sign_in_code = sms.last_code()
+
+    page_a = _send(actions, _authorize(actions), "sms")
+    step_up_code = sms.last_code()
+    assert step_up_code != sign_in_code or len(sms.received) == 2
+    refused = _enter_code(other, page_b, step_up_code)
+    assert refused.status_code == 401 and "That code did not work" in refused.text
+    assert other.client.get("/account").status_code == 302  # not signed in
+
+    # Each code still works where it was sent.
+    assert _submit(actions, page_a, "sms_otp", step_up_code).status_code == 302
+    assert other.follow(_enter_code(other, page_b, sign_in_code)).status_code == 302
+    assert other.client.get("/account").status_code == 200
+
+
+def test_a_sign_in_code_is_bound_to_its_transaction(
+    actions: Actions, app: Flask, sms: SmsSink, code_login_client: int
+) -> None:
+    page1, _ = _login_page(actions, "bankapp")
+    _ask_code(actions, page1, "alice")
+    first = sms.last_code()
+    page2, verifier = _login_page(actions, "bankapp")
+    page2 = actions.client.get(_ask_code(actions, page2, "alice").headers["Location"])
+    second = sms.last_code()
+    if first != second:
+        refused = _enter_code(actions, page2, first)
+        assert refused.status_code == 401
+    claims = _id_token(
+        actions, actions.follow(_enter_code(actions, page2, second)), verifier, "bankapp"
+    )
+    assert claims["amr"] == ["sms"]
+
+
+def test_a_code_asked_for_confirm_access_does_not_confirm_a_challenge(
+    actions: Actions, app: Flask, sms: SmsSink
+) -> None:
+    """Same browser, another page: the code counts only where it was asked for."""
+    _user(actions)
+    page = actions.client.get("/account")
+    assert (
+        'id="send-code-form"' in page.text and 'name="purpose" value="confirm_access"' in page.text
+    )
+    sent = actions.client.post(
+        "/challenge/send-code",
+        data={"csrf_token": csrf_from(page.text), "channel": "sms", "purpose": "confirm_access"},
+    )
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/account")
+    code = sms.last_code()
+    challenge = _authorize(actions)
+    assert 'name="purpose" value="step_up"' in challenge.text
+    assert 'id="sent-code-form"' not in challenge.text  # that code was not sent for this page
+    refused = _submit(actions, challenge, "sms_otp", code)
+    assert refused.status_code == 401
+    page = actions.client.get("/account")
+    assert 'id="sent-code-form"' in page.text
+    confirmed = actions.client.post(
+        "/account/confirm",
+        data={"csrf_token": csrf_from(page.text), "method": "sms_otp", "code": code},
+    )
+    assert confirmed.status_code == 302
+    assert 'id="email-form"' in actions.client.get("/account").text  # access confirmed
+
+
+def test_a_failed_resend_keeps_the_earlier_code_and_says_so(
+    actions: Actions, app: Flask, smtp: tuple[Controller, Mailbox]
+) -> None:
+    """On the challenge the user is known: the page is exact. A failed resend
+    sends nothing and ends nothing (it ended the earlier code, while the page
+    still said "We sent a code")."""
+    _user(actions)
+    page = _send(actions, _authorize(actions), "email")
+    code = smtp[1].last_code()
+    smtp[0].stop()
+    shown = _send(actions, page, "email")
+    assert "No code was sent. We could not send the email just now" in shown.text
+    assert "We sent a code to a…@example.com" in shown.text  # the earlier one, still valid
+    assert _submit(actions, shown, "email_otp", code).status_code == 302
+
+
+def test_each_purpose_has_its_own_text(actions: Actions, app: Flask, mailbox: Mailbox) -> None:
+    """A sign-in code is the whole sign-in: its mail must not say it is useless
+    without the password (it did). Sign-in, step-up and verification texts differ."""
+    from provider.factors.delivery import sms_text
+
+    _user(actions)
+    actions.create_client("bankapp", public=True, client_policy={"passwordless_login": True})
+    _send(actions, _authorize(actions), "email")
+    step_up_mail = mailbox.messages[-1]
+    other = _browser(app)
+    page, _ = _login_page(other, "bankapp")
+    assert _ask_code(other, page, "alice", "email").status_code == 303
+    sign_in_mail = mailbox.messages[-1]
+
+    def text(message: Any, kind: str) -> str:
+        body = message.get_body(preferencelist=(kind,))
+        return " ".join(body.get_content().split())
+
+    for kind in ("plain", "html"):
+        sign_in = text(sign_in_mail, kind)
+        step_up = text(step_up_mail, kind)
+        assert "without your password" not in sign_in and "without your password" not in step_up
+        assert "sign-in code is" in sign_in and "can sign in as you" in sign_in
+        assert "confirmation code is" in step_up and "confirm it's you" in step_up
+    with app.test_request_context():
+        channel = app.extensions["belay_factors"].get("email_otp").channel
+        verify = channel.message("a@example.com", "123456", ttl=300, purpose="verify")
+        body = verify.get_body(preferencelist=("plain",)).get_content()
+        assert "confirm this address" in body and "sign" not in body.lower()
+    texts = {
+        p: sms_text("Belay", "123456", ttl=300, purpose=p) for p in ("login", "step_up", "verify")
+    }
+    assert len(set(texts.values())) == 3
+    assert "sign-in code" in texts["login"] and "never share" in texts["login"]
+    assert all("123456" in t and len(t) <= 160 for t in texts.values())
+
+
+def test_the_step_up_api_takes_only_a_code_asked_for_it(actions: Actions, sms: SmsSink) -> None:
+    _user(actions)
+    token = actions.client.get("/api/step-up/methods").get_json()["csrf_token"]
+
+    def ask(purpose: str) -> str:
+        sent = actions.client.post(
+            "/challenge/send-code",
+            data={"csrf_token": token, "channel": "sms", "purpose": purpose},
+        )
+        assert sent.status_code == 303
+        return sms.last_code()
+
+    def verify(code: str) -> Any:
+        return actions.client.post(
+            "/api/step-up/verify",
+            json={"method": "sms_otp", "code": code},
+            headers={"X-CSRF-Token": token},
+        )
+
+    page_code = ask("confirm_access")
+    refused = verify(page_code)
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_code"
+    done = verify(ask("step_up_api"))
+    assert done.status_code == 200, done.text
+    assert "sms" in done.get_json()["amr"]
+
+
+def test_the_admin_console_step_up_by_code(actions: Actions, app: Flask, sms: SmsSink) -> None:
+    """The admin console's send-code form asks for its own purpose, goes back to
+    the console, and its code opens the console (and only there)."""
+    actions.create_user("root", is_admin=True, phone="+447700900123", phone_verified_at=clock.now())
+    assert actions.login("root").status_code == 302
+    page = actions.client.get("/admin/")
+    assert 'name="purpose" value="admin_step_up"' in page.text, page.text[:800]
+    sent = actions.client.post(
+        "/challenge/send-code",
+        data={"csrf_token": csrf_from(page.text), "channel": "sms", "purpose": "admin_step_up"},
+    )
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/admin/")
+    page = actions.client.get(sent.headers["Location"])
+    assert 'id="sent-code-form"' in page.text
+    assert 'id="sent-code-form"' not in actions.client.get("/account").text
+    done = actions.client.post(
+        "/admin/confirm",
+        data={"csrf_token": csrf_from(page.text), "method": "sms_otp", "code": sms.last_code()},
+    )
+    assert done.status_code == 302
+    assert actions.client.get("/admin/").status_code == 200

@@ -20,11 +20,16 @@ __all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of"]
 
 
 def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limits:
-    """``{prefix}_DELAY_AFTER`` / ``{prefix}_MAX_FAILURES`` and THROTTLE_MAX_DELAY."""
+    """``{prefix}_DELAY_AFTER`` / ``{prefix}_MAX_FAILURES`` and THROTTLE_MAX_DELAY;
+    with ``{prefix}_LOCK_WINDOW`` (the password) lock windows instead of a lock
+    for good: ``{prefix}_LOCK_WINDOW_MAX`` and ``{prefix}_FAILURE_LIMIT``."""
     return throttle.Limits(
         delay_after=int(config[f"{prefix}_DELAY_AFTER"]),
         max_failures=int(config[f"{prefix}_MAX_FAILURES"]),
         max_delay=int(config["THROTTLE_MAX_DELAY"]),
+        lock_window=int(config.get(f"{prefix}_LOCK_WINDOW", 0)),
+        lock_window_max=int(config.get(f"{prefix}_LOCK_WINDOW_MAX", 0)),
+        failure_limit=int(config.get(f"{prefix}_FAILURE_LIMIT", 0)),
     )
 
 
@@ -36,7 +41,7 @@ def reserve_or_raise(
     if refused is None:
         return
     if refused.locked:
-        raise Locked(locked_message, retry_after=None)
+        raise Locked(locked_message, retry_after=refused.retry_after or None)
     raise Locked(wait_message.format(seconds=refused.retry_after), retry_after=refused.retry_after)
 
 
@@ -44,7 +49,8 @@ def reserve_or_raise(
 class AttemptState:
     failures: int
     locked: bool
-    #: seconds before the next attempt is allowed (0: now, or never when locked)
+    #: seconds before the next attempt is allowed (0: now, or, when locked,
+    #: not before an unlock; a lock window's remaining seconds otherwise)
     retry_after: int
 
 
@@ -52,6 +58,9 @@ def state_of(user_id: int, counter: str, limits: throttle.Limits) -> AttemptStat
     row = throttle.state(user_id, counter)
     if row is None:
         return AttemptState(failures=0, locked=False, retry_after=0)
-    locked = bool(row.locked) or row.failures >= limits.max_failures
-    wait = 0 if locked or row.next_allowed_at is None else max(0, row.next_allowed_at - clock.now())
+    now = clock.now()
+    locked = limits.locked(row, now)
+    wait = 0 if row.next_allowed_at is None else max(0, row.next_allowed_at - now)
+    if bool(row.locked) or row.failures >= limits.hard_limit:
+        wait = 0  # until an unlock
     return AttemptState(failures=int(row.failures), locked=locked, retry_after=int(wait))

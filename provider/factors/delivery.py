@@ -23,6 +23,7 @@ __all__ = [
     "EmailChannel",
     "WebhookSmsChannel",
     "channels_from_config",
+    "sms_text",
 ]
 
 #: seconds per network operation (SMTP and webhook)
@@ -115,6 +116,25 @@ class EmailChannel:
             ) from exc
 
 
+def sms_text(issuer_name: str, code: str, *, ttl: int, purpose: str) -> str:
+    """A text message for ``purpose`` (``login``, ``step_up`` or ``verify``)."""
+    minutes = max(1, ttl // 60)
+    if purpose == "login":
+        return (
+            f"Your {issuer_name} sign-in code is {code}. Valid {minutes} min, in the browser "
+            "that asked. Whoever has it can sign in as you: never share it."
+        )
+    if purpose == "verify":
+        return (
+            f"Your {issuer_name} code is {code}. Enter it on your account page to confirm "
+            f"this number. Valid {minutes} min."
+        )
+    return (
+        f"Your {issuer_name} confirmation code is {code}. Valid {minutes} min. "
+        "Not you? Someone may know your password: change it."
+    )
+
+
 class WebhookSmsChannel:
     """An HTTP POST of ``{"to": …, "message": …}`` with a bearer token."""
 
@@ -125,9 +145,13 @@ class WebhookSmsChannel:
         self.token = token
         self.issuer_name = issuer_name
 
+    def message(self, code: str, *, ttl: int, purpose: str) -> str:
+        """The text of one message: one wording per purpose (sign-in, step-up,
+        destination verification)."""
+        return sms_text(self.issuer_name, code, ttl=ttl, purpose=purpose)
+
     def send(self, to: str, code: str, *, ttl: int, purpose: str) -> None:
-        minutes = max(1, ttl // 60)
-        message = f"Your {self.issuer_name} code is {code}. It is valid for {minutes} minutes."
+        message = self.message(code, ttl=ttl, purpose=purpose)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         last: Exception | None = None
         for _ in range(WEBHOOK_ATTEMPTS):

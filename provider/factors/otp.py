@@ -1,12 +1,22 @@
 """One-time codes by email (``email_otp``) or SMS (``sms_otp``).
 
 - A 6-digit code from :mod:`secrets`, stored only as HMAC-SHA256 (the user id,
-  channel and purpose are part of the message, like backup codes), valid
+  channel, purpose and context are part of the message, like backup codes), valid
   OTP_CODE_TTL seconds, at most OTP_MAX_TRIES tries, used once with a
   conditional ``UPDATE … RETURNING`` (of parallel uses one wins).
+- Bound to what it was sent for (docs/security.md case 50): a *purpose*
+  (``login``: sign-in with a code; ``step_up``: a confirmation inside a
+  session; ``verify``: proving a new address) and a *context*: the browser
+  session and authorize transaction of a sign-in (:func:`sign_in_context`), or
+  the browser session and the page of a step-up (:func:`step_up_context`:
+  challenge, Confirm access, admin console, step-up API). A code is looked up
+  only in its own purpose and context, so a code sent for a step-up in one
+  browser cannot complete a sign-in, or anything, in another.
 - At most OTP_RESEND_LIMIT codes per OTP_RESEND_WINDOW, per user and per
   destination. A delivery failure raises :class:`~provider.factors.delivery.DeliveryFailed`
-  (audited by the caller) and never counts as a failed attempt.
+  (audited by the caller), never counts as a failed attempt and leaves an
+  earlier code of the same context working (a new code replaces it only once
+  delivered).
 - Enrolled only with a *verified* address or number (a code sent to it on the
   account page, or an admin's ``belay user set-email`` / ``set-phone``), and
   only while the channel is configured.
@@ -55,11 +65,17 @@ __all__ = [
     "normalise_code",
     "normalise_email",
     "normalise_phone",
+    "sign_in_context",
+    "step_up_context",
 ]
 
 CODE_DIGITS = 6
+#: purposes: sign-in with a code, a step-up inside a session, a new destination
 LOGIN = "login"
+STEP_UP = "step_up"
 VERIFY = "verify"
+#: the context of destination verification codes (the signed-in user's own)
+ACCOUNT_CONTEXT = "account"
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -95,6 +111,18 @@ def derive_hmac_key(data_key: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"belay one-time codes v1"
     ).derive(data_key.encode())
+
+
+def sign_in_context(session_id: int, tx_id: str) -> str:
+    """The context of a sign-in code: this browser session and this authorization."""
+    return f"login:{session_id}:{tx_id}"
+
+
+def step_up_context(session_id: int, purpose: str) -> str:
+    """The context of a step-up code: this browser session and the page's
+    purpose (``step_up`` challenge, ``confirm_access``, ``admin_step_up``,
+    ``step_up_api``)."""
+    return f"step_up:{session_id}:{purpose}"
 
 
 def normalise_code(value: object) -> str | None:
@@ -184,8 +212,12 @@ class OtpFactor:
 
     # -- helpers ---------------------------------------------------------------
 
-    def _hash(self, user_id: int, purpose: str, code: str) -> str:
-        message = f"{user_id}:{self.channel_name}:{purpose}:{code}".encode()
+    def _hash(self, user_id: int, purpose: str, context: str, code: str) -> str:
+        message = f"{user_id}:{self.channel_name}:{purpose}:{context}:{code}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _context_hash(self, purpose: str, context: str) -> str:
+        message = f"context:{self.channel_name}:{purpose}:{context}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def destination(self, user_id: int) -> str | None:
@@ -202,7 +234,7 @@ class OtpFactor:
             return normalise_email(value)
         return normalise_phone(value)
 
-    def _send(self, user_id: int, destination: str, purpose: str) -> Sent:
+    def _send(self, user_id: int, destination: str, purpose: str, context: str) -> Sent:
         if self.channel is None:
             raise Unavailable(f"Codes by {self.label.lower()} are not available here.")
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
@@ -210,8 +242,9 @@ class OtpFactor:
             user_id=user_id,
             channel=self.channel_name,
             purpose=purpose,
+            context_hash=self._context_hash(purpose, context),
             destination=destination,
-            code_hash=self._hash(user_id, purpose, code),
+            code_hash=self._hash(user_id, purpose, context, code),
             now=self._now(),
             ttl=self.settings.ttl,
             limit=self.settings.resend_limit,
@@ -224,12 +257,21 @@ class OtpFactor:
         try:
             self.channel.send(destination, code, ttl=self.settings.ttl, purpose=purpose)
         except DeliveryFailed:
-            store.discard(code_id)
+            store.discard(code_id)  # an earlier code of this context still works
             raise
+        store.supersede(code_id)  # delivered: it replaces any earlier one
         return Sent(method=self.method, masked=mask(self.channel_name, destination))
 
-    def _check(self, user_id: int, purpose: str, submitted: object, destination: str | None) -> str:
-        """Reserve an attempt, then use the live code; its destination."""
+    def _check(
+        self,
+        user_id: int,
+        purpose: str,
+        context: str,
+        submitted: object,
+        destination: str | None,
+    ) -> str:
+        """Reserve an attempt, then use the live code of this purpose and
+        context; its destination."""
         code = normalise_code(submitted)
         if code is None:
             raise Malformed(MALFORMED_MESSAGE)
@@ -240,9 +282,16 @@ class OtpFactor:
             locked_message=LOCKED_MESSAGE.format(label=self.label.lower()),
             wait_message=WAIT_MESSAGE,
         )
-        code_hash = self._hash(user_id, purpose, code)
+        code_hash = self._hash(user_id, purpose, context, code)
         now = self._now()
-        live = store.live_code(user_id, self.channel_name, purpose, now, destination)
+        live = store.live_code(
+            user_id,
+            self.channel_name,
+            purpose,
+            self._context_hash(purpose, context),
+            now,
+            destination,
+        )
         if live is None:
             if store.code_was_used(user_id, self.channel_name, code_hash):
                 raise Replayed(USED_MESSAGE)
@@ -257,18 +306,37 @@ class OtpFactor:
         throttle.reset(user_id, self.counter)
         return used
 
-    # -- sign-in codes ---------------------------------------------------------
+    # -- codes to the verified destination: sign-in and step-up -----------------
 
-    def send(self, user_id: int) -> Sent:
-        """Send a sign-in code to the verified destination.
+    def send(self, user_id: int, *, purpose: str, context: str) -> Sent:
+        """Send a code for ``purpose`` (:data:`LOGIN` or :data:`STEP_UP`) in
+        ``context`` (:func:`sign_in_context`, :func:`step_up_context`) to the
+        verified destination.
 
         Raises :class:`NotEnrolled`, :class:`ResendLimited`, :class:`Unavailable`
         or :class:`DeliveryFailed` (none of them counts as a failed attempt).
         """
+        if purpose not in {LOGIN, STEP_UP} or not context:
+            raise ValueError("a sign-in or step-up code needs its purpose and context")
         destination = self.destination(user_id)
         if destination is None or self.channel is None:
             raise NotEnrolled(f"You have no verified {self._what()}.")
-        return self._send(user_id, destination, LOGIN)
+        return self._send(user_id, destination, purpose, context)
+
+    def verify_sign_in(self, user_id: int, submitted: object, *, context: str) -> Verified:
+        """Check a sign-in code sent in ``context`` (:func:`sign_in_context`)."""
+        return self._verify(user_id, LOGIN, context, submitted)
+
+    def _verify(self, user_id: int, purpose: str, context: str, submitted: object) -> Verified:
+        destination = self.destination(user_id)
+        if destination is None or self.channel is None:
+            raise NotEnrolled(f"You have no verified {self._what()}.")
+        self._check(user_id, purpose, context, submitted, destination)
+        return Verified(
+            self.method,
+            self.amr,
+            credential_id=f"{self.method}:{mask(self.channel_name, destination)}",
+        )
 
     # -- enrolment: proving a new address or number -----------------------------
 
@@ -280,16 +348,22 @@ class OtpFactor:
                 if self.channel_name == "email"
                 else "Enter a phone number with its country code, like +44 20 7946 0018."
             )
-        return self._send(user_id, destination, VERIFY)
+        return self._send(user_id, destination, VERIFY, ACCOUNT_CONTEXT)
 
     def pending(self, user_id: int) -> str | None:
         """The masked destination a verification code is waiting for, if any."""
-        live = store.live_code(user_id, self.channel_name, VERIFY, self._now())
+        live = store.live_code(
+            user_id,
+            self.channel_name,
+            VERIFY,
+            self._context_hash(VERIFY, ACCOUNT_CONTEXT),
+            self._now(),
+        )
         return mask(self.channel_name, live.destination) if live is not None else None
 
     def confirm_verification(self, user_id: int, submitted: object) -> str:
         """Check the code sent to a new destination and make it the verified one."""
-        destination = self._check(user_id, VERIFY, submitted, None)
+        destination = self._check(user_id, VERIFY, ACCOUNT_CONTEXT, submitted, None)
         store.set_destination(user_id, self.channel_name, destination, self._now())
         return destination
 
@@ -310,16 +384,14 @@ class OtpFactor:
             )
         ]
 
-    def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
-        destination = self.destination(user_id)
-        if destination is None or self.channel is None:
-            raise NotEnrolled(f"You have no verified {self._what()}.")
-        self._check(user_id, LOGIN, submitted.get("code"), destination)
-        return Verified(
-            self.method,
-            self.amr,
-            credential_id=f"{self.method}:{mask(self.channel_name, destination)}",
-        )
+    def verify(
+        self, user_id: int, submitted: Mapping[str, str], *, context: str | None = None
+    ) -> Verified:
+        """A step-up: check a code sent for :data:`STEP_UP` in ``context``
+        (:func:`step_up_context`). Without a context no code can match."""
+        if not context:
+            raise InvalidCode(NO_CODE_MESSAGE)
+        return self._verify(user_id, STEP_UP, context, submitted.get("code"))
 
     def remove(self, user_id: int) -> None:
         store.set_destination(user_id, self.channel_name, None, None)

@@ -1,8 +1,19 @@
 """Password: the default first factor (``amr`` ``pwd``, category knowledge).
 
 Throttled with atomic counters (docs/security.md A.6): the lock is checked and an
-attempt reserved *before* hashing; unknown users get a dummy verify so timing
-does not tell which accounts exist; every failure looks the same to the caller.
+attempt reserved *before* hashing; every failure looks the same to the caller.
+
+Timing (docs/security.md case 51): every refusal of a sign-in costs exactly one
+argon2 verification, like a real check: an unknown user, a user without a
+password, a delay in force and a lock (window) each get one dummy verify, so
+how long the answer takes does not tell which accounts exist or are throttled.
+The real hash of a throttled or locked password is never checked (a dummy
+verify checks nothing).
+
+The lock is not for good (docs/factors.md "Password lock"): anonymous failures
+open time-boxed lock windows that grow and are capped; only the NIST limit of
+consecutive failures (``PASSWORD_FAILURE_LIMIT``, at most 100) holds the
+password until an unlock.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from provider.factors.attempts import state_of
 from provider.factors.base import (
     Busy,
     InvalidCode,
@@ -51,10 +63,8 @@ def check_password(
         with hasher.admission():
             return _check_admitted(user_id, stored_hash, password, hasher, limits)
     except HasherBusy:
-        # Not admitted: nothing counted, nothing hashed. A locked password
-        # still answers as locked (that needs no hash).
-        if user_id is not None and throttle.is_locked(user_id, FACTOR, limits):
-            return PasswordCheck(ok=False, reason="locked")
+        # Not admitted: nothing counted, nothing hashed, and the same answer
+        # for every account (a "locked" here would tell that it exists).
         return PasswordCheck(ok=False, reason="busy", retry_after=Busy.retry_after)
 
 
@@ -70,6 +80,9 @@ def _check_admitted(
         return PasswordCheck(ok=False, reason="unknown_user")
     refused = throttle.reserve(user_id, FACTOR, limits)
     if refused is not None:
+        # As long as a real check: the same one argon2 verification as for an
+        # unknown user, against the dummy hash (never the real one).
+        hasher.dummy_verify(password)
         return PasswordCheck(
             ok=False, reason="locked" if refused.locked else "wait", retry_after=refused.retry_after
         )
@@ -78,6 +91,23 @@ def _check_admitted(
         return PasswordCheck(ok=False, reason="wrong")
     throttle.reset(user_id, FACTOR)
     return PasswordCheck(ok=True, reason="ok", new_hash=verified.new_hash)
+
+
+def _locked(retry_after: int) -> Locked:
+    """A step-up's answer for a locked password (its user is signed in: exact)."""
+    if retry_after > 0:
+        minutes = max(1, -(-retry_after // 60))
+        return Locked(
+            "Too many wrong passwords: your password is locked for "
+            f"{minutes} more minute{'s' if minutes != 1 else ''}. "
+            "Use another way to confirm, or ask an administrator to unlock it.",
+            retry_after=retry_after,
+        )
+    return Locked(
+        "Too many wrong passwords: your password is locked. "
+        "Use another way to confirm, or ask an administrator to unlock it.",
+        retry_after=None,
+    )
 
 
 #: Longer than any password the pages accept (they cut fields at 4096).
@@ -141,12 +171,11 @@ class PasswordFactor:
             limits=self._limits,
         )
         if result.reason == "locked":
-            raise Locked(
-                "Too many wrong passwords: your password is locked. "
-                "Ask an administrator to unlock it.",
-                retry_after=None,
-            )
+            raise _locked(result.retry_after)
         if result.reason == "busy":
+            if throttle.is_locked(user_id, FACTOR, self._limits):
+                # The signed-in user may know: a locked password needs no hash.
+                raise _locked(state_of(user_id, FACTOR, self._limits).retry_after)
             raise Busy()
         if result.reason == "wait":
             raise Locked(

@@ -3,10 +3,17 @@
 docs/design.md "Factors": the "SMS login, then a PIN" pattern. The code is the
 login event (possession, ``1fa``); a PIN step-up on top makes ``2fa``.
 
-Asking for a code never says whether the account exists: the page answers the
-same for an unknown user, a user without a verified destination and one whose
-resend limit is spent. What it cannot hide is a delivery failure (that is
-shown, so people are not left waiting) and the time a real delivery takes.
+Asking for a code never says whether the account exists, and never claims a
+code was sent (docs/security.md case 50): the page answers the same, in
+conditional words ("if alice has a verified phone number, a code is on its
+way"), for an unknown user, a user without a verified destination, one whose
+resend limit is spent and a failed delivery (audited as such for operators;
+the page tells people what to do when no code arrives). What it cannot hide is
+the time a real delivery takes.
+
+A sign-in code is bound to the browser session and the authorize transaction
+it was asked for (:func:`provider.factors.otp.sign_in_context`), with its own
+purpose: a step-up code, or a sign-in code from another browser, cannot sign in.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from flask import current_app
 
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
+from provider.factors.otp import LOGIN
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit
 from provider.storage.models import User
@@ -29,12 +37,29 @@ __all__ = [
     "available_channels",
     "record_send",
     "send_login_code",
+    "sent_notice",
     "verify_login_code",
 ]
 
 CHANNEL_METHODS = {"email": "email_otp", "sms": "sms_otp"}
 
 FAILURE_MESSAGE = "That code did not work. Check it, or ask for a new one in a moment."
+
+
+def sent_notice(username: str, channel: str) -> str:
+    """What the page says after a sign-in code was asked for: true whatever
+    happened (sent, unknown user, no verified destination, resend limit spent,
+    delivery failed), so it tells nothing about the account."""
+    config = current_app.config
+    what = "email address" if channel == "email" else "phone number"
+    minutes = max(1, int(config["OTP_CODE_TTL"]) // 60)
+    window = max(1, int(config["OTP_RESEND_WINDOW"]) // 60)
+    return (
+        f"If {username} has a verified {what}, a code is on its way to it, valid for "
+        f"{minutes} minutes; we send at most {config['OTP_RESEND_LIMIT']} codes in "
+        f"{window} minutes. If none arrives, check the username, wait a few minutes "
+        "and ask again, or sign in another way."
+    )
 
 
 @dataclass(frozen=True)
@@ -73,12 +98,13 @@ def _user(username: str) -> User | None:
 
 
 def send_login_code(
-    username: str, channel: str, *, ip: str | None, client_id: str | None
-) -> str | None:
-    """Send a sign-in code when the user has a verified destination on ``channel``.
+    username: str, channel: str, *, context: str, ip: str | None, client_id: str | None
+) -> bool:
+    """Send a sign-in code for ``context`` when the user has a verified
+    destination on ``channel``; whether one was sent.
 
-    Returns a message for people when the delivery failed, else None (also for
-    an unknown user, no destination or a spent resend limit: all read alike).
+    The answer is for the audit and tests only: the page reads the same either
+    way (an unknown user, no destination, a spent resend limit, a failed delivery).
     """
     factor = _factor(channel)
     if factor is None:
@@ -87,7 +113,7 @@ def send_login_code(
     error: FactorError | DeliveryFailed | None = None
     if user is not None:
         try:
-            factor.send(user.id)
+            factor.send(user.id, purpose=LOGIN, context=context)
         except (FactorError, DeliveryFailed) as exc:
             error = exc
     record_send(
@@ -99,8 +125,7 @@ def send_login_code(
         ip=ip,
         reason="unknown_user" if user is None else None,
     )
-    failure = error.message if isinstance(error, DeliveryFailed) else None
-    return failure
+    return user is not None and error is None
 
 
 def record_send(
@@ -132,9 +157,16 @@ def record_send(
 
 
 def verify_login_code(
-    username: str, channel: str, code: str, *, ip: str | None, client_id: str | None
+    username: str,
+    channel: str,
+    code: str,
+    *,
+    context: str,
+    ip: str | None,
+    client_id: str | None,
 ) -> CodeLoginResult:
-    """Check a sign-in code; the factor's own tries, single use and lock apply."""
+    """Check a sign-in code sent for ``context``; the factor's own tries,
+    single use and lock apply."""
     factor = _factor(channel)
     if factor is None:
         raise ValueError(f"no configured channel {channel!r}")
@@ -143,7 +175,7 @@ def verify_login_code(
     reason = "unknown_user"
     if user is not None:
         try:
-            verified = factor.verify(user.id, {"code": code})
+            verified = factor.verify_sign_in(user.id, code, context=context)
             reason = "ok"
         except FactorError as exc:
             reason = type(exc).__name__.lower()

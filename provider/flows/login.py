@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from provider.factors import password as password_factor
+from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
@@ -49,12 +50,8 @@ def hasher() -> SecretHasher:
 
 
 def password_limits() -> throttle.Limits:
-    c = current_app.config
-    return throttle.Limits(
-        delay_after=c["PASSWORD_DELAY_AFTER"],
-        max_failures=c["PASSWORD_MAX_FAILURES"],
-        max_delay=c["THROTTLE_MAX_DELAY"],
-    )
+    """The password's throttle, lock windows included (the same as the factor's)."""
+    return limits_from_config(current_app.config, "PASSWORD")
 
 
 def verify_password(

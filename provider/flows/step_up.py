@@ -12,6 +12,7 @@ from flask import current_app
 
 from provider import clock, policy
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
+from provider.factors.otp import OtpFactor, step_up_context
 from provider.factors.registry import FactorRegistry
 from provider.storage import audit
 from provider.storage import sessions as session_store
@@ -88,7 +89,13 @@ def verify_in_session(
     except LookupError:
         raise NotEnrolled("That way of confirming is not available here.") from None
     try:
-        verified = factor.verify(user.id, submitted)
+        if isinstance(factor, OtpFactor):
+            # A code counts only in the session and for the page it was sent
+            # for (docs/security.md case 50).
+            context = step_up_context(row.id, purpose)
+            verified = factor.verify(user.id, submitted, context=context)
+        else:
+            verified = factor.verify(user.id, submitted)
     except Busy:
         raise  # nothing was checked: no attempt to audit (counted in /metrics)
     except FactorError as exc:

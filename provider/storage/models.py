@@ -356,8 +356,12 @@ class BackupCode(db.Model):  # type: ignore[name-defined,misc]
 class OneTimeCode(db.Model):  # type: ignore[name-defined,misc]
     """A code sent by email or SMS, stored as a keyed hash (HMAC-SHA256).
 
-    ``purpose`` is ``login`` (a sign-in code to the verified destination) or
-    ``verify`` (a code proving a new address or number on the account page).
+    ``purpose`` is ``login`` (a sign-in code to the verified destination),
+    ``step_up`` (a confirmation inside a session) or ``verify`` (a code proving
+    a new address or number on the account page). ``context_hash`` is an HMAC
+    of what it was sent for (the browser session and authorize transaction, or
+    the session and the step-up page): a code is only looked up there
+    (docs/security.md case 50). Rows from before it (NULL) match nothing.
     """
 
     __tablename__ = "one_time_codes"
@@ -366,6 +370,7 @@ class OneTimeCode(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(10))
     purpose: Mapped[str] = mapped_column(String(10))
+    context_hash: Mapped[str | None] = mapped_column(String(64))
     destination: Mapped[str] = mapped_column(String(320), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     tries: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,6 +20,7 @@ __all__ = [
     "discard",
     "live_code",
     "set_destination",
+    "supersede",
     "take_try",
 ]
 
@@ -29,6 +30,7 @@ def create_code(
     user_id: int,
     channel: str,
     purpose: str,
+    context_hash: str,
     destination: str,
     code_hash: str,
     now: int,
@@ -36,7 +38,8 @@ def create_code(
     limit: int,
     window: int,
 ) -> int | None:
-    """Store a new code (ending any earlier live one of the same kind); its id.
+    """Store a new code; its id. An earlier live code of the same purpose and
+    context keeps working until :func:`supersede` (once the new one is delivered).
 
     None when ``limit`` codes were already sent in the last ``window`` seconds
     to this user on this channel, or to this destination by anyone.
@@ -57,21 +60,11 @@ def create_code(
     if int(by_user or 0) >= limit or int(by_destination or 0) >= limit:
         return None
     try:
-        db.session.execute(
-            update(OneTimeCode)
-            .where(
-                OneTimeCode.user_id == user_id,
-                OneTimeCode.channel == channel,
-                OneTimeCode.purpose == purpose,
-                OneTimeCode.used_at.is_(None),
-                OneTimeCode.expires_at > now,
-            )
-            .values(expires_at=now)
-        )
         row = OneTimeCode(
             user_id=user_id,
             channel=channel,
             purpose=purpose,
+            context_hash=context_hash,
             destination=destination,
             code_hash=code_hash,
             tries=0,
@@ -86,6 +79,32 @@ def create_code(
     return int(row.id)
 
 
+def supersede(code_id: int) -> None:
+    """The code ``code_id`` was delivered: end the earlier live codes of its
+    user, channel, purpose and context (the newest code is the one to use)."""
+    row = db.session.get(OneTimeCode, code_id)
+    if row is None:
+        return
+    try:
+        db.session.execute(
+            update(OneTimeCode)
+            .where(
+                OneTimeCode.user_id == row.user_id,
+                OneTimeCode.channel == row.channel,
+                OneTimeCode.purpose == row.purpose,
+                OneTimeCode.context_hash == row.context_hash,
+                OneTimeCode.id < code_id,
+                OneTimeCode.used_at.is_(None),
+                OneTimeCode.expires_at > row.created_at,
+            )
+            .values(expires_at=row.created_at)
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def discard(code_id: int) -> None:
     """Forget a code that could not be delivered: it never counts against the
     resend limit (a delivery failure is not the user's doing)."""
@@ -98,13 +117,19 @@ def discard(code_id: int) -> None:
 
 
 def live_code(
-    user_id: int, channel: str, purpose: str, now: int, destination: str | None = None
+    user_id: int,
+    channel: str,
+    purpose: str,
+    context_hash: str,
+    now: int,
+    destination: str | None = None,
 ) -> OneTimeCode | None:
-    """The newest unused, unexpired code of this kind."""
+    """The newest unused, unexpired code of this kind, sent in this context."""
     stmt = select(OneTimeCode).where(
         OneTimeCode.user_id == user_id,
         OneTimeCode.channel == channel,
         OneTimeCode.purpose == purpose,
+        OneTimeCode.context_hash == context_hash,
         OneTimeCode.used_at.is_(None),
         OneTimeCode.expires_at > now,
     )

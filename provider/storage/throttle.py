@@ -6,6 +6,15 @@ An attempt is *reserved* before the secret is checked: one conditional
 SQLAlchemy drops on SQLite). A success then resets the counter. So however many
 requests race, at most ``limit`` secrets are ever verified, and a locked factor
 is never hashed.
+
+A counter either locks for good at ``max_failures`` (until an unlock: the PIN,
+TOTP, backup codes, one-time codes) or, with ``lock_window`` set (the
+password, docs/factors.md "Password lock"), opens a *lock window* at every
+``max_failures``-th consecutive failure: no attempt until it lapses, the
+window doubling at each further lock up to ``lock_window_max``. Consecutive
+failures keep counting across windows; at ``failure_limit`` (at most 100, NIST
+SP 800-63B-4 §3.2.2) the factor stays locked until an unlock or a success
+elsewhere resets it.
 """
 
 from __future__ import annotations
@@ -27,12 +36,52 @@ class Limits:
     delay_after: int
     max_failures: int
     max_delay: int = 300
+    #: 0: ``max_failures`` locks until an unlock. Else the seconds of the first
+    #: lock window opened at each ``max_failures``-th failure (doubling, capped).
+    lock_window: int = 0
+    lock_window_max: int = 0
+    #: with lock windows: the consecutive failures that lock until an unlock
+    failure_limit: int = 0
+
+    @property
+    def windowed(self) -> bool:
+        return self.lock_window > 0
+
+    @property
+    def hard_limit(self) -> int:
+        """Consecutive failures from which no attempt is allowed until an unlock."""
+        if not self.windowed:
+            return self.max_failures
+        return max(self.max_failures, self.failure_limit or self.max_failures)
 
     def delay_for(self, failures: int) -> int:
-        """Wait imposed after ``failures`` consecutive failures (0 before delay_after)."""
+        """Wait imposed after ``failures`` consecutive failures (0 before delay_after).
+
+        With lock windows the delay starts again after each window."""
+        if self.windowed:
+            failures %= self.max_failures
         if failures < self.delay_after:
             return 0
         return int(min(self.max_delay, 2 ** (failures - self.delay_after)))
+
+    def window_for(self, failures: int) -> int:
+        """The lock window opened by the ``failures``-th consecutive failure (0: none)."""
+        if not self.windowed or failures <= 0 or failures % self.max_failures:
+            return 0
+        locks = failures // self.max_failures
+        cap = max(self.lock_window, self.lock_window_max)
+        return int(min(cap, self.lock_window * 2 ** min(locks - 1, 40)))
+
+    def locked(self, row: FactorCounter, now: int) -> bool:
+        """Whether no attempt is allowed now for a reason other than a short delay:
+        an admin lock, the hard limit, or (lock windows) a window in force."""
+        if row.locked or row.failures >= self.hard_limit:
+            return True
+        return (
+            self.window_for(row.failures) > 0
+            and row.next_allowed_at is not None
+            and row.next_allowed_at > now
+        )
 
 
 @dataclass(frozen=True)
@@ -67,7 +116,7 @@ def reserve(user_id: int, factor: str, limits: Limits) -> Refused | None:
                 FactorCounter.user_id == user_id,
                 FactorCounter.factor == factor,
                 FactorCounter.locked.is_(False),
-                FactorCounter.failures < limits.max_failures,
+                FactorCounter.failures < limits.hard_limit,
                 or_(FactorCounter.next_allowed_at.is_(None), FactorCounter.next_allowed_at <= now),
             )
         )
@@ -78,18 +127,21 @@ def reserve(user_id: int, factor: str, limits: Limits) -> Refused | None:
     if row is None:
         db.session.commit()
         current = state(user_id, factor)
-        if current is None or current.locked or current.failures >= limits.max_failures:
+        if current is None or current.locked or current.failures >= limits.hard_limit:
             observability.locked_refusal(factor)
             return Refused(locked=True, retry_after=0)
-        wait = (current.next_allowed_at or now) - now
-        return Refused(locked=False, retry_after=max(wait, 1))
+        wait = max((current.next_allowed_at or now) - now, 1)
+        if limits.locked(current, now):
+            observability.locked_refusal(factor)
+            return Refused(locked=True, retry_after=wait)
+        return Refused(locked=False, retry_after=wait)
     failures = int(row[0])
-    if failures == limits.max_failures:
+    if failures == limits.hard_limit or limits.window_for(failures):
         observability.factor_locked(factor)
     # The reserved attempt counts as a failure until the caller resets it, so
-    # the delay is already in force for concurrent requests; reaching
-    # ``max_failures`` is the lock (the WHERE above refuses from then on).
-    delay = limits.delay_for(failures)
+    # the delay (or lock window) is already in force for concurrent requests;
+    # reaching the hard limit is the lock (the WHERE above refuses from then on).
+    delay = limits.window_for(failures) or limits.delay_for(failures)
     if delay:
         db.session.execute(
             update(FactorCounter)
@@ -129,8 +181,9 @@ def unlock(user_id: int, factor: str | None = None) -> int:
 
 
 def is_locked(user_id: int, factor: str, limits: Limits) -> bool:
+    """Locked now: for good (until an unlock) or, with lock windows, in a window."""
     row = state(user_id, factor)
-    return row is not None and (row.locked or row.failures >= limits.max_failures)
+    return row is not None and limits.locked(row, clock.now())
 
 
 def state(user_id: int, factor: str) -> FactorCounter | None:

@@ -6,19 +6,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import session
+from flask import request, session
 
 from provider.flows import step_up
 
-__all__ = ["SENT_KEY", "label", "offered"]
+__all__ = ["SENT_KEY", "STEP_UP_PURPOSES", "label", "offered", "page_purpose"]
 
-#: Flask-session key: which code was sent last and where (masked)
+#: Flask-session key: which code was sent last, where (masked) and for which page
 SENT_KEY = "otp_sent"
+
+#: what a step-up code may be sent for (flows/step_up.py ``purpose``): the
+#: pages, and the first-party step-up API
+STEP_UP_PURPOSES = frozenset({"step_up", "confirm_access", "admin_step_up", "step_up_api"})
+
+
+def page_purpose() -> str:
+    """The step-up purpose of the page being shown: the authorize challenge (it
+    has a transaction), the admin console's step-up, else Confirm access."""
+    if request.blueprint == "admin":
+        return "admin_step_up"
+    if request.values.get("tx"):
+        return "step_up"
+    return "confirm_access"
 
 
 def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
     """One entry per offered method: its form id, label and any wait in force."""
     registry = step_up.factors()
+    purpose = page_purpose()
     shown: list[dict[str, Any]] = []
     for method in methods:
         try:
@@ -39,6 +54,7 @@ def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
                     "retry_after": 0,
                     "channels": [],
                     "sent": None,
+                    "purpose": purpose,
                 }
                 shown.append(entry)
             entry["channels"].append(
@@ -50,6 +66,7 @@ def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
                 isinstance(sent, dict)
                 and sent.get("user") == user_id
                 and sent.get("method") == method
+                and sent.get("purpose") == purpose
             ):
                 entry["sent"] = {"method": method, "masked": sent.get("masked", "")}
             continue

@@ -16,6 +16,7 @@ from flask import (
 )
 
 from provider import clock
+from provider.factors import otp
 from provider.factors import password as password_factor
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.delivery import DeliveryFailed
@@ -175,10 +176,17 @@ def _render_login(
     ), status
 
 
+def _sign_in_context(tx: AuthorizeTransaction) -> str:
+    """A sign-in code's context: this browser session and this transaction."""
+    return otp.sign_in_context(tx.session_id, tx.id)
+
+
 @bp.post("/login/code")
 def send_login_code() -> Any:
-    """Send a sign-in code (clients with ``passwordless_login``); the answer
-    reads the same whether or not the account exists."""
+    """Send a sign-in code (clients with ``passwordless_login``), bound to this
+    browser session and transaction. The answer reads the same whether or not
+    the account exists, has a verified destination, may receive a code now or
+    could be sent one: it says what happens *if* (docs/security.md case 50)."""
     tx = _tx()
     if tx is None:
         return expired_page()
@@ -190,19 +198,15 @@ def send_login_code() -> Any:
         )
     if not username:
         return _render_login(tx, error="Enter your username.", username="", status=400)
-    failure = code_login.send_login_code(
-        username, channel, ip=request.remote_addr, client_id=tx.client_id
+    code_login.send_login_code(
+        username,
+        channel,
+        context=_sign_in_context(tx),
+        ip=request.remote_addr,
+        client_id=tx.client_id,
     )
-    if failure is not None:
-        return _render_login(tx, error=failure, username=username, status=503)
     session[CODE_LOGIN_KEY] = {"tx": tx.id, "username": username, "channel": channel}
-    what = "email address" if channel == "email" else "phone number"
-    minutes = max(1, int(current_app.config["OTP_CODE_TTL"]) // 60)
-    flash(
-        f"If {username} has a verified {what}, a code is on its way to it. "
-        f"It is valid for {minutes} minutes.",
-        "notice",
-    )
+    flash(code_login.sent_notice(username, channel), "notice")
     return redirect(url_for("login.login", tx=tx.id), 303)
 
 
@@ -225,6 +229,7 @@ def verify_login_code() -> Any:
         pending["username"],
         pending["channel"],
         code,
+        context=_sign_in_context(tx),
         ip=request.remote_addr,
         client_id=tx.client_id,
     )
@@ -368,14 +373,27 @@ def challenge() -> Any:
 @bp.post("/challenge/send-code")
 def send_code() -> Any:
     """Send a one-time code by email or SMS to the signed-in user's verified
-    destination, then go back to the challenge (or the account page's Confirm
-    access). A failed delivery is shown and audited, never counted as a try."""
+    destination, for the page that asked (the challenge, Confirm access on the
+    account page, the admin console's step-up), then go back to it. The code
+    counts only in this session and on that page (docs/security.md case 50).
+    The user is known here: the page says exactly what happened; a failed
+    delivery is shown and audited, never counted as a try."""
     signed_in = web_session.signed_in()
     if signed_in is None:
         return redirect(url_for("login.login"))
-    _row, user = signed_in
+    row, user = signed_in
     tx = _tx()
-    back = url_for("login.challenge", tx=tx.id) if tx is not None else url_for("account.index")
+    purpose = _field("purpose", 20)
+    if tx is not None:
+        purpose = "step_up"
+    elif purpose not in factor_forms.STEP_UP_PURPOSES - {"step_up"}:
+        purpose = "confirm_access"
+    if tx is not None:
+        back = url_for("login.challenge", tx=tx.id)
+    elif purpose == "admin_step_up":
+        back = url_for("admin.dashboard")
+    else:
+        back = url_for("account.index")
     method = code_login.CHANNEL_METHODS.get(_field("channel", 10))
     registry = step_up.factors()
     factor: Any = registry.get(method) if method is not None and method in registry else None
@@ -384,7 +402,9 @@ def send_code() -> Any:
         return redirect(back), 303
     failure: FactorError | DeliveryFailed | None = None
     try:
-        sent = factor.send(user.id)
+        sent = factor.send(
+            user.id, purpose=otp.STEP_UP, context=otp.step_up_context(row.id, purpose)
+        )
     except (FactorError, DeliveryFailed) as exc:
         failure = exc
     code_login.record_send(
@@ -395,9 +415,15 @@ def send_code() -> Any:
         ip=request.remote_addr,
     )
     if failure is not None:
-        flash(failure.message, "error")
+        # No new code: any earlier code of this page still works, as the page says.
+        flash(f"No code was sent. {failure.message}", "error")
         return redirect(back), 303
-    session[factor_forms.SENT_KEY] = {"user": user.id, "method": method, "masked": sent.masked}
+    session[factor_forms.SENT_KEY] = {
+        "user": user.id,
+        "method": method,
+        "masked": sent.masked,
+        "purpose": purpose,
+    }
     return redirect(back), 303
 
 
