@@ -270,6 +270,26 @@ def test_every_change_needs_confirm_access_at_the_accounts_level(
     assert status.enrolled and not status.pending
 
 
+@pytest.mark.settings(ORIGINS="http://localhost", RP_ID="localhost")
+def test_passkey_registration_is_refused_when_access_lapses_between_its_calls(
+    app: Flask, actions: Actions
+) -> None:
+    from tests.test_passkeys import post
+
+    alice = int(actions.create_user())
+    assert actions.login().status_code == 302
+    options = post(actions, "/webauthn/register/options", {})
+    assert options.status_code == 200
+    credential = SoftAuthenticator().create(options.get_json())
+    clock.set_offset(app.config["CONFIRM_ACCESS_MAX_AGE"] + 1)
+    late = post(actions, "/webauthn/register/verify", {"credential": credential, "name": "x"})
+    assert late.status_code == 403 and late.get_json()["error"] == "confirm_access"
+    with app.app_context():
+        from provider.storage import passkeys as passkey_store
+
+        assert passkey_store.list_for_user(alice) == []
+
+
 # -- one password rule set ---------------------------------------------------------------
 
 PASSWORD_TABLE = [
