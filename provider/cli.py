@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sys
+from typing import Any, Literal
 
 import click
 from flask import Flask, current_app
@@ -98,6 +99,22 @@ def user_group() -> None:
     """Manage users."""
 
 
+def _cli_user(username: str) -> Any:
+    """The user named ``username``; a clear error (exit status 1) otherwise."""
+    from provider.storage import accounts
+
+    user = accounts.user_by_name(username) if 0 < len(username) <= 150 else None
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+def _cli_actor() -> Any:
+    from provider.flows.assurance import lifecycle
+
+    return lifecycle.by_admin("cli")
+
+
 @user_group.command("create")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
@@ -108,30 +125,19 @@ def user_group() -> None:
 def user_create(
     username: str, password_stdin: bool, admin: bool, email: str | None, name: str | None
 ) -> None:
-    """Create a user."""
-    from provider.flows.login import hasher
+    """Create a user (the password rules are those of the account page)."""
+    from provider.flows import admin as admin_flow
     from provider.storage import accounts
-    from provider.storage.models import User
 
     if accounts.user_by_name(username):
         raise click.ClickException(f"user {username!r} already exists")
-    if not 1 <= len(username) <= 150 or any(c.isspace() for c in username):
-        raise click.ClickException("a username is 1-150 characters without spaces")
     password = _read_secret("password") if password_stdin else None
-    if password is not None and len(password) < 8:
-        raise click.ClickException("a password has at least 8 characters")
-    user = User(
-        username=username,
-        password_hash=hasher().hash(password) if password else None,
-        is_admin=admin,
-        email=email,
-        name=name,
-        created_at=clock.now(),
-    )
-    accounts.add(user)
-    from provider.storage import audit
-
-    audit.record("user_created", "success", user_id=user.id, username=username, reason="cli")
+    try:
+        user = admin_flow.create_user(
+            username, password=password, is_admin=admin, email=email, name=name, actor="cli"
+        )
+    except admin_flow.AdminError as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
     click.echo(f"Created user {username} (id {user.id}){' as admin' if admin else ''}")
 
 
@@ -143,21 +149,15 @@ def user_create(
 @with_appcontext
 def user_set_password(username: str, password_stdin: bool) -> None:
     """Set a user's password (and clear the password's failure counter)."""
-    from provider.flows.login import hasher
-    from provider.storage import accounts, audit, devices, throttle
+    from provider.flows.assurance import lifecycle
 
-    user = accounts.user_by_name(username)
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
+    user = _cli_user(username)
     password = _read_secret("password")
-    if len(password) < 8:
-        raise click.ClickException("a password has at least 8 characters")
-    user.password_hash = hasher().hash(password)
-    accounts.commit()
-    throttle.unlock(user.id, "password")
-    devices.revoke_all(user.id)  # a password reset forgets remembered browsers
-    audit.record("password_set", "success", user_id=user.id, reason="cli")
-    click.echo(f"Password set for {username}")
+    try:
+        lifecycle.set_password(user, password, actor=_cli_actor())
+    except lifecycle.Rejected as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Password set for {user.username}")
 
 
 @user_group.command("set-pin")
@@ -166,22 +166,15 @@ def user_set_password(username: str, password_stdin: bool) -> None:
 @with_appcontext
 def user_set_pin(username: str, pin_stdin: bool) -> None:
     """Set a user's PIN (checked against the PIN policy; clears the PIN's lock)."""
-    from provider.factors.pin import PinFactor, PinRejected
-    from provider.storage import accounts, audit, devices
+    from provider.flows.assurance import lifecycle
 
-    user = accounts.user_by_name(username)
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
+    user = _cli_user(username)
     pin = _read_secret("PIN")
-    factor = current_app.extensions["belay_factors"].get("pin")
-    assert isinstance(factor, PinFactor)
     try:
-        factor.set_pin(user.id, pin, pin)
-    except PinRejected as exc:
+        lifecycle.set_pin(user, pin, pin, actor=_cli_actor())
+    except lifecycle.Rejected as exc:
         raise click.ClickException(exc.message) from None
-    devices.revoke_all(user.id)
-    audit.record("pin_set", "success", user_id=user.id, method="pin", reason="cli")
-    click.echo(f"PIN set for {username}")
+    click.echo(f"PIN set for {user.username}")
 
 
 @user_group.command("add-totp")
@@ -202,46 +195,31 @@ def user_add_totp(username: str, secret: str | None, secret_stdin: bool) -> None
     """Give a user an authenticator app, active at once; prints its otpauth:// URI.
 
     Replaces the user's authenticator. Made by an admin, so no code is asked."""
-    from provider.factors.totp import TotpFactor
-    from provider.storage import accounts, audit, devices
+    from provider.flows.assurance import lifecycle
 
     if secret is not None and secret_stdin:
         raise click.UsageError("use --secret or --secret-stdin, not both")
-    user = accounts.user_by_name(username)
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
+    user = _cli_user(username)
     if secret_stdin:
         secret = _read_secret("TOTP secret")
-    factor = current_app.extensions["belay_factors"].get("totp")
-    assert isinstance(factor, TotpFactor)
     try:
-        enrolment = factor.add_confirmed(user.id, username, secret)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    devices.revoke_all(user.id)
-    audit.record("totp_added", "success", user_id=user.id, method="totp", reason="cli")
+        enrolment = lifecycle.import_totp(user, secret, actor=_cli_actor())
+    except lifecycle.Rejected as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(enrolment.uri)
 
 
-def _set_destination(username: str, kind: str, value: str) -> None:
-    from provider.factors.otp import normalise_email, normalise_phone
-    from provider.storage import accounts, audit
-    from provider.storage import otp as otp_store
+def _set_destination(username: str, kind: Literal["email", "phone"], value: str) -> None:
+    from provider.flows.assurance import lifecycle
 
-    user = accounts.user_by_name(username)
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
-    cleaned = normalise_email(value) if kind == "email" else normalise_phone(value)
-    if cleaned is None:
-        raise click.ClickException(
-            "not an email address" if kind == "email" else "not a phone number like +447700900123"
-        )
-    otp_store.set_destination(user.id, kind if kind == "email" else "sms", cleaned, clock.now())
-    method = "email_otp" if kind == "email" else "sms_otp"
-    audit.record("factor_enrolled", "success", user_id=user.id, method=method, reason="cli")
+    user = _cli_user(username)
+    try:
+        cleaned = lifecycle.set_destination(user, kind, value, actor=_cli_actor())
+    except lifecycle.Rejected as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(
         f"Set the verified {'email address' if kind == 'email' else 'phone number'} "
-        f"of {username} to {cleaned}"
+        f"of {user.username} to {cleaned}"
     )
 
 
@@ -265,18 +243,23 @@ def user_set_phone(username: str, phone: str) -> None:
 
 @user_group.command("unlock")
 @click.argument("username")
-@click.option("--factor", default=None, help="only this factor (default: all)")
+@click.option(
+    "--factor",
+    default=None,
+    help="only this factor: password, pin, totp, backup_code, email_otp, sms_otp or passkey "
+    "(default: all)",
+)
 @with_appcontext
 def user_unlock(username: str, factor: str | None) -> None:
     """Clear failure counters and locks."""
-    from provider.storage import accounts, audit, throttle
+    from provider.flows.assurance import lifecycle
 
-    user = accounts.user_by_name(username)
-    if user is None:
-        raise click.ClickException(f"no user {username!r}")
-    count = throttle.unlock(user.id, factor)
-    audit.record("unlock", "success", user_id=user.id, reason=f"cli unlock {factor or 'all'}")
-    click.echo(f"Unlocked {username} ({count} counter(s) cleared)")
+    user = _cli_user(username)
+    try:
+        count = lifecycle.unlock(user, factor, actor=_cli_actor())
+    except lifecycle.Rejected as exc:
+        raise click.ClickException(f"--factor {exc.message}") from None
+    click.echo(f"Unlocked {user.username} ({count} counter(s) cleared)")
 
 
 @click.group("client")

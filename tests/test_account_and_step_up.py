@@ -45,6 +45,18 @@ def enrol_totp(actions: Actions) -> str:
     return secret
 
 
+def confirm_with_totp(actions: Actions, secret: str) -> None:
+    """Confirm access with the authenticator app at a later time step (enrolling
+    it did not count as an authentication, docs/security.md case 45)."""
+    clock.set_offset(31)
+    page = _account(actions)
+    assert 'id="totp-form"' in page.text, page.text[:500]
+    done = _post(
+        actions, "/account/confirm", page, method="totp", code=pyotp.TOTP(secret).at(clock.now())
+    )
+    assert done.status_code == 302, done.text[:500]
+
+
 def relogin(actions: Actions) -> None:
     """Sign out and in again with the password alone (a new login replaces events)."""
     page = actions.client.get("/logout")
@@ -122,8 +134,8 @@ def test_pin_after_password_stays_below_2fa(actions: Actions, rp: str) -> None:
 
 def test_pin_refreshes_a_2fa_session(actions: Actions, rp: str) -> None:
     """The bank story: TOTP earlier, later a PIN makes auth_time fresh at 2fa."""
-    secret = enrol_totp(actions)
     enrol_pin(actions)
+    secret = enrol_totp(actions)
     relogin(actions)
     clock.set_offset(31)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
@@ -148,18 +160,19 @@ def test_wrong_pin_on_the_challenge(actions: Actions, rp: str) -> None:
 
 def test_backup_code_step_up_works_once(actions: Actions, rp: str) -> None:
     secret = enrol_totp(actions)
-    assert secret
+    # The account is now 2fa and this session only 1fa: confirm access first.
+    confirm_with_totp(actions, secret)
     page = _account(actions)
     generated = _post(actions, "/account/backup-codes", page)
     codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
     assert len(codes) == 10 and 'id="backup-codes"' in generated.text
     assert "<li><code>" not in _account(actions).text  # shown once
     relogin(actions)
-    clock.set_offset(10)
+    clock.set_offset(41)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     done = _step_up(actions, page, "backup-form", "backup_code", code=codes[0])
     assert actions.decode(_tokens(actions, rp, done, verifier)["id_token"])["acr"] == TWO_FA
-    clock.set_offset(20)
+    clock.set_offset(51)
     page, _ = _authorize(actions, acr_values=TWO_FA, max_age="0")
     again = _step_up(actions, page, "backup-form", "backup_code", code=codes[0])
     assert again.status_code == 401
@@ -290,10 +303,14 @@ def test_amr_is_the_same_in_id_token_access_token_and_introspection(
 
 def test_2fa_lapses_after_an_hour_idle(actions: Actions, rp: str) -> None:
     """docs/security.md case 29 with the default ladder: 1 h idle drops 2fa."""
-    secret = enrol_totp(actions)  # this session is now 2fa
+    secret = enrol_totp(actions)
+    # Enrolling is no authentication (docs/security.md case 45): step up for real.
+    clock.set_offset(31)
+    page, verifier = _authorize(actions, acr_values=TWO_FA)
+    _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert page.status_code == 302 and "code=" in page.headers["Location"]
-    clock.set_offset(3601)
+    clock.set_offset(3601 + 31)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert 'id="totp-form"' in page.text  # a step-up is required again
     # Activity alone does not bring it back; a new factor does.

@@ -275,7 +275,7 @@ def test_cli_set_pin(app: Flask, runner: Any) -> None:
         pin: Any = app.extensions["belay_factors"].get("pin")
         assert pin.verify(user, {"pin": PIN}).method == "pin"
         rows = db.session.execute(text("SELECT * FROM audit_events")).mappings().all()
-        assert any(r["event"] == "pin_set" for r in rows)
+        assert any(r["event"] == "factor_enrolled" and r["method"] == "pin" for r in rows)
         assert all(PIN not in str(dict(r)) for r in rows)
 
 

@@ -26,13 +26,13 @@ from provider import clock, policy
 from provider.crypto import sha256_hex
 from provider.flows import authorize as authorize_flow
 from provider.flows import step_up
+from provider.flows.assurance import lifecycle
 from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, register_client
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.storage import accounts, audit, devices, throttle
+from provider.storage import accounts, audit
 from provider.storage import admin as store
 from provider.storage import ladder as ladder_store
-from provider.storage import passkeys as passkey_store
 from provider.storage.models import AuditEvent, Client, User
 
 __all__ = [
@@ -508,8 +508,6 @@ def create_user(
     name: str | None = None,
     actor: str,
 ) -> User:
-    from provider.flows.login import hasher
-
     errors: dict[str, str] = {}
     if (
         not isinstance(username, str)
@@ -519,10 +517,9 @@ def create_user(
         errors["username"] = "a username is 1-150 characters without spaces"
     elif accounts.user_by_name(username):
         errors["username"] = "this username is taken"
-    if password is not None and not isinstance(password, str):
-        errors["password"] = "must be text"
-    elif password is not None and not 8 <= len(password) <= 1024:
-        errors["password"] = "a password has 8-1024 characters"
+    problem = lifecycle.password_problem(password) if password is not None else None
+    if problem is not None:
+        errors["password"] = problem
     if email is not None and (not isinstance(email, str) or len(email) > 320 or "@" not in email):
         errors["email"] = "must be an email address"
     if name is not None and (not isinstance(name, str) or len(name) > 200):
@@ -531,7 +528,7 @@ def create_user(
         raise AdminError(errors)
     user = User(
         username=username,
-        password_hash=hasher().hash(password) if password else None,
+        password_hash=lifecycle.hash_password(password) if password is not None else None,
         is_admin=bool(is_admin),
         email=email or None,
         name=name or None,
@@ -550,45 +547,18 @@ def create_user(
 
 
 def unlock_user(user: User, factor: str | None, *, actor: str) -> int:
-    if factor is not None and factor not in USER_FACTORS:
-        raise AdminError({"factor": f"must be one of {', '.join(USER_FACTORS)}"})
-    count = throttle.unlock(user.id, factor)
-    audit.record(
-        "unlock",
-        "success",
-        user_id=user.id,
-        method=factor,
-        reason=f"unlock {factor or 'all'}",
-        details={"by": actor, "counters": count},
-    )
-    return count
+    """Clear ``factor``'s (or every factor's) failure counters and locks."""
+    try:
+        return lifecycle.unlock(user, factor, actor=lifecycle.by_admin(actor))
+    except lifecycle.Rejected as exc:
+        raise AdminError({exc.field: exc.message}) from None
 
 
 def reset_factors(user: User, *, actor: str) -> list[str]:
     """Remove every second factor (PIN, TOTP, codes by email or SMS, backup codes,
     passkeys) and clear every lock; the password stays. The user enrols again
     after signing in."""
-    removed: list[str] = []
-    registry = step_up.factors()
-    enrolled = {m.method for m in registry.enrolled(user.id)}
-    for method in ("pin", "totp", "email_otp", "sms_otp", "backup_code"):
-        if method in registry and method in enrolled:
-            registry.get(method).remove(user.id)
-            removed.append(method)
-    passkeys = passkey_store.list_for_user(user.id)
-    for row in passkeys:
-        passkey_store.delete_passkey(user.id, row.id)
-    if passkeys:
-        removed.append("passkey")
-    throttle.unlock(user.id, None)
-    devices.revoke_all(user.id)  # remembered browsers replay removed factors: forget them
-    audit.record(
-        "factors_reset",
-        "success",
-        user_id=user.id,
-        details={"by": actor, "removed": removed},
-    )
-    return removed
+    return lifecycle.reset_factors(user, actor=lifecycle.by_admin(actor))
 
 
 def revoke_sessions(user: User, *, actor: str) -> int:

@@ -29,8 +29,8 @@ from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
 from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
-from provider.flows.login import hasher
-from provider.storage import accounts, audit, devices
+from provider.flows.assurance import lifecycle
+from provider.storage import audit, devices
 from provider.storage import passkeys as passkey_store
 from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
@@ -173,8 +173,9 @@ def confirm() -> Any:
 def confirmed_access(
     view: Callable[..., Any],
 ) -> Callable[..., Any]:
-    """Run ``view(row, user, **kwargs)`` only for a signed-in user whose access
-    is confirmed; otherwise send them to sign in or to "Confirm access"."""
+    """Run ``view(row, user, actor, **kwargs)`` only for a signed-in user whose
+    access is confirmed (``actor`` is what provider/flows/assurance/lifecycle.py
+    asks for a change); otherwise send them to sign in or to "Confirm access"."""
 
     @functools.wraps(view)
     def guarded(**kwargs: Any) -> Any:
@@ -182,91 +183,78 @@ def confirmed_access(
         if signed_in is None:
             return redirect(url_for("login.login"))
         row, user = signed_in
-        if not _access(row, user).confirmed:
-            flash("Confirm it's you first, then make the change.", "error")
+        try:
+            actor = lifecycle.by_user(_access(row, user), ip=request.remote_addr)
+        except lifecycle.NotConfirmed as exc:
+            flash(exc.message, "error")
             return redirect(url_for("account.index"))
-        return view(row, user, **kwargs)
+        return view(row, user, actor, **kwargs)
 
     return guarded
 
 
-_FORGETS_DEVICES = frozenset({"password_changed", "factor_enrolled", "factor_removed"})
-
-
-def _changed(user: User, event: str, method: str, message: str) -> Response:
-    audit.record(event, "success", user_id=user.id, method=method, ip=request.remote_addr)
-    if event in _FORGETS_DEVICES:
-        # A password or factor reset forgets every remembered browser.
-        forgotten = devices.revoke_all(user.id)
-        if forgotten:
-            audit.record(
-                "devices_forgotten", "success", user_id=user.id, details={"count": forgotten}
-            )
+def _done(message: str) -> Response:
     flash(message, "notice")
     return redirect(url_for("account.index"))
 
 
 @bp.post("/account/password")
 @confirmed_access
-def change_password(row: WebSession, user: User) -> Any:
-    new, again = _field("password"), _field("password_confirm")
-    if len(new) < 8:
-        return render_account(row, user, 400, error="A password has at least 8 characters.")
-    if new != again:
-        return render_account(row, user, 400, error="The two passwords are not the same.")
-    user.password_hash = hasher().hash(new)
-    accounts.commit()
-    return _changed(user, "password_changed", "password", "Your password was changed.")
+def change_password(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
+    # One character more than allowed is read, so a too long password is
+    # refused (never cut short).
+    limit = lifecycle.PASSWORD_MAX_LENGTH + 1
+    try:
+        lifecycle.set_password(
+            user,
+            _field("password", limit),
+            confirm=_field("password_confirm", limit),
+            actor=actor,
+        )
+    except lifecycle.Rejected as exc:
+        return render_account(row, user, exc.status, error=exc.message)
+    return _done("Your password was changed.")
 
 
 @bp.post("/account/pin")
 @confirmed_access
-def set_pin(row: WebSession, user: User) -> Any:
-    factor: Any = step_up.factors().get("pin")
+def set_pin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     try:
-        factor.set_pin(user.id, _field("pin", 64), _field("pin_confirm", 64))
-    except FactorError as exc:
-        return render_account(row, user, 400, error=exc.message)
-    except ValueError as exc:  # PinRejected: the policy says why
-        return render_account(row, user, 400, error=str(exc))
-    return _changed(user, "factor_enrolled", "pin", "Your PIN is set.")
+        lifecycle.set_pin(user, _field("pin", 64), _field("pin_confirm", 64), actor=actor)
+    except lifecycle.Rejected as exc:
+        return render_account(row, user, exc.status, error=exc.message)
+    return _done("Your PIN is set.")
 
 
 @bp.post("/account/<method>/remove")
 @confirmed_access
-def remove_factor(_row: WebSession, user: User, method: str) -> Any:
-    if method not in {"pin", "totp", "backup_code", "email_otp", "sms_otp"}:
+def remove_factor(_row: WebSession, user: User, actor: lifecycle.Actor, method: str) -> Any:
+    if method not in lifecycle.REMOVABLE:
         return redirect(url_for("account.index"))
-    step_up.factors().get(method).remove(user.id)
-    return _changed(user, "factor_removed", method, f"{factor_forms.label(method)} removed.")
+    lifecycle.remove_factor(user, method, actor=actor)
+    return _done(f"{factor_forms.label(method)} removed.")
 
 
 @bp.post("/account/totp/begin")
 @confirmed_access
-def totp_begin(row: WebSession, user: User) -> Any:
-    factor: Any = step_up.factors().get("totp")
-    enrolment = factor.begin(user.id, user.username)
+def totp_begin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
+    enrolment = lifecycle.begin_totp(user, actor=actor)
     return render_account(row, user, totp_enrolment=enrolment)
 
 
 @bp.post("/account/totp/confirm")
 @confirmed_access
-def totp_confirm(row: WebSession, user: User) -> Any:
-    factor: Any = step_up.factors().get("totp")
+def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
+    # The first code proves the app holds the secret; it is not an
+    # authentication event and the session's level stays (docs/security.md case 45).
     try:
-        factor.confirm(user.id, _field("code", 64))
-    except FactorError as exc:
+        lifecycle.confirm_totp(user, _field("code", 64), actor=actor)
+    except lifecycle.Rejected as exc:
+        factor: Any = step_up.factors().get("totp")
         return render_account(
-            row, user, 400, error=exc.message, totp_enrolment=factor.pending(user.id)
+            row, user, exc.status, error=exc.message, totp_enrolment=factor.pending(user.id)
         )
-    # The first code was a real check of the new authenticator: it counts as an
-    # authentication event in this session (and rotates its id, like any step-up).
-    token = session_store.add_event(
-        row,
-        session_store.NewEvent(method="totp", amr=tuple(factor.amr), details={"enrolment": True}),
-    )
-    web_session.rotate_cookie(token)
-    return _changed(user, "factor_enrolled", "totp", "Your authenticator app is set up.")
+    return _done("Your authenticator app is set up.")
 
 
 def _code_factor(kind: str) -> tuple[str, Any] | None:
@@ -279,7 +267,7 @@ def _code_factor(kind: str) -> tuple[str, Any] | None:
 
 @bp.post("/account/<kind>/add")
 @confirmed_access
-def add_destination(row: WebSession, user: User, kind: str) -> Any:
+def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     """Send a code to a new email address or phone number (not used until verified)."""
     found = _code_factor(kind)
     if found is None:
@@ -299,25 +287,21 @@ def add_destination(row: WebSession, user: User, kind: str) -> Any:
 
 @bp.post("/account/<kind>/verify")
 @confirmed_access
-def verify_destination(row: WebSession, user: User, kind: str) -> Any:
-    found = _code_factor(kind)
-    if found is None:
+def verify_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
+    if _code_factor(kind) is None:
         return redirect(url_for("account.index"))
-    method, factor = found
     try:
-        factor.confirm_verification(user.id, _field("code", 64))
-    except FactorError as exc:
-        return render_account(row, user, exc.status_code, error=exc.message)
+        lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
+    except lifecycle.Rejected as exc:
+        return render_account(row, user, exc.status, error=exc.message)
     what = "email address" if kind == "email" else "phone number"
-    return _changed(user, "factor_enrolled", method, f"Your {what} is verified.")
+    return _done(f"Your {what} is verified.")
 
 
 @bp.post("/account/backup-codes")
 @confirmed_access
-def backup_codes(row: WebSession, user: User) -> Any:
-    codes = step_up.factors().get("backup_code").generate(user.id)  # type: ignore[attr-defined]
-    audit.record("backup_codes_generated", "success", user_id=user.id, method="backup_code")
-    devices.revoke_all(user.id)  # a factor reset forgets remembered browsers
+def backup_codes(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
+    codes = lifecycle.generate_backup_codes(user, actor=actor)
     return render_account(row, user, backup_codes=codes)
 
 
@@ -357,18 +341,19 @@ def revoke_device(device_id: int) -> Any:
 
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
 @confirmed_access
-def rename_passkey(row: WebSession, user: User, passkey_id: int) -> Any:
-    name = " ".join(_field("name", 200).split())[:100]
-    if not name:
-        return render_account(row, user, 400, error="Give the passkey a name.")
-    if not passkey_store.rename_passkey(user.id, passkey_id, name):
+def rename_passkey(row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
+    try:
+        renamed = lifecycle.rename_passkey(user, passkey_id, _field("name", 200), actor=actor)
+    except lifecycle.Rejected as exc:
+        return render_account(row, user, exc.status, error=exc.message)
+    if not renamed:
         return redirect(url_for("account.index"))
-    return _changed(user, "passkey_renamed", "passkey", "Passkey renamed.")
+    return _done("Passkey renamed.")
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/delete")
 @confirmed_access
-def delete_passkey(_row: WebSession, user: User, passkey_id: int) -> Any:
-    if not passkey_store.delete_passkey(user.id, passkey_id):
+def delete_passkey(_row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
+    if not lifecycle.delete_passkey(user, passkey_id, actor=actor):
         return redirect(url_for("account.index"))
-    return _changed(user, "factor_removed", "passkey", "Passkey removed.")
+    return _done("Passkey removed.")

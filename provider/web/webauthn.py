@@ -19,6 +19,7 @@ from provider.factors.base import FactorError
 from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
 from provider.flows import authorize as flow
 from provider.flows import passkeys, step_up
+from provider.flows.assurance import lifecycle
 from provider.storage import accounts, audit
 from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction, User, WebSession
@@ -110,17 +111,23 @@ def _client_uv(tx: AuthorizeTransaction | None) -> UserVerification:
 # -- registration (account page, behind Confirm access) ----------------------------
 
 
-def _confirmed() -> tuple[WebSession, User]:
+def _confirmed() -> tuple[WebSession, User, lifecycle.Actor]:
+    """The signed-in user with access confirmed at the account's level (both
+    registration calls check it on the server, docs/security.md case 45)."""
     row, user = _signed_in()
-    if not account_web.access_confirmed(row, user):
-        raise _Refused(403, "confirm_access", "Confirm it's you first, then add a passkey.")
-    return row, user
+    try:
+        actor = lifecycle.by_user(account_web.access_check(row, user), ip=request.remote_addr)
+    except lifecycle.NotConfirmed:
+        raise _Refused(
+            403, "confirm_access", "Confirm it's you first, then add a passkey."
+        ) from None
+    return row, user, actor
 
 
 @bp.post("/register/options")
 def register_options() -> Response:
     _body()
-    row, user = _confirmed()
+    row, user, _actor = _confirmed()
     attestation = passkeys.attestation_preference()
     challenge = passkeys.new_challenge(
         session_id=row.id, ceremony="registration", user_id=user.id, context={}
@@ -137,34 +144,14 @@ def register_options() -> Response:
 
 @bp.post("/register/verify")
 def register_verify() -> Response:
+    """Store the new passkey. The ceremony is no authentication event: the
+    session's level stays what it was (docs/security.md case 45)."""
     body = _body()
-    row, user = _confirmed()
+    row, user, actor = _confirmed()
     credential = _credential(body)
     name = _text(body, "name", 200)
-    try:
-        consumed = passkeys.take_challenge(
-            session_id=row.id, ceremony="registration", user_id=user.id
-        )
-        saved = passkeys.factor().register(
-            user_id=user.id, credential=credential, challenge=consumed.challenge, name=name
-        )
-    except PasskeyRejected as exc:
-        audit.record(
-            "factor_enrolled",
-            "failure",
-            user_id=user.id,
-            method="passkey",
-            reason=exc.reason,
-            ip=request.remote_addr,
-        )
-        raise
-    audit.record(
-        "factor_enrolled",
-        "success",
-        user_id=user.id,
-        method="passkey",
-        ip=request.remote_addr,
-        details={"passkey": f"passkey:{saved.id}", "aaguid": saved.aaguid},
+    saved = lifecycle.register_passkey(
+        user, session_id=row.id, credential=credential, name=name, actor=actor
     )
     return _json({"registered": True, "id": saved.id, "name": saved.name})
 

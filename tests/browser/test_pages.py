@@ -92,8 +92,17 @@ def test_pin_and_totp_enrolment_then_step_up(actions: Actions, op, page) -> None
     page.fill("#totp-enrol-form input[name=code]", pyotp.TOTP(secret).now())
     page.click("#totp-enrol-form button[type=submit]")
     page.wait_for_selector("text=Your authenticator app is set up.")
+    import time
+
+    # Enrolling is no sign-in (docs/security.md case 45): the account is now
+    # 2fa and this session 1fa, so further changes need Confirm access with the
+    # app (the next time step: the enrolment code is spent).
+    page.wait_for_selector("#totp-form")
+    page.fill("#totp-form input[name=code]", pyotp.TOTP(secret).at(time.time() + 30))
+    page.click("#totp-form button[type=submit]")
     page.click("#backup-codes-form button")
     page.wait_for_selector("#backup-codes")
+    backup_code = page.locator("#backup-codes code").first.inner_text()
     shot(page, "account")
 
     # A new login (password only), then a client asks for 2fa: TOTP is offered.
@@ -108,12 +117,10 @@ def test_pin_and_totp_enrolment_then_step_up(actions: Actions, op, page) -> None
     page.click("#totp-form button[type=submit]")
     page.wait_for_selector(".error")
     shot(page, "challenge-error")
-    import time
-
-    # The enrolment used the current time step; the next step's code is within
-    # the ±1 window and not a replay.
-    page.fill("#totp-form input[name=code]", pyotp.TOTP(secret).at(time.time() + 30))
-    page.click("#totp-form button[type=submit]")
+    # The enrolment and Confirm access used this time step and the next: a
+    # backup code completes the step-up.
+    page.fill("#backup-form input[name=code]", backup_code)
+    page.click("#backup-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
 
     # Later, the bank asks for a fresh 2fa confirmation: the PIN is enough.

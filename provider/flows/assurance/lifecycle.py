@@ -1,0 +1,446 @@
+"""The factor lifecycle: the one place that enrols, removes, resets, locks
+out and unlocks factors and sets passwords (docs/security.md, section H).
+
+The account page, the passkey endpoints, the admin console, the admin API and
+the CLI all call this module; none of them changes a factor itself. Each change
+
+- is made by an :class:`Actor`: the user themself — only with a *confirmed*
+  access check (:func:`by_user` refuses otherwise, so a view cannot forget
+  Confirm access) — or an administrator (console, API, CLI);
+- writes exactly one audit row (who in ``details.by``, what in ``method``,
+  how many remembered browsers were forgotten in ``details.devices_forgotten``);
+- applies its side effects here: every enrolment, removal, reset and password
+  change forgets the user's remembered browsers (they replay factors that may
+  have just changed hands), an admin password reset clears the password's lock.
+
+Enrolment is not authentication (docs/security.md case 45). Binding a new
+factor needs Confirm access at the level the account already has (checked by
+:func:`by_user`); the proof of possession made while enrolling (the first TOTP
+code, the passkey's registration ceremony, the code sent to a new email address
+or phone number) is checked and consumed, but it never becomes an
+authentication event: the session's acr is not raised, and the proof does not
+count afterwards either — not even for the level the session already holds,
+nor for freshness (``max_age``). To use the new factor, the user signs in or
+steps up with it like with any other factor. The TOTP enrolment code's time
+step is recorded as used, so it cannot be replayed as a step-up.
+
+One password rule set (:func:`password_problem`) serves every place a
+password is chosen: the account page, the admin console and API (new users),
+and the CLI (``user create``, ``user set-password``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from provider import clock
+from provider.factors.base import FactorError
+from provider.factors.otp import normalise_email, normalise_phone
+from provider.factors.pin import PinFactor
+from provider.factors.pin_policy import PinRejected
+from provider.factors.totp import TotpEnrolment, TotpFactor
+from provider.flows import passkeys as passkey_flow
+from provider.flows import step_up
+from provider.flows.account import AccessCheck
+from provider.storage import accounts, audit, devices, throttle
+from provider.storage import otp as otp_store
+from provider.storage import passkeys as passkey_store
+from provider.storage.models import Passkey, User
+
+__all__ = [
+    "PASSWORD_MAX_LENGTH",
+    "PASSWORD_MIN_LENGTH",
+    "REMOVABLE",
+    "UNLOCKABLE",
+    "Actor",
+    "NotConfirmed",
+    "Rejected",
+    "begin_totp",
+    "by_admin",
+    "by_user",
+    "confirm_totp",
+    "delete_passkey",
+    "generate_backup_codes",
+    "hash_password",
+    "import_totp",
+    "password_problem",
+    "register_passkey",
+    "remove_factor",
+    "rename_passkey",
+    "reset_factors",
+    "set_destination",
+    "set_password",
+    "set_pin",
+    "unlock",
+    "verify_destination",
+]
+
+#: NIST SP 800-63B-4 §3.1.1.2: at least 8 characters when chosen by the user,
+#: at least 64 allowed. 1024 is what the sign-in form reads, so any password
+#: that can be set can also be typed at sign-in.
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 1024
+
+#: Second factors a user or an admin can remove one by one (passkeys: by id).
+REMOVABLE = ("pin", "totp", "backup_code", "email_otp", "sms_otp")
+
+#: What an unlock names, and the failure counters it clears.
+UNLOCKABLE: dict[str, tuple[str, ...]] = {
+    "password": ("password",),
+    "pin": ("pin",),
+    "totp": ("totp", "totp_enrol"),
+    "backup_code": ("backup_code",),
+    "email_otp": ("email_otp",),
+    "sms_otp": ("sms_otp",),
+    "passkey": ("passkey",),
+}
+
+_DESTINATION_METHODS = {"email": "email_otp", "phone": "sms_otp"}
+
+
+class Rejected(ValueError):
+    """A change refused; ``message`` is for people, ``field`` names the input."""
+
+    def __init__(self, message: str, *, status: int = 400, field: str = "request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+class NotConfirmed(Rejected):
+    """The user has not confirmed access at the account's level."""
+
+    def __init__(self) -> None:
+        super().__init__("Confirm it's you first, then make the change.", status=403)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: ``self`` (the user, access confirmed) or an admin
+    (``cli``, ``admin:<username>`` for the console, the admin client's id for
+    the API)."""
+
+    by: str
+    ip: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.by != "self"
+
+
+def by_user(access: AccessCheck, *, ip: str | None) -> Actor:
+    """The user acting on their own account; :class:`NotConfirmed` unless the
+    access check (Confirm access at the account's level, made by
+    :func:`provider.flows.account.check_access`) is confirmed."""
+    if access.confirmed is not True:
+        raise NotConfirmed()
+    return Actor("self", ip)
+
+
+def by_admin(actor: str, *, ip: str | None = None) -> Actor:
+    if not actor or actor == "self":
+        raise ValueError("an admin actor has a name")
+    return Actor(actor, ip)
+
+
+def _record(
+    event: str,
+    user: User,
+    actor: Actor,
+    *,
+    method: str | None = None,
+    forget_devices: bool = False,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The change's one audit row, after its side effects."""
+    data: dict[str, Any] = {"by": actor.by, **(details or {})}
+    if forget_devices:
+        data["devices_forgotten"] = devices.revoke_all(user.id)
+    audit.record(
+        event,
+        "success",
+        user_id=user.id,
+        method=method,
+        reason=reason,
+        ip=actor.ip,
+        details=data,
+    )
+
+
+# -- passwords ------------------------------------------------------------------------
+
+
+def password_problem(password: object) -> str | None:
+    """Why ``password`` may not be set, or None. The only password rule set."""
+    if not isinstance(password, str):
+        return "A password is text."
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"A password has at least {PASSWORD_MIN_LENGTH} characters."
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"A password has at most {PASSWORD_MAX_LENGTH} characters."
+    if "\x00" in password:
+        return "A password cannot contain a NUL character."
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        return "A password cannot contain unpaired surrogate characters."
+    return None
+
+
+def hash_password(password: object) -> str:
+    """The hash of a password that passes the rules; :class:`Rejected` otherwise."""
+    from provider.flows.login import hasher
+
+    problem = password_problem(password)
+    if problem is not None:
+        raise Rejected(problem, field="password")
+    assert isinstance(password, str)
+    return hasher().hash(password)
+
+
+def set_password(user: User, password: object, *, actor: Actor, confirm: object = None) -> None:
+    """Change (the user, ``confirm`` checked) or reset (an admin) a password.
+
+    Forgets remembered browsers; an admin reset also clears the password's lock.
+    """
+    problem = password_problem(password)
+    if problem is not None:
+        raise Rejected(problem, field="password")
+    if not actor.is_admin and confirm != password:
+        raise Rejected("The two passwords are not the same.", field="password_confirm")
+    user.password_hash = hash_password(password)
+    accounts.commit()
+    if actor.is_admin:
+        throttle.unlock(user.id, "password")
+    _record("password_changed", user, actor, method="password", forget_devices=True)
+
+
+# -- enrolment ------------------------------------------------------------------------
+
+
+def _factor(method: str) -> Any:
+    return step_up.factors().get(method)
+
+
+def set_pin(user: User, pin: str, confirm: str, *, actor: Actor) -> None:
+    factor = _factor("pin")
+    assert isinstance(factor, PinFactor)
+    try:
+        factor.set_pin(user.id, pin, confirm)
+    except PinRejected as exc:
+        raise Rejected(exc.message, field="pin") from None
+    except FactorError as exc:
+        raise Rejected(exc.message, status=exc.status_code, field="pin") from None
+    _record("factor_enrolled", user, actor, method="pin", forget_devices=True)
+
+
+def begin_totp(user: User, *, actor: Actor) -> TotpEnrolment:
+    """A new pending secret (not a credential until confirmed: no audit row)."""
+    factor = _factor("totp")
+    assert isinstance(factor, TotpFactor)
+    return factor.begin(user.id, user.username)
+
+
+def confirm_totp(user: User, code: str, *, actor: Actor) -> None:
+    """Activate the pending secret with its first code. The code proves the app
+    holds the secret; it is *not* an authentication event (case 45)."""
+    factor = _factor("totp")
+    assert isinstance(factor, TotpFactor)
+    try:
+        factor.confirm(user.id, code)
+    except FactorError as exc:
+        raise Rejected(exc.message, status=exc.status_code, field="code") from None
+    _record("factor_enrolled", user, actor, method="totp", forget_devices=True)
+
+
+def import_totp(user: User, secret: str | None, *, actor: Actor) -> TotpEnrolment:
+    """Admin enrolment (no code asked): active at once, replaces the app."""
+    if not actor.is_admin:
+        raise NotConfirmed()
+    factor = _factor("totp")
+    assert isinstance(factor, TotpFactor)
+    try:
+        enrolment = factor.add_confirmed(user.id, user.username, secret)
+    except ValueError as exc:
+        raise Rejected(str(exc), field="secret") from None
+    _record("factor_enrolled", user, actor, method="totp", forget_devices=True)
+    return enrolment
+
+
+def register_passkey(
+    user: User, *, session_id: int, credential: dict[str, Any], name: str, actor: Actor
+) -> Passkey:
+    """Finish a passkey registration started in this browser session. The
+    ceremony is not an authentication event (case 45). Raises
+    ``PasskeyRejected`` (audited as a failure)."""
+    from provider.factors.passkey import PasskeyRejected
+
+    try:
+        consumed = passkey_flow.take_challenge(
+            session_id=session_id, ceremony="registration", user_id=user.id
+        )
+        saved = passkey_flow.factor().register(
+            user_id=user.id, credential=credential, challenge=consumed.challenge, name=name
+        )
+    except PasskeyRejected as exc:
+        audit.record(
+            "factor_enrolled",
+            "failure",
+            user_id=user.id,
+            method="passkey",
+            reason=exc.reason,
+            ip=actor.ip,
+            details={"by": actor.by},
+        )
+        raise
+    _record(
+        "factor_enrolled",
+        user,
+        actor,
+        method="passkey",
+        forget_devices=True,
+        details={"passkey": f"passkey:{saved.id}", "aaguid": saved.aaguid},
+    )
+    return saved
+
+
+def generate_backup_codes(user: User, *, actor: Actor) -> list[str]:
+    """A new set of backup codes (the old set stops working); shown once."""
+    codes: list[str] = _factor("backup_code").generate(user.id)
+    _record("backup_codes_generated", user, actor, method="backup_code", forget_devices=True)
+    return codes
+
+
+def _destination_method(kind: str) -> str:
+    method = _DESTINATION_METHODS.get(kind)
+    if method is None:
+        raise Rejected("Codes go to an email address or a phone number.", field="kind")
+    return method
+
+
+def verify_destination(user: User, kind: str, code: str, *, actor: Actor) -> str:
+    """Make the address or number a code was sent to the verified one (the code
+    is not an authentication event, case 45); returns the destination."""
+    method = _destination_method(kind)
+    if method not in step_up.factors():
+        raise Rejected("Codes by this channel are not available.", field="kind")
+    try:
+        destination: str = _factor(method).confirm_verification(user.id, code)
+    except FactorError as exc:
+        raise Rejected(exc.message, status=exc.status_code, field="code") from None
+    _record("factor_enrolled", user, actor, method=method, forget_devices=True)
+    return destination
+
+
+def set_destination(
+    user: User, kind: Literal["email", "phone"], value: str, *, actor: Actor
+) -> str:
+    """An admin sets a verified email address or phone number (no code)."""
+    if not actor.is_admin:
+        raise NotConfirmed()
+    method = _destination_method(kind)
+    cleaned = normalise_email(value) if kind == "email" else normalise_phone(value)
+    if cleaned is None:
+        raise Rejected(
+            "not an email address" if kind == "email" else "not a phone number like +447700900123",
+            field=kind,
+        )
+    otp_store.set_destination(user.id, kind if kind == "email" else "sms", cleaned, clock.now())
+    _record("factor_enrolled", user, actor, method=method, forget_devices=True)
+    return cleaned
+
+
+# -- removal and reset ----------------------------------------------------------------
+
+
+def remove_factor(user: User, method: str, *, actor: Actor) -> None:
+    if method not in REMOVABLE or method not in step_up.factors():
+        raise Rejected(f"must be one of {', '.join(REMOVABLE)}", field="method")
+    _factor(method).remove(user.id)
+    _record("factor_removed", user, actor, method=method, forget_devices=True)
+
+
+def delete_passkey(user: User, passkey_id: int, *, actor: Actor) -> bool:
+    """Remove one of the user's passkeys; False (no change, no row) when it is
+    not theirs or already gone."""
+    if not passkey_store.delete_passkey(user.id, passkey_id):
+        return False
+    _record(
+        "factor_removed",
+        user,
+        actor,
+        method="passkey",
+        forget_devices=True,
+        details={"passkey": f"passkey:{passkey_id}"},
+    )
+    return True
+
+
+def rename_passkey(user: User, passkey_id: int, name: str, *, actor: Actor) -> bool:
+    cleaned = " ".join(name.split())[:100]
+    if not cleaned:
+        raise Rejected("Give the passkey a name.", field="name")
+    if not passkey_store.rename_passkey(user.id, passkey_id, cleaned):
+        return False
+    _record(
+        "passkey_renamed",
+        user,
+        actor,
+        method="passkey",
+        details={"passkey": f"passkey:{passkey_id}"},
+    )
+    return True
+
+
+def reset_factors(user: User, *, actor: Actor) -> list[str]:
+    """Remove every second factor (PIN, TOTP, codes by email or SMS, backup
+    codes, passkeys) and clear every lock; the password stays. The user enrols
+    again after signing in. Admins only."""
+    if not actor.is_admin:
+        raise NotConfirmed()
+    removed: list[str] = []
+    registry = step_up.factors()
+    enrolled = {m.method for m in registry.enrolled(user.id)}
+    for method in ("pin", "totp", "email_otp", "sms_otp", "backup_code"):
+        if method in registry and method in enrolled:
+            registry.get(method).remove(user.id)
+            removed.append(method)
+    passkeys = passkey_store.list_for_user(user.id)
+    for row in passkeys:
+        passkey_store.delete_passkey(user.id, row.id)
+    if passkeys:
+        removed.append("passkey")
+    throttle.unlock(user.id, None)
+    _record("factors_reset", user, actor, forget_devices=True, details={"removed": removed})
+    return removed
+
+
+# -- locks ---------------------------------------------------------------------------
+# A factor locks itself after too many failures (provider/factors/attempts.py);
+# only an admin unlocks it here, or the user replaces it (a new PIN, a new TOTP
+# secret, new backup codes reset their own counters).
+
+
+def unlock(user: User, factor: str | None, *, actor: Actor) -> int:
+    """Clear failure counters and locks of ``factor`` (or every factor).
+    Returns how many counters were cleared."""
+    if not actor.is_admin:
+        raise NotConfirmed()
+    if factor is not None and factor not in UNLOCKABLE:
+        raise Rejected(f"must be one of {', '.join(UNLOCKABLE)}", field="factor")
+    if factor is None:
+        count = throttle.unlock(user.id, None)
+    else:
+        count = sum(throttle.unlock(user.id, counter) for counter in UNLOCKABLE[factor])
+    _record(
+        "unlock",
+        user,
+        actor,
+        method=factor,
+        reason=f"unlock {factor or 'all'}",
+        details={"counters": count},
+    )
+    return count
