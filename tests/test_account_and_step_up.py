@@ -45,6 +45,23 @@ def enrol_totp(actions: Actions) -> str:
     return secret
 
 
+def confirm_with_totp(actions: Actions, secret: str, offset: int = 31) -> None:
+    """Confirm access with a code of the new authenticator, a later time step
+    than the enrolment's: enrolling is not authenticating (docs/security.md
+    case 45), so the session is 2fa only after a real check."""
+    clock.set_offset(offset)
+    page = _account(actions)
+    done = _post(
+        actions,
+        "/account/confirm",
+        page,
+        method="totp",
+        code=pyotp.TOTP(secret).at(clock.now()),
+    )
+    assert done.status_code in (200, 302), done.text[:300]
+    assert "You can change your sign-in methods until" in _account(actions).text
+
+
 def relogin(actions: Actions) -> None:
     """Sign out and in again with the password alone (a new login replaces events)."""
     page = actions.client.get("/logout")
@@ -123,9 +140,10 @@ def test_pin_after_password_stays_below_2fa(actions: Actions, rp: str) -> None:
 def test_pin_refreshes_a_2fa_session(actions: Actions, rp: str) -> None:
     """The bank story: TOTP earlier, later a PIN makes auth_time fresh at 2fa."""
     secret = enrol_totp(actions)
+    confirm_with_totp(actions, secret)
     enrol_pin(actions)
     relogin(actions)
-    clock.set_offset(31)
+    clock.set_offset(62)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
     clock.set_offset(300)
@@ -149,17 +167,18 @@ def test_wrong_pin_on_the_challenge(actions: Actions, rp: str) -> None:
 def test_backup_code_step_up_works_once(actions: Actions, rp: str) -> None:
     secret = enrol_totp(actions)
     assert secret
+    confirm_with_totp(actions, secret)
     page = _account(actions)
     generated = _post(actions, "/account/backup-codes", page)
     codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
     assert len(codes) == 10 and 'id="backup-codes"' in generated.text
     assert "<li><code>" not in _account(actions).text  # shown once
     relogin(actions)
-    clock.set_offset(10)
+    clock.set_offset(40)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     done = _step_up(actions, page, "backup-form", "backup_code", code=codes[0])
     assert actions.decode(_tokens(actions, rp, done, verifier)["id_token"])["acr"] == TWO_FA
-    clock.set_offset(20)
+    clock.set_offset(50)
     page, _ = _authorize(actions, acr_values=TWO_FA, max_age="0")
     again = _step_up(actions, page, "backup-form", "backup_code", code=codes[0])
     assert again.status_code == 401
@@ -290,10 +309,11 @@ def test_amr_is_the_same_in_id_token_access_token_and_introspection(
 
 def test_2fa_lapses_after_an_hour_idle(actions: Actions, rp: str) -> None:
     """docs/security.md case 29 with the default ladder: 1 h idle drops 2fa."""
-    secret = enrol_totp(actions)  # this session is now 2fa
+    secret = enrol_totp(actions)
+    confirm_with_totp(actions, secret)  # this session is now 2fa (enrolling alone is not)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert page.status_code == 302 and "code=" in page.headers["Location"]
-    clock.set_offset(3601)
+    clock.set_offset(31 + 3601)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     assert 'id="totp-form"' in page.text  # a step-up is required again
     # Activity alone does not bring it back; a new factor does.
