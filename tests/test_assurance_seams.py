@@ -256,6 +256,24 @@ def test_a_replay_by_a_parallel_transaction_never_meets_max_age_0(
     assert claims["auth_time"] >= clock.now() - 1
 
 
+def test_a_replay_by_a_parallel_transaction_never_answers_prompt_login(
+    actions: Actions, remembering: dict[str, Any]
+) -> None:
+    clock.set_offset(600)
+    actions.login()
+    clock.set_offset(660)
+    tx1_page, _ = _start(actions, "rp", prompt="login")
+    assert tx1_page.status_code == 200 and 'id="login-form"' in tx1_page.text
+    tx1 = _tx(tx1_page)
+    clock.set_offset(665)
+    tx2_page, tx2_verifier = _start(actions, "rp")
+    assert _claims(actions, tx2_page, tx2_verifier, "rp", remembering["secrets"]["rp"])
+    clock.set_offset(670)
+    resumed = actions.follow(actions.client.get(f"/authorize/resume?tx={tx1}"))
+    assert resumed.status_code == 200, resumed.headers.get("Location")
+    assert 'id="login-form"' in resumed.text
+
+
 def test_a_replay_never_appears_for_a_client_that_does_not_remember(
     actions: Actions, remembering: dict[str, Any]
 ) -> None:
