@@ -29,6 +29,7 @@ from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
 from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
+from provider.flows.assurance import events as assurance_events
 from provider.flows.login import hasher
 from provider.storage import accounts, audit, devices
 from provider.storage import passkeys as passkey_store
@@ -259,12 +260,9 @@ def totp_confirm(row: WebSession, user: User) -> Any:
         return render_account(
             row, user, 400, error=exc.message, totp_enrolment=factor.pending(user.id)
         )
-    # The first code was a real check of the new authenticator: it counts as an
-    # authentication event in this session (and rotates its id, like any step-up).
-    token = session_store.add_event(
-        row,
-        session_store.NewEvent(method="totp", amr=tuple(factor.amr), details={"enrolment": True}),
-    )
+    # The first code proves possession of the new authenticator: recorded as an
+    # enrolment proof, never counted as an authentication (docs/security.md case 45).
+    token = assurance_events.add_enrolment_proof(row, "totp", factor.amr)
     web_session.rotate_cookie(token)
     return _changed(user, "factor_enrolled", "totp", "Your authenticator app is set up.")
 
