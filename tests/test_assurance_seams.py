@@ -327,3 +327,44 @@ def test_a_password_at_another_client_does_not_refresh_a_totp_only_client(
     page, _ = _start(actions, "bank", max_age="120")
     assert page.status_code == 200 and 'id="totp-form"' in page.text
     assert 'id="password-form"' not in page.text
+
+
+def test_a_locked_factor_for_phr_is_not_replaced_by_a_backup_code(
+    actions: Actions, app: Flask
+) -> None:
+    """No backup code reaches phr: the recovery is the admin reset, and the page says
+    that a backup code cannot be used (passkeys do not lock today, so the locked
+    passkey is given to the same engine call Confirm access and the console make)."""
+    from flask import render_template
+
+    from provider.flows import account as account_flow
+    from provider.policy import EnrolledMethod
+    from provider.storage.models import User, WebSession
+
+    actions.create_user()
+    actions.login()
+    enrolled = [
+        EnrolledMethod("password"),
+        EnrolledMethod("passkey", credential_id="k", backup_eligible=False, locked=True),
+        EnrolledMethod("backup_code"),
+    ]
+    with app.test_request_context("/account"):
+        row = db.session.scalars(db.select(WebSession).where(WebSession.user_id.is_not(None))).one()
+        user = db.session.get(User, row.user_id)
+        access = account_flow.check_level(
+            user,
+            row,
+            None,
+            None,
+            target="urn:belay:acr:phr",
+            max_age=300,
+            enrolled=enrolled,
+            at_least_enrolled=True,
+        )
+        assert not access.confirmed and access.target_acr == "urn:belay:acr:phrh"
+        assert access.methods == ()  # the backup code does not reach it
+        assert access.locked == ("passkey",)
+        assert access.recovery == account_flow.RECOVERY_ADMIN_RESET
+        assert access.backup_codes_too_weak
+        html = render_template("_locked_recovery.html", access=access)
+    assert "A backup code cannot reach" in html and 'id="recovery-admin-reset"' in html
