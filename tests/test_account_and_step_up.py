@@ -137,7 +137,7 @@ def test_pin_refreshes_a_2fa_session(actions: Actions, rp: str) -> None:
     enrol_pin(actions)
     secret = enrol_totp(actions)
     relogin(actions)
-    clock.set_offset(31)
+    clock.set_offset(62)
     page, verifier = _authorize(actions, acr_values=TWO_FA)
     _step_up(actions, page, "totp-form", "totp", code=pyotp.TOTP(secret).at(clock.now()))
     clock.set_offset(300)

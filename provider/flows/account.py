@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
@@ -11,9 +12,22 @@ from provider.flows import step_up
 from provider.storage.ladder import current_ladder
 from provider.storage.models import User, WebSession
 
-__all__ = ["SECOND_FACTORS", "AccessCheck", "check_access", "check_level"]
+__all__ = [
+    "RECOVERY_ADMIN_RESET",
+    "RECOVERY_BACKUP_CODE",
+    "SECOND_FACTORS",
+    "AccessCheck",
+    "check_access",
+    "check_level",
+]
 
 SECOND_FACTORS = ("totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp")
+
+#: Recovery when the factor a level needs is locked (docs/security.md case 44):
+#: a backup code reaches the level with the password ...
+RECOVERY_BACKUP_CODE = "backup_code"
+#: ... or nothing the user holds does: only an administrator's reset helps.
+RECOVERY_ADMIN_RESET = "admin_reset"
 
 
 @dataclass(frozen=True)
@@ -26,20 +40,51 @@ class AccessCheck:
     expires_at: int | None
     #: the passkeys (``passkey:<id>``) that can confirm (WebAuthn allowCredentials)
     passkey_credential_ids: tuple[str, ...] = ()
+    #: enrolled methods that are locked and would otherwise help reach the target
+    locked: tuple[str, ...] = ()
+    #: how to recover while they are locked: :data:`RECOVERY_BACKUP_CODE`,
+    #: :data:`RECOVERY_ADMIN_RESET` or None (nothing needed is locked)
+    recovery: str | None = None
+    #: backup codes are enrolled but cannot reach the target (``phr``, ``phrh``)
+    backup_codes_too_weak: bool = False
+
+    @property
+    def locked_labels(self) -> tuple[str, ...]:
+        """What people call the locked methods ("authenticator app", …)."""
+        return tuple(_label(method) for method in self.locked)
+
+
+def _label(method: str) -> str:
+    try:
+        label = str(step_up.factors().get(method).label)
+    except LookupError:
+        return method
+    return label if label.isupper() else label[:1].lower() + label[1:]
 
 
 def check_access(
     user: User, row: WebSession, previous_seen_at: int | None, started_at: int | None
 ) -> AccessCheck:
-    """Confirm access = the level of the strongest factor the user has, within
-    ``CONFIRM_ACCESS_MAX_AGE`` seconds (NIST SP 800-63B-4 §4.1.2.1). The same
-    engine call as /authorize, with a built-in strict policy."""
+    """Confirm access = the level of the strongest factor the user has enrolled,
+    locked or not, within ``CONFIRM_ACCESS_MAX_AGE`` seconds (NIST SP 800-63B-4
+    §4.1.2.1; docs/security.md case 44). The same engine call as /authorize,
+    with a built-in strict policy."""
     enrolled = step_up.factors().enrolled(user.id)
     target = step_up.confirm_access_target(enrolled, current_ladder(), clock.now())
     max_age = int(current_app.config["CONFIRM_ACCESS_MAX_AGE"])
     return check_level(
         user, row, previous_seen_at, started_at, target=target, max_age=max_age, enrolled=enrolled
     )
+
+
+def stronger(ladder: policy.Ladder, first: str, second: str) -> str:
+    """The higher of two acr values (an unknown one loses)."""
+    a, b = ladder.get(first), ladder.get(second)
+    if a is None:
+        return second
+    if b is None:
+        return first
+    return second if b.level > a.level else first
 
 
 def check_level(
@@ -51,14 +96,21 @@ def check_level(
     target: str,
     max_age: int,
     enrolled: list[policy.EnrolledMethod] | None = None,
+    at_least_enrolled: bool = False,
 ) -> AccessCheck:
     """Whether the session reached ``target`` within ``max_age`` seconds — the
     engine's decision for ``acr_values=target&max_age=max_age`` under a strict
-    built-in policy (used by "Confirm access" and the admin console)."""
+    built-in policy (used by "Confirm access" and the admin console).
+
+    ``at_least_enrolled``: raise ``target`` to the level of the strongest
+    enrolled factor, locked or not (the admin console; docs/security.md case 44).
+    """
     ladder = current_ladder()
     now = clock.now()
     if enrolled is None:
         enrolled = step_up.factors().enrolled(user.id)
+    if at_least_enrolled:
+        target = stronger(ladder, target, step_up.confirm_access_target(enrolled, ladder, now))
     client = policy.ClientPolicy()
     requirement = policy.parse_requirement(
         {"acr_values": target, "max_age": str(max_age)},
@@ -71,6 +123,42 @@ def check_level(
     decision = policy.decide(requirement, client, ladder, state, enrolled, now)
     if isinstance(decision, policy.Satisfied):
         return AccessCheck(True, target, (), decision.auth_time + max_age)
+    methods: tuple[str, ...] = ()
+    credentials: tuple[str, ...] = ()
     if isinstance(decision, policy.StepUp):
-        return AccessCheck(False, target, decision.methods, None, decision.passkey_credential_ids)
-    return AccessCheck(False, target, (), None)
+        methods, credentials = decision.methods, decision.passkey_credential_ids
+    locked, recovery, too_weak = _recovery(
+        requirement, client, ladder, state, enrolled, now, methods
+    )
+    return AccessCheck(False, target, methods, None, credentials, locked, recovery, too_weak)
+
+
+def _recovery(
+    requirement: policy.Requirement,
+    client: policy.ClientPolicy,
+    ladder: policy.Ladder,
+    state: policy.SessionState | None,
+    enrolled: Sequence[policy.EnrolledMethod],
+    now: int,
+    methods: tuple[str, ...],
+) -> tuple[tuple[str, ...], str | None, bool]:
+    """(locked methods the target needs, the recovery path, backup codes too weak).
+
+    The locked methods are those the engine would offer were they unlocked and
+    does not offer now. The bar is never lowered: the recovery is a backup code
+    when one reaches the target, otherwise an administrator's reset.
+    """
+    if state is None or not any(m.locked for m in enrolled):
+        return (), None, False
+    unlocked = [replace(m, locked=False) for m in enrolled]
+    would = policy.decide(requirement, client, ladder, state, unlocked, now)
+    if not isinstance(would, policy.StepUp):
+        return (), None, False
+    locked_names = {m.method for m in enrolled if m.locked}
+    needed = tuple(m for m in would.methods if m in locked_names and m not in methods)
+    if not needed:
+        return (), None, False
+    if "backup_code" in methods:
+        return needed, RECOVERY_BACKUP_CODE, False
+    has_backup_codes = any(m.method == "backup_code" and not m.locked for m in enrolled)
+    return needed, RECOVERY_ADMIN_RESET, has_backup_codes

@@ -22,6 +22,7 @@ from flask import current_app
 
 from provider import clock, policy
 from provider.flows import devices, step_up
+from provider.flows.assurance import events
 from provider.oidc.server import Subject
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
@@ -243,8 +244,12 @@ def transaction_start(tx: AuthorizeTransaction | None, row: WebSession | None) -
         return None
     if row is None:
         return tx.created_at + 1
-    relogged = row.sid != tx.baseline_sid  # a login since: every event is new
-    new = [e.at for e in row.events if relogged or e.id > tx.baseline_event_id]
+    # Only events performed since: a replay from a remembered browser (made by
+    # a parallel transaction) carries its old time and is never "new during
+    # this transaction" (docs/security.md case 47).
+    new = events.new_event_times(
+        row, baseline_sid=tx.baseline_sid, baseline_event_id=tx.baseline_event_id
+    )
     return min(new) if new else tx.created_at + 1
 
 

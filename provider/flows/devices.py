@@ -23,8 +23,8 @@ from werkzeug.wrappers import Response
 
 from provider import policy
 from provider.flows.account import SECOND_FACTORS
+from provider.flows.assurance import events
 from provider.storage import audit, devices
-from provider.storage import sessions as session_store
 from provider.storage.models import RememberedDevice, User, WebSession
 
 __all__ = [
@@ -42,18 +42,8 @@ DAY = 86400
 
 
 def replay_event(device: RememberedDevice) -> policy.Event:
-    details = device.details or {}
-    return policy.Event(
-        method=device.method,
-        amr=tuple(device.amr),
-        at=device.event_at,
-        credential_id=device.credential_id,
-        uv=bool(details.get("uv", False)),
-        backup_eligible=details.get("backup_eligible"),
-        aaguid=details.get("aaguid"),
-        remembered=True,
-        pin_length=details.get("pin_length"),
-    )
+    """The event this browser would replay (provider/flows/assurance/events.py)."""
+    return events.device_event(device)
 
 
 def remember(
@@ -139,16 +129,7 @@ def try_replay(
     decision = decide(replace(session, events=(*session.events, event)))
     if not isinstance(decision, policy.Satisfied):
         return None
-    cookie = session_store.add_event(
-        row,
-        session_store.NewEvent(
-            method=device.method,
-            amr=tuple(device.amr),
-            credential_id=device.credential_id,
-            details={**(device.details or {}), "remembered": True, "device_id": device.id},
-            at=device.event_at,
-        ),
-    )
+    cookie = events.add_replay(row, device)
     on_rotate(cookie)
     devices.touch(device)
     audit.record(

@@ -6,7 +6,7 @@ access" on the account page and the first-party step-up API alike.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
@@ -14,8 +14,8 @@ from provider import clock, policy
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.otp import OtpFactor, step_up_context
 from provider.factors.registry import FactorRegistry
+from provider.flows.assurance import events
 from provider.storage import audit
-from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
 
 __all__ = [
@@ -39,31 +39,8 @@ def factors() -> FactorRegistry:
 
 
 def session_state(row: WebSession, previous_seen_at: int | None) -> policy.SessionState | None:
-    """The policy engine's view of a browser session."""
-    if row.user_id is None or not row.events:
-        return None
-    events = tuple(
-        policy.Event(
-            method=e.method,
-            amr=tuple(e.amr),
-            at=e.at,
-            credential_id=e.credential_id,
-            uv=bool(e.details.get("uv", False)),
-            backup_eligible=e.details.get("backup_eligible"),
-            aaguid=e.details.get("aaguid"),
-            remembered=bool(e.details.get("remembered", False)),
-            pin_length=e.details.get("pin_length"),
-        )
-        for e in row.events
-    )
-    return policy.SessionState(
-        user_id=str(row.user_id),
-        events=events,
-        created_at=row.authenticated_at or row.created_at,
-        # As before this request, so its own idle gap counts (policy contract).
-        last_active_at=previous_seen_at or row.last_seen_at,
-        idle_gaps=tuple((int(g[0]), int(g[1])) for g in row.idle_gaps or []),
-    )
+    """The policy engine's view of a browser session (provider/flows/assurance/events.py)."""
+    return events.session_state(row, previous_seen_at)
 
 
 def verify_in_session(
@@ -110,15 +87,7 @@ def verify_in_session(
             ip=ip,
         )
         raise
-    token = session_store.add_event(
-        row,
-        session_store.NewEvent(
-            method=verified.method,
-            amr=verified.amr,
-            credential_id=verified.credential_id,
-            details=dict(verified.details),
-        ),
-    )
+    token = events.add_performed(row, verified)
     audit.record(
         purpose,
         "success",
@@ -134,14 +103,16 @@ def verify_in_session(
 def confirm_access_target(
     enrolled: Sequence[policy.EnrolledMethod], ladder: policy.Ladder, now: int
 ) -> str:
-    """The level of the strongest factor the user has (NIST SP 800-63B-4 §4.1.2.1):
-    the highest level one of their methods reaches together with the others."""
+    """The level of the strongest factor the user has enrolled (NIST SP 800-63B-4
+    §4.1.2.1): the highest level one of their methods reaches together with the
+    others -- *locked or not*. A locked factor never lowers the requirement
+    (docs/security.md case 44): whoever locks the TOTP with wrong guesses must
+    not get a "Confirm access" that a password alone satisfies."""
     client = policy.ClientPolicy()
     events = [
         event
         for method in enrolled
-        if not method.locked
-        for event in [policy.step_up_event(method, client, now)]
+        for event in [policy.step_up_event(replace(method, locked=False), client, now)]
         if event is not None
     ]
     state = policy.SessionState(
@@ -152,5 +123,6 @@ def confirm_access_target(
 
 
 def current_acr(row: WebSession, previous_seen_at: int | None, ladder: policy.Ladder) -> str | None:
+    """The session's acr for the OP's own pages (no remembered browser counts)."""
     state = session_state(row, previous_seen_at)
     return policy.session_acr(state, policy.ClientPolicy(), ladder, clock.now())

@@ -15,6 +15,9 @@ from provider.policy.client_policy import (
 )
 from provider.policy.engine import (
     UNMET_AUTHENTICATION_REQUIREMENTS,
+    accepts_event,
+    client_auth_time,
+    client_events,
     decide,
     session_acr,
     step_up_event,
@@ -115,8 +118,11 @@ __all__ = [
     "Satisfied",
     "SessionState",
     "StepUp",
+    "accepts_event",
     "auth_time_of",
     "categories",
+    "client_auth_time",
+    "client_events",
     "client_policy_from_assignments",
     "client_policy_from_dict",
     "client_policy_to_dict",

@@ -52,6 +52,9 @@ from provider.policy.model import (
 __all__ = [
     "MAX_PLAN_STEPS",
     "UNMET_AUTHENTICATION_REQUIREMENTS",
+    "accepts_event",
+    "client_auth_time",
+    "client_events",
     "decide",
     "session_acr",
     "step_up_event",
@@ -90,6 +93,75 @@ class _Goal(NamedTuple):
     target: str  # the acr a step-up aims at
     shown: str | None  # StepUp.target_acr when only freshness is missing
     reason: str  # StepUp reason when not met
+
+
+_DAY = 86400
+
+
+def client_events(session: SessionState, policy: ClientPolicy, now: int) -> SessionState:
+    """The session as one client may count it (docs/security.md case 47).
+
+    An event replayed from a remembered browser counts only for a client that
+    accepts remembered browsers (``remember_device_days > 0``), and only while
+    it is younger than that client's own ``remember_device_days``: for every
+    other client it does not exist -- no acr, no ``amr``, no ``auth_time``.
+    """
+    if not any(event.remembered for event in session.events):
+        return session
+    days = policy.remember_device_days
+    horizon = now - days * _DAY
+    kept = tuple([e for e in session.events if not e.remembered or (days > 0 and e.at >= horizon)])
+    if len(kept) == len(session.events):
+        return session
+    return replace(session, events=kept)
+
+
+def accepts_event(event: Event, policy: ClientPolicy) -> bool:
+    """Whether ``event`` is a real authentication of a method this client accepts.
+
+    docs/security.md case 48: only such an event meets the client's ``max_age``
+    and sets its ``auth_time``. A replay from a remembered browser never does;
+    neither does a method outside ``step_up_methods`` (when set), a PIN shorter
+    than ``min_pin_length`` (or of unknown length), a passkey outside
+    ``allowed_aaguids``, or a passkey without UV when the client requires UV.
+    """
+    if event.remembered:
+        return False
+    if policy.step_up_methods and event.method not in policy.step_up_methods:
+        return False
+    if event.method == "pin":
+        minimum = policy.min_pin_length
+        return minimum is None or (event.pin_length is not None and event.pin_length >= minimum)
+    if event.method == "passkey":
+        if policy.allowed_aaguids and event.aaguid not in policy.allowed_aaguids:
+            return False
+        return event.uv or policy.passkey_user_verification != "required"
+    return True
+
+
+def client_auth_time(events: Sequence[Event], policy: ClientPolicy) -> int | None:
+    """``auth_time`` for this client: the latest event of a method it accepts.
+
+    When the session holds no such event (a client accepting only TOTP, a
+    session signed in with a password), the session's sign-in -- its earliest
+    active event -- stands: a later event the client does not accept never
+    moves this client's ``auth_time`` (docs/security.md case 48). Replays are
+    used only when nothing else is in the session (:func:`auth_time_of`).
+    """
+    latest: int | None = None
+    earliest: int | None = None
+    for event in events:
+        if event.remembered:
+            continue
+        if earliest is None or event.at < earliest:
+            earliest = event.at
+        if accepts_event(event, policy) and (latest is None or event.at > latest):
+            latest = event.at
+    if latest is not None:
+        return latest
+    if earliest is not None:
+        return earliest
+    return auth_time_of(events)
 
 
 def step_up_event(method: EnrolledMethod, policy: ClientPolicy, now: int) -> Event | None:
@@ -448,14 +520,16 @@ def _baseline(ladder: Ladder, floor: Level | None) -> _Goal:
     )
 
 
-def _is_fresh(session: SessionState, max_age: int, started: int | None, now: int) -> bool:
+def _is_fresh(
+    session: SessionState, policy: ClientPolicy, max_age: int, started: int | None, now: int
+) -> bool:
     """OIDC Core ``max_age``: strict, no grace; an event during this transaction always counts.
 
     ``max_age=0`` is met *only* by an event made during this transaction: a
     login earlier in the same second is not a new authentication (docs/security.md
-    case 23).
+    case 23). Only events of a method the client accepts count (case 48).
     """
-    active = [event.at for event in session.events if not event.remembered]
+    active = [event.at for event in session.events if accepts_event(event, policy)]
     if not active:
         return False
     latest = max(active)
@@ -535,6 +609,13 @@ def decide(
                 Reason.FLOOR_NOT_MET,
             )
 
+    # What this client may count: replays only where remembered browsers are
+    # accepted (docs/security.md case 47).
+    session = client_events(session, policy, now)
+    if not session.events:
+        if silent:
+            return Fail("login_required", "the user is not signed in", Reason.NO_SESSION)
+        return Login(Reason.NO_SESSION)
     ctx = _Context(policy, ladder, session, enrolled, now)
     goals, essential = _goals(req, ladder, floor)
 
@@ -563,7 +644,9 @@ def decide(
         selected = _baseline(ladder, floor)
 
     met = ctx.met(selected)
-    fresh = req.max_age is None or _is_fresh(session, req.max_age, req.transaction_started_at, now)
+    fresh = req.max_age is None or _is_fresh(
+        session, policy, req.max_age, req.transaction_started_at, now
+    )
     if met and fresh:
         # Satisfied: what a step-up could offer is not needed (and costs the most).
         methods: tuple[str, ...] = ()
@@ -616,7 +699,7 @@ def decide(
     if acr is None:
         highest = ctx.highest(selected.target)
         acr = highest.acr if highest is not None else None
-    auth_time = auth_time_of(session.events)
+    auth_time = client_auth_time(session.events, policy)
     assert auth_time is not None  # session.events is not empty
     return Satisfied(
         acr=acr,
@@ -632,6 +715,7 @@ def session_acr(
     """The highest acr the session satisfies for this client at ``now`` (None: none)."""
     if session is None:
         return None
+    session = client_events(session, policy, now)
     level = ladder.with_lifetimes(policy.level_lifetimes).highest_satisfied(
         session.events,
         session,

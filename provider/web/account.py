@@ -29,6 +29,7 @@ from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
 from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
+from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
 from provider.storage import audit, devices
 from provider.storage import passkeys as passkey_store
@@ -254,6 +255,9 @@ def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
         return render_account(
             row, user, exc.status, error=exc.message, totp_enrolment=factor.pending(user.id)
         )
+    # Kept in the session's history as an enrolment proof, never counted.
+    token = assurance_events.add_enrolment_proof(row, "totp", ("otp",))
+    web_session.rotate_cookie(token)
     return _done("Your authenticator app is set up.")
 
 

@@ -58,7 +58,13 @@ def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
     if isinstance(started, int) and clock.now() - started > max_age:
         started = None
     access = account_flow.check_level(
-        user, row, web_session.previous_seen_at(), started, target=target, max_age=max_age
+        user,
+        row,
+        web_session.previous_seen_at(),
+        started,
+        target=target,
+        max_age=max_age,
+        at_least_enrolled=True,  # a locked factor never lowers it (docs/security.md case 44)
     )
     if access.confirmed:
         session.pop(_STARTED, None)

@@ -17,7 +17,9 @@ from werkzeug.wrappers import Response
 from provider import clock, policy
 from provider.crypto import random_token
 from provider.factors.base import Busy, FactorError, Locked
+from provider.flows import account as account_flow
 from provider.flows import step_up
+from provider.flows.assurance import events
 from provider.oidc.server import sign_jwt
 from provider.storage.ladder import current_ladder
 from provider.storage.models import User
@@ -54,10 +56,20 @@ def methods() -> Response:
     if signed_in is None:
         return _error(401, "login_required", "Sign in first.")
     row, user = signed_in
+    previous_seen_at = web_session.previous_seen_at()
+    # What "Confirm access" asks: the level of the strongest *enrolled* factor,
+    # locked or not, and the recovery path while a factor it needs is locked
+    # (docs/security.md case 44).
+    access = account_flow.check_access(user, row, previous_seen_at, None)
     response = jsonify(
         {
             "methods": list(_usable_methods(user)),
-            "acr": step_up.current_acr(row, web_session.previous_seen_at(), current_ladder()),
+            "acr": step_up.current_acr(row, previous_seen_at, current_ladder()),
+            "confirm_acr": access.target_acr,
+            "confirmed": access.confirmed,
+            "confirm_methods": list(access.methods),
+            "locked": list(access.locked),
+            "recovery": access.recovery,
             "csrf_token": generate_csrf(),
         }
     )
@@ -93,12 +105,14 @@ def verify() -> Response:
     except FactorError as exc:
         return _error(401 if exc.code == "invalid_code" else 400, exc.code, exc.message)
     web_session.rotate_cookie(done.cookie_token)
-    state = step_up.session_state(row, None)
-    assert state is not None
     now = clock.now()
-    acr = policy.session_acr(state, policy.ClientPolicy(), current_ladder(), now)
+    # The OP's own view: a remembered browser never counts here (case 47).
+    own = policy.ClientPolicy()
+    state = events.client_state(row, None, own, now)
+    assert state is not None
+    acr = policy.session_acr(state, own, current_ladder(), now)
     amr = list(policy.session_amr(state.events))
-    auth_time = policy.auth_time_of(state.events)
+    auth_time = policy.client_auth_time(state.events, own)
     config = current_app.config
     reauth = sign_jwt(
         {

@@ -23,8 +23,8 @@ from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import code_login, devices, step_up
 from provider.flows import login as login_flow
+from provider.flows.assurance import events
 from provider.storage import accounts, audit
-from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
 from provider.web import session as web_session
@@ -65,20 +65,11 @@ def _client_policy(tx: AuthorizeTransaction | None) -> Any:
     return flow.client_policy(client) if client is not None else None
 
 
-def _event_of(verified: Verified) -> session_store.NewEvent:
-    return session_store.NewEvent(
-        method=verified.method,
-        amr=verified.amr,
-        credential_id=verified.credential_id,
-        details=dict(verified.details),
-    )
-
-
-def _sign_in(tx: AuthorizeTransaction | None, user: User, event: session_store.NewEvent) -> Any:
+def _sign_in(tx: AuthorizeTransaction | None, user: User, verified: Verified) -> Any:
     """A new login in this browser (a fresh session id), then on to the authorization."""
     row = web_session.ensure_row()
-    token = session_store.login(
-        row, user, event, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    token = events.sign_in(
+        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
     )
     web_session.rotate_cookie(token)
     return _after_login(tx)
@@ -110,7 +101,7 @@ def login() -> Any:
                 client_id=tx.client_id,
             )
             if pin_result.user is not None and pin_result.verified is not None:
-                return _sign_in(tx, pin_result.user, _event_of(pin_result.verified))
+                return _sign_in(tx, pin_result.user, pin_result.verified)
             busy = pin_result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.PIN_FAILURE_MESSAGE
     elif request.method == "POST":
@@ -127,9 +118,7 @@ def login() -> Any:
                 purpose="login",
             )
             if result.user is not None:
-                event = session_store.NewEvent(
-                    method=password_factor.FACTOR, amr=password_factor.AMR
-                )
+                event = Verified(method=password_factor.FACTOR, amr=password_factor.AMR)
                 return _sign_in(tx, result.user, event)
             busy = result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.FAILURE_MESSAGE
@@ -238,7 +227,7 @@ def verify_login_code() -> Any:
             tx, error=code_login.FAILURE_MESSAGE, username=pending["username"], status=401
         )
     session.pop(CODE_LOGIN_KEY, None)
-    return _sign_in(tx, result.user, _event_of(result.verified))
+    return _sign_in(tx, result.user, result.verified)
 
 
 #: step-up methods checked with argon2 (their checks may be refused as busy)
@@ -363,7 +352,11 @@ def challenge() -> Any:
             # A step for this transaction is done and another is needed (a plan of
             # several challenges, docs/security.md case 49).
             another_step=row.sid == tx.baseline_sid
-            and any(e.id > tx.baseline_event_id for e in row.events),
+            and bool(
+                events.new_event_times(
+                    row, baseline_sid=tx.baseline_sid, baseline_event_id=tx.baseline_event_id
+                )
+            ),
         ),
         (error_status if error else 200),
         ({"Retry-After": str(Busy.retry_after)} if error_status == Busy.status_code else {}),

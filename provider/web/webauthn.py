@@ -19,9 +19,8 @@ from provider.factors.base import FactorError
 from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
 from provider.flows import authorize as flow
 from provider.flows import passkeys, step_up
-from provider.flows.assurance import lifecycle
+from provider.flows.assurance import events, lifecycle
 from provider.storage import accounts, audit
-from provider.storage import sessions as session_store
 from provider.storage.models import AuthorizeTransaction, User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
@@ -216,16 +215,8 @@ def login_verify() -> Response:
         )
         raise
     verified = assertion.verified
-    token = session_store.login(
-        row,
-        user,
-        session_store.NewEvent(
-            method=verified.method,
-            amr=verified.amr,
-            credential_id=verified.credential_id,
-            details=dict(verified.details),
-        ),
-        absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+    token = events.sign_in(
+        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
     )
     web_session.rotate_cookie(token)
     audit.record(

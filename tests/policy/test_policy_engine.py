@@ -143,6 +143,8 @@ def essential(*values: str) -> str:
 
 VOLUNTARY = {"acr_enforcement": "voluntary"}
 FLOOR_2FA = {"minimum_acr": A2}
+#: A client that accepts remembered browsers (only such a client counts a replay).
+REMEMBERS = {"remember_device_days": 30}
 
 ROWS = [
     # --- session and prompt ---------------------------------------------------------------
@@ -315,7 +317,7 @@ ROWS = [
     ),
     pytest.param(
         {"max_age": "60"},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(NOW - 120), totp(NOW - 30, remembered=True)],
         ALL,
         ("step", A2, ALL_NAMES, "max_age"),
@@ -853,7 +855,7 @@ ROWS = [
     # --- remembered devices ---------------------------------------------------------------------
     pytest.param(
         {},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(), totp(NOW - 5 * 86_400 + 100, remembered=True)],
         ALL,
         ("step", A2, SECOND_FACTORS, "floor_not_met"),
@@ -861,7 +863,7 @@ ROWS = [
     ),
     pytest.param(
         {},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("ok", A2, "satisfied"),
@@ -869,7 +871,7 @@ ROWS = [
     ),
     pytest.param(
         {},
-        {"default_acr_values": (A2,)},
+        {"default_acr_values": (A2,), **REMEMBERS},
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("ok", A2, "satisfied"),
@@ -877,7 +879,7 @@ ROWS = [
     ),
     pytest.param(
         {"acr_values": A2},
-        {},
+        REMEMBERS,
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("step", A2, SECOND_FACTORS, "acr_not_met"),
@@ -885,7 +887,7 @@ ROWS = [
     ),
     pytest.param(
         {"acr_values": A2},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("step", A2, SECOND_FACTORS, "acr_not_met"),
@@ -893,7 +895,7 @@ ROWS = [
     ),
     pytest.param(
         {"acr_values": A1},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("ok", A2, "satisfied"),
@@ -901,7 +903,7 @@ ROWS = [
     ),
     pytest.param(
         {"claims": essential(A2)},
-        {},
+        REMEMBERS,
         [pwd(), totp(NOW - 3000, remembered=True)],
         ALL,
         ("step", A2, SECOND_FACTORS, "acr_not_met"),
@@ -909,7 +911,7 @@ ROWS = [
     ),
     pytest.param(
         {},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(), pk(NOW - 3000, remembered=True)],
         ALL,
         ("ok", A2, "satisfied"),
@@ -917,7 +919,7 @@ ROWS = [
     ),
     pytest.param(
         {},
-        FLOOR_2FA,
+        {**FLOOR_2FA, **REMEMBERS},
         [pwd(NOW - 3000), pk(NOW - 3000, remembered=True), pk(NOW - 10)],
         ALL,
         ("ok", PHRH, "satisfied"),
@@ -963,7 +965,9 @@ def test_amr_uv_passkey_is_mfa() -> None:
 
 
 def test_auth_time_ignores_remembered_replay() -> None:
-    decision = run({}, FLOOR_2FA, [pwd(NOW - 300), totp(NOW - 100, remembered=True)], ALL)
+    decision = run(
+        {}, {**FLOOR_2FA, **REMEMBERS}, [pwd(NOW - 300), totp(NOW - 100, remembered=True)], ALL
+    )
     assert isinstance(decision, Satisfied)
     assert decision.auth_time == NOW - 300
 

@@ -395,6 +395,43 @@ def ref_goals(req: Requirement, ladder: Ladder, floor: Level | None) -> tuple[li
     return goals, essential
 
 
+def ref_client_events(session: SessionState, policy: ClientPolicy, now: int) -> SessionState:
+    """docs/security.md case 47: a replay exists only for a client accepting
+    remembered browsers, within its own remember_device_days."""
+    days = policy.remember_device_days
+    kept = tuple(
+        e for e in session.events if not e.remembered or (days > 0 and now - e.at <= days * 86_400)
+    )
+    return replace(session, events=kept)
+
+
+def ref_accepts(event: Event, policy: ClientPolicy) -> bool:
+    """docs/security.md case 48: a real event of a method the client accepts."""
+    if event.remembered:
+        return False
+    if policy.step_up_methods and event.method not in policy.step_up_methods:
+        return False
+    if event.method == "pin" and policy.min_pin_length is not None:
+        return event.pin_length is not None and event.pin_length >= policy.min_pin_length
+    if event.method == "passkey":
+        if policy.allowed_aaguids and event.aaguid not in policy.allowed_aaguids:
+            return False
+        if policy.passkey_user_verification == "required":
+            return event.uv
+    return True
+
+
+def ref_auth_time(events: Sequence[Event], policy: ClientPolicy) -> int | None:
+    """The latest accepted event; else the sign-in (earliest active); else a replay."""
+    accepted = [e.at for e in events if ref_accepts(e, policy)]
+    if accepted:
+        return max(accepted)
+    active = [e.at for e in events if not e.remembered]
+    if active:
+        return min(active)
+    return auth_time_of(events)
+
+
 def ref_decide(
     req: Requirement,
     policy: ClientPolicy,
@@ -425,6 +462,11 @@ def ref_decide(
         floor = ladder.get(policy.minimum_acr)
         if floor is None:
             return Fail(UNMET, "the client's minimum acr is not configured", "floor_not_met")
+    session = ref_client_events(session, policy, now)
+    if not session.events:
+        if silent:
+            return Fail("login_required", "the user is not signed in", "no_session")
+        return Login("no_session")
     ctx = RefContext(policy, ladder, session, enrolled, now)
     goals, essential = ref_goals(req, ladder, floor)
     selected = next(
@@ -453,6 +495,7 @@ def ref_decide(
             lowest = ladder.lowest.acr
             selected = RefGoal((RefCheck(lowest, False),), None, lowest, None, "acr_not_met")
     met = ctx.holds(selected)
+    active = [e.at for e in session.events if ref_accepts(e, policy)]
     if req.max_age is None:
         fresh = True
     elif not active:
@@ -495,7 +538,7 @@ def ref_decide(
     if acr is None:
         highest = ctx.highest(selected.target)
         acr = highest.acr if highest is not None else None
-    auth_time = auth_time_of(session.events)
+    auth_time = ref_auth_time(session.events, policy)
     assert auth_time is not None
     return Satisfied(
         acr,
@@ -594,6 +637,7 @@ def policies(draw: st.DrawFn, ladder: Ladder) -> ClientPolicy:
         level_lifetimes=draw(
             st.dictionaries(st.sampled_from(acrs), lifetimes.filter(bool), max_size=1)
         ),
+        remember_device_days=draw(st.sampled_from([0, 0, 1, 30])),
     )
 
 

@@ -27,6 +27,7 @@ from provider.policy import (
     event_for,
     parse_requirement,
     record_event,
+    session_amr,
     step_up_event,
 )
 from provider.policy.engine import MAX_PLAN_STEPS
@@ -96,6 +97,7 @@ policies = st.builds(
     allowed_aaguids=st.sampled_from([(), (), (AAGUIDS[0],)]),
     min_pin_length=st.sampled_from([None, 6]),
     level_lifetimes=st.dictionaries(st.sampled_from(ACRS), lifetimes, max_size=1),
+    remember_device_days=st.sampled_from([0, 0, 1, 30]),
 )
 
 acr_tokens = st.sampled_from([*ACRS, "urn:x:unknown"])
@@ -129,6 +131,21 @@ def _check(
         allowed_aaguids=policy.allowed_aaguids,
         min_pin_length=policy.min_pin_length,
     )
+
+
+def _accepts(event: Event, policy: ClientPolicy) -> bool:
+    """A real event of a method the client accepts (docs/security.md case 48)."""
+    if event.remembered:
+        return False
+    if policy.step_up_methods and event.method not in policy.step_up_methods:
+        return False
+    if event.method == "pin" and policy.min_pin_length is not None:
+        return (event.pin_length or 0) >= policy.min_pin_length
+    if event.method == "passkey":
+        if policy.allowed_aaguids and event.aaguid not in policy.allowed_aaguids:
+            return False
+        return event.uv or policy.passkey_user_verification != "required"
+    return True
 
 
 def _requirement(params: dict[str, str], policy: ClientPolicy, started: int) -> Requirement:
@@ -226,14 +243,22 @@ def test_emitted_acr_is_satisfied_and_floor_holds(
     ):
         allowed = set(requirement.acr_values) | {policy.minimum_acr}
         assert decision.acr in allowed
-    # max_age is met by an active event.
+    # max_age is met by an active event of a method the client accepts
+    # (docs/security.md case 48), and auth_time is the latest such event.
+    accepted = [e.at for e in session.events if _accepts(e, policy)]
     if requirement.max_age is not None:
+        assert accepted
+        assert max(accepted) >= NOW - requirement.max_age or max(accepted) >= NOW - started_ago
+    if accepted:
+        assert decision.auth_time == max(accepted)
+    else:
         active = [e.at for e in session.events if not e.remembered]
-        assert active
-        assert max(active) >= NOW - requirement.max_age or max(active) >= NOW - started_ago
-    assert decision.auth_time == max(
-        [e.at for e in session.events if not e.remembered] or [e.at for e in session.events]
-    )
+        days = policy.remember_device_days
+        visible = [e.at for e in session.events if NOW - e.at <= days * 86_400]
+        assert decision.auth_time == (min(active) if active else max(visible))
+    # A replay exists only for a client that accepts remembered browsers (case 47).
+    if policy.remember_device_days == 0:
+        assert decision.amr == session_amr([e for e in session.events if not e.remembered])
     # Remembered events lift the claim to the client's standing requirement at
     # most (its floor, its default acr values, the lowest level), never beyond
     # what the fresh events reach on their own.
