@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from provider import clock, policy
 from provider.extensions import db
+from provider.flows.assurance import events
 from provider.storage.models import AuditEvent, AuthEvent
 from tests.conftest import Actions, csrf_from, pkce_pair
 from tests.webauthn_soft import SoftAuthenticator
@@ -97,11 +98,18 @@ def audit_rows(app: Flask, user_id: int | None = None) -> list[AuditEvent]:
 
 
 def auth_events(app: Flask, method: str) -> int:
+    """Authentication events of ``method`` that the policy engine counts: an
+    enrolment proof is kept in the session's history with its own origin and
+    is not one of them (docs/security.md case 45)."""
     with app.app_context():
-        return int(
-            db.session.scalar(select(func.count(AuthEvent.id)).where(AuthEvent.method == method))
-            or 0
-        )
+        rows = db.session.scalars(select(AuthEvent).where(AuthEvent.method == method))
+        return sum(1 for row in rows if events.policy_event(row) is not None)
+
+
+def enrolment_proofs(app: Flask, method: str) -> int:
+    with app.app_context():
+        rows = db.session.scalars(select(AuthEvent).where(AuthEvent.method == method))
+        return sum(1 for row in rows if events.origin_of(row.details) is events.Origin.ENROLMENT)
 
 
 def add_totp(app: Flask, user_id: int, username: str = "alice") -> pyotp.TOTP:
@@ -164,6 +172,7 @@ def test_totp_enrolment_leaves_a_password_session_at_1fa(
     session 2fa (a 2fa token, the admin console). It no longer does."""
     secret = enrol_totp(actions)
     assert auth_events(app, "totp") == 0
+    assert enrolment_proofs(app, "totp") == 1
     # A client with minimum 2fa asks for the new factor: the challenge page, no code.
     page = authorize_2fa(actions)
     assert page.status_code == 200, page.headers.get("Location")
