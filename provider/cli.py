@@ -304,6 +304,13 @@ def client_group() -> None:
     help="allowed grant types (default: all that fit the client type)",
 )
 @click.option("--id-token-alg", type=click.Choice(SUPPORTED_ALGS), default=None)
+@click.option(
+    "--metadata",
+    "metadata_json",
+    default=None,
+    metavar="JSON",
+    help='registration metadata, e.g. {"resources": ["https://api.example"]}',
+)
 @with_appcontext
 def client_create(
     client_id: str,
@@ -319,11 +326,13 @@ def client_create(
     policy_json: str | None,
     grant_types: tuple[str, ...],
     id_token_alg: str | None,
+    metadata_json: str | None,
 ) -> None:
     """Register a client (prints a generated secret once)."""
     try:
         policy = json.loads(policy_json) if policy_json else None
         jwks = json.loads(jwks_json) if jwks_json else None
+        metadata = json.loads(metadata_json) if metadata_json else None
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
     try:
@@ -341,6 +350,7 @@ def client_create(
             client_policy=policy,
             jwks=jwks,
             id_token_alg=id_token_alg,
+            metadata=metadata,
         )
     except ClientRegistrationError as exc:
         raise click.ClickException(str(exc)) from exc

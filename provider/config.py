@@ -149,7 +149,8 @@ DEFAULTS: dict[str, Any] = {
     # Log lines: "json" (one object per line) or "text"; empty means json under
     # ``belay serve`` and text otherwise. Logs never hold a secret.
     "LOG_FORMAT": "",
-    # /metrics (Prometheus) asks for this bearer token when set; open when empty.
+    # /metrics (Prometheus) asks for this bearer token when set; when empty it
+    # answers only requests from this host (loopback, no proxy header).
     "METRICS_TOKEN": "",
     # Dev server / gunicorn bind.
     "HOST": "127.0.0.1",
