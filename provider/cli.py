@@ -42,7 +42,10 @@ def init_command() -> None:
     """Create or upgrade the database and create signing keys."""
     from provider.oidc.keys import ensure_keys
 
+    from provider.flows.data_key import record_data_key
+
     _upgrade_database()
+    record_data_key(current_app.extensions["belay_data_key"])
     created = ensure_keys(current_app.extensions["belay_data_key"])
     click.echo(f"Database ready at {current_app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
     click.echo(
@@ -560,9 +563,16 @@ def register(app: Flask) -> None:
 def main() -> None:
     from provider.app import create_app
 
-    cli = FlaskGroup(
-        create_app=lambda: create_app(), add_default_commands=False, add_version_option=False
-    )
+    from provider.flows.data_key import DataKeyMismatch
+
+    def make_app() -> Flask:
+        try:
+            return create_app()
+        except DataKeyMismatch as exc:
+            # A clear message and exit status 1, not a traceback (docs/security.md case 57).
+            raise click.ClickException(str(exc)) from None
+
+    cli = FlaskGroup(create_app=make_app, add_default_commands=False, add_version_option=False)
     cli(prog_name="belay")
 
 
