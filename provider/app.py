@@ -273,7 +273,39 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         return redirect(url_for("account.index"))
 
+    _purge_now_and_then(app)
+
     from provider.cli import register
 
     register(app)
     return app
+
+
+def _purge_now_and_then(app: Flask) -> None:
+    """Every PURGE_EVERY_REQUESTS requests, after the response, delete one batch of
+    expired rows (docs/security.md case 55); ``belay purge`` does it on demand."""
+    import itertools
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provider.flows.purge import purge_once
+
+    counter = itertools.count(1)
+
+    @app.teardown_request
+    def _purge(_exc: BaseException | None) -> None:
+        every = int(app.config["PURGE_EVERY_REQUESTS"])
+        if not every or next(counter) % every:
+            return
+        try:
+            db.session.rollback()
+            deleted = purge_once(app.config, batch=int(app.config["PURGE_BATCH"]))
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            logging.getLogger(__name__).warning("purge failed: %s", type(exc).__name__)
+            return
+        if any(deleted.values()):
+            logging.getLogger(__name__).info(
+                "purged expired rows", extra={"belay": {"purged": deleted}}
+            )

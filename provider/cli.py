@@ -534,6 +534,19 @@ def passkeys_list(username: str) -> None:
         )
 
 
+@click.command("purge")
+@click.option(
+    "--batch", type=click.IntRange(1, 100000), default=None, help="rows per kind per round"
+)
+@with_appcontext
+def purge_command(batch: int | None) -> None:
+    """Delete expired sessions, transactions, challenges, codes and jtis (in batches)."""
+    from provider.flows.purge import purge_all
+
+    totals = purge_all(current_app.config, batch=batch or int(current_app.config["PURGE_BATCH"]))
+    click.echo(json.dumps(totals, indent=2, sort_keys=True))
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -552,6 +565,7 @@ def register(app: Flask) -> None:
         ladder_group,
         keys_group,
         passkeys_group,
+        purge_command,
         demo_command,
     ):
         app.cli.add_command(command)

@@ -152,6 +152,12 @@ DEFAULTS: dict[str, Any] = {
     # /metrics (Prometheus) asks for this bearer token when set; when empty it
     # answers only requests from this host (loopback, no proxy header).
     "METRICS_TOKEN": "",
+    # Expired rows (browser sessions, authorize transactions, WebAuthn
+    # challenges, one-time codes, spent authorization codes, client-assertion
+    # jtis) are deleted in batches of at most PURGE_BATCH per kind, every
+    # PURGE_EVERY_REQUESTS requests per process (0: only by ``belay purge``).
+    "PURGE_EVERY_REQUESTS": 500,
+    "PURGE_BATCH": 500,
     # Dev server / gunicorn bind.
     "HOST": "127.0.0.1",
     "PORT": 5000,
@@ -247,6 +253,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     config["LOG_FORMAT"] = str(config["LOG_FORMAT"] or "").strip().lower()
     if config["LOG_FORMAT"] not in {"", "json", "text"}:
         raise ConfigError("BELAY_LOG_FORMAT must be json or text")
+    if int(config["PURGE_EVERY_REQUESTS"]) < 0 or not 1 <= int(config["PURGE_BATCH"]) <= 100000:
+        raise ConfigError(
+            "BELAY_PURGE_EVERY_REQUESTS must be at least 0 and BELAY_PURGE_BATCH 1-100000"
+        )
     for prefix in ("PIN", "TOTP", "BACKUP_CODE", "OTP"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
