@@ -335,7 +335,7 @@ def client_create(
     try:
         policy = json.loads(policy_json) if policy_json else None
         jwks = json.loads(jwks_json) if jwks_json else None
-        metadata = json.loads(metadata_json) if metadata_json else None
+        metadata = json.loads(metadata_json) if metadata_json is not None else None
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
     try:

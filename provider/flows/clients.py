@@ -91,7 +91,7 @@ def register_client(
         raise ClientRegistrationError(
             f"ID token algorithm must be one of {', '.join(SUPPORTED_ALGS)}"
         )
-    stored_metadata = checked_metadata(metadata) if metadata else None
+    stored_metadata = checked_metadata(metadata) if metadata is not None else None
     stored_policy: dict[str, Any] = {}
     if client_policy:
         try:
