@@ -115,8 +115,7 @@ def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Pa
         raise
     except SQLAlchemyError as exc:
         logging.getLogger(__name__).warning(
-            "cannot check the data key against the database yet (%s); the first "
-            "request will",
+            "cannot check the data key against the database yet (%s); the first request will",
             type(exc).__name__,
         )
         with app.app_context():
@@ -196,9 +195,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     data_key = DataKey(app.config["DATA_KEY"])
     app.extensions["belay_data_key"] = data_key
-    _check_data_key(
-        app, data_key, key_source, new_key_file=None if key_file_existed else key_file
-    )
+    _check_data_key(app, data_key, key_source, new_key_file=None if key_file_existed else key_file)
     app.extensions["belay_keys"] = KeyRing(
         data_key,
         max_token_ttl=max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"]),

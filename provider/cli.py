@@ -40,9 +40,8 @@ def _upgrade_database() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database and create signing keys."""
-    from provider.oidc.keys import ensure_keys
-
     from provider.flows.data_key import record_data_key
+    from provider.oidc.keys import ensure_keys
 
     _upgrade_database()
     record_data_key(current_app.extensions["belay_data_key"])
@@ -576,7 +575,6 @@ def register(app: Flask) -> None:
 
 def main() -> None:
     from provider.app import create_app
-
     from provider.flows.data_key import DataKeyMismatch
 
     def make_app() -> Flask:

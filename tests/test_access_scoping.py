@@ -55,9 +55,12 @@ def test_a_client_cannot_introspect_another_clients_tokens(actions: Actions) -> 
         assert _introspect(actions, token, "other", other) == {"active": False}
         assert _introspect(actions, token, "rp", rp)["active"] is True
     # The refused look changed nothing: the tokens still work for their client.
-    assert actions.client.get(
-        "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-    ).status_code == 200
+    assert (
+        actions.client.get(
+            "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_the_tokens_audience_may_introspect_its_access_token(actions: Actions) -> None:
@@ -76,9 +79,7 @@ def test_the_tokens_audience_may_introspect_its_access_token(actions: Actions) -
     assert seen["active"] is True and seen["aud"] == API and seen["client_id"] == "rp"
     # The audience is for the access token; the refresh token stays the client's.
     assert _introspect(actions, tokens["refresh_token"], API, api) == {"active": False}
-    assert _introspect(actions, tokens["access_token"], "bystander", bystander) == {
-        "active": False
-    }
+    assert _introspect(actions, tokens["access_token"], "bystander", bystander) == {"active": False}
 
 
 def test_client_credentials_tokens_are_their_clients_only(actions: Actions) -> None:

@@ -133,9 +133,7 @@ def test_the_cli_never_leaves_a_new_data_key_behind(app: Flask, tmp_path: Path) 
     """Run from a directory without the key (no BELAY_DATA_KEY, no key file):
     the database's fingerprint refuses the key just made, and it is removed."""
     instance = tmp_path / "elsewhere"
-    result = _cli(
-        {"BELAY_DATA_KEY": None, "BELAY_INSTANCE_PATH": str(instance)}, "client", "list"
-    )
+    result = _cli({"BELAY_DATA_KEY": None, "BELAY_INSTANCE_PATH": str(instance)}, "client", "list")
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "BELAY_DATA_KEY" in result.stderr and str(instance / "data_key") in result.stderr
     assert not (instance / "data_key").exists()

@@ -128,6 +128,27 @@ def test_step_up_rotates_the_csrf_token(actions: Actions, app: Flask, rp: str) -
     assert not _signed_in(actions)
 
 
+def test_the_step_up_api_rotates_the_csrf_token(actions: Actions, app: Flask, rp: str) -> None:
+    actions.login()
+    before = actions.client.get("/api/step-up/methods").get_json()["csrf_token"]
+    clock.set_offset(5)
+
+    def verify(token: str, password: str = PASSWORD) -> Any:
+        return actions.client.post(
+            "/api/step-up/verify",
+            json={"method": "password", "password": password},
+            headers={"X-CSRF-Token": token},
+        )
+
+    done = verify(before)
+    assert done.status_code == 200, done.text
+    after = done.get_json()["csrf_token"]
+    assert _raw(app, after) != _raw(app, before)
+    assert verify(before).status_code == 403
+    assert verify(after, "wrong wrong wrong").status_code == 401  # the token passed
+    assert verify(after).status_code == 200
+
+
 def test_another_users_login_keeps_nothing_of_the_session(
     actions: Actions, app: Flask, rp: str
 ) -> None:
@@ -219,7 +240,9 @@ def _error(response: Any) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def test_a_huge_nonce_is_refused_and_nothing_is_stored(actions: Actions, app: Flask, rp: str) -> None:
+def test_a_huge_nonce_is_refused_and_nothing_is_stored(
+    actions: Actions, app: Flask, rp: str
+) -> None:
     _, challenge = pkce_pair()
     data = {
         "response_type": "code",
@@ -380,7 +403,9 @@ def _expired_rows(app: Flask, user_id: int) -> dict[str, Any]:
                 )
             )
         for expires in (now - 1, now + 600):
-            db.session.add(ClientAssertionJti(client_id="rp", jti=random_token(), expires_at=expires))
+            db.session.add(
+                ClientAssertionJti(client_id="rp", jti=random_token(), expires_at=expires)
+            )
         db.session.commit()
         return {"live_session": live.id}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import inspect
 
 from provider.extensions import db
-from provider.storage.models import SigningKey, Setting
+from provider.storage.models import Setting, SigningKey
 
 __all__ = ["encrypted_sample", "fingerprint", "has_settings_table", "record_fingerprint"]
 

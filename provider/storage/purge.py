@@ -83,5 +83,8 @@ def authorization_codes(now: int, *, keep_after_expiry: int, batch: int) -> int:
 def assertion_jtis(now: int, *, batch: int) -> int:
     """Client-assertion ``jti`` values whose assertion has expired (replay is moot)."""
     return _delete(
-        ClientAssertionJti, ClientAssertionJti.expires_at < now, ClientAssertionJti.expires_at, batch
+        ClientAssertionJti,
+        ClientAssertionJti.expires_at < now,
+        ClientAssertionJti.expires_at,
+        batch,
     )
