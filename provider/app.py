@@ -279,7 +279,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _purge_now_and_then(app: Flask) -> None:
-    """Every PURGE_EVERY_REQUESTS requests, after the response, delete one batch of
+    """Every PURGE_EVERY_REQUESTS requests, as that request ends, delete one batch of
     expired rows (docs/security.md case 55); ``belay purge`` does it on demand."""
     import itertools
     import logging

@@ -479,6 +479,6 @@ def test_the_server_purges_every_n_requests(actions: Actions, app: Flask, rp: st
     actions.client.get("/healthz")
     actions.client.get("/healthz")
     assert _count(app, ClientAssertionJti) == 2
-    actions.client.get("/healthz")  # the third request purges, after its response
+    actions.client.get("/healthz")  # the third request purges as it ends
     assert _count(app, ClientAssertionJti) == 1
     assert _count(app, WebSession) == 1
