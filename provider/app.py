@@ -128,6 +128,9 @@ def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Pa
                 return None
             try:
                 check_data_key(data_key, source=source)
+            except SQLAlchemyError:
+                db.session.rollback()
+                return None  # still unreachable: /healthz stays up, the next request checks
             except DataKeyMismatch as mismatch:
                 logging.getLogger(__name__).error("%s", mismatch)
                 from flask import Response

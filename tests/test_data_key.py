@@ -164,3 +164,28 @@ def test_a_totp_secret_under_another_key_is_a_clear_503_not_a_500(
     assert response.status_code == 503, response.text[:300]
     assert "administrator" in response.text
     assert actions.client.get("/admin/").status_code == 403  # nothing was granted
+
+
+def test_a_database_down_at_start_is_checked_at_the_first_request(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server still starts while the database is unreachable, and liveness
+    stays up; the key is checked as soon as the database answers, and a wrong
+    one is refused then."""
+    from sqlalchemy.exc import OperationalError
+
+    from provider.storage import data_key as store
+
+    def unreachable() -> bool:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store, "has_settings_table", unreachable)
+    wrong = create_app(base_config(DATA_KEY=OTHER_KEY)).test_client()
+    right = create_app(base_config()).test_client()
+    assert wrong.get("/healthz").status_code == 200  # still unreachable: not checked yet
+    monkeypatch.undo()  # the database is back
+    refused = wrong.get("/healthz")
+    assert refused.status_code == 503 and "data key" in refused.text
+    assert wrong.get("/jwks.json").status_code == 503
+    assert right.get("/healthz").status_code == 200
+    assert right.get("/jwks.json").status_code == 200
