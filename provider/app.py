@@ -95,6 +95,55 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("the pooled connection is gone") from exc
 
 
+def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Path | None) -> None:
+    """Refuse to start with a data key the database was not set up with
+    (docs/security.md case 57). A key file made just now is removed again, so
+    a command run from the wrong directory never leaves a stray key behind.
+    When the database cannot be reached yet, the first request checks."""
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provider.flows.data_key import DataKeyMismatch, check_data_key
+
+    try:
+        with app.app_context():
+            check_data_key(data_key, source=source)
+    except DataKeyMismatch:
+        if new_key_file is not None:
+            new_key_file.unlink(missing_ok=True)
+        raise
+    except SQLAlchemyError as exc:
+        logging.getLogger(__name__).warning(
+            "cannot check the data key against the database yet (%s); the first request will",
+            type(exc).__name__,
+        )
+        with app.app_context():
+            db.session.remove()
+        checked: list[bool] = []
+
+        @app.before_request
+        def _check_data_key_once() -> Any:
+            if checked:
+                return None
+            try:
+                check_data_key(data_key, source=source)
+            except SQLAlchemyError:
+                db.session.rollback()
+                return None  # still unreachable: /healthz stays up, the next request checks
+            except DataKeyMismatch as mismatch:
+                logging.getLogger(__name__).error("%s", mismatch)
+                from flask import Response
+
+                return Response(
+                    "The server's data key does not match its database (see the log).\n",
+                    status=503,
+                    mimetype="text/plain",
+                )
+            checked.append(True)
+            return None
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("BELAY_INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(
@@ -107,6 +156,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         settings.update(test_config)
         config_module.validate(settings)
+    key_file = Path(app.instance_path) / "data_key"
+    key_source = "BELAY_DATA_KEY" if settings.get("DATA_KEY") else f"the key file {key_file}"
+    key_file_existed = key_file.exists()
     config_module.ensure_instance_secrets(settings, app.instance_path)
     app.config.update(settings)
     app.config.update(
@@ -146,6 +198,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     data_key = DataKey(app.config["DATA_KEY"])
     app.extensions["belay_data_key"] = data_key
+    _check_data_key(app, data_key, key_source, new_key_file=None if key_file_existed else key_file)
     app.extensions["belay_keys"] = KeyRing(
         data_key,
         max_token_ttl=max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"]),
@@ -220,7 +273,39 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         return redirect(url_for("account.index"))
 
+    _purge_now_and_then(app)
+
     from provider.cli import register
 
     register(app)
     return app
+
+
+def _purge_now_and_then(app: Flask) -> None:
+    """Every PURGE_EVERY_REQUESTS requests, as that request ends, delete one batch of
+    expired rows (docs/security.md case 55); ``belay purge`` does it on demand."""
+    import itertools
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provider.flows.purge import purge_once
+
+    counter = itertools.count(1)
+
+    @app.teardown_request
+    def _purge(_exc: BaseException | None) -> None:
+        every = int(app.config["PURGE_EVERY_REQUESTS"])
+        if not every or next(counter) % every:
+            return
+        try:
+            db.session.rollback()
+            deleted = purge_once(app.config, batch=int(app.config["PURGE_BATCH"]))
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            logging.getLogger(__name__).warning("purge failed: %s", type(exc).__name__)
+            return
+        if any(deleted.values()):
+            logging.getLogger(__name__).info(
+                "purged expired rows", extra={"belay": {"purged": deleted}}
+            )

@@ -41,9 +41,11 @@ def _upgrade_database() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database and create signing keys."""
+    from provider.flows.data_key import record_data_key
     from provider.oidc.keys import ensure_keys
 
     _upgrade_database()
+    record_data_key(current_app.extensions["belay_data_key"])
     created = ensure_keys(current_app.extensions["belay_data_key"])
     click.echo(f"Database ready at {current_app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
     click.echo(
@@ -287,6 +289,13 @@ def client_group() -> None:
     help="allowed grant types (default: all that fit the client type)",
 )
 @click.option("--id-token-alg", type=click.Choice(SUPPORTED_ALGS), default=None)
+@click.option(
+    "--metadata",
+    "metadata_json",
+    default=None,
+    metavar="JSON",
+    help='registration metadata, e.g. {"resources": ["https://api.example"]}',
+)
 @with_appcontext
 def client_create(
     client_id: str,
@@ -302,11 +311,13 @@ def client_create(
     policy_json: str | None,
     grant_types: tuple[str, ...],
     id_token_alg: str | None,
+    metadata_json: str | None,
 ) -> None:
     """Register a client (prints a generated secret once)."""
     try:
         policy = json.loads(policy_json) if policy_json else None
         jwks = json.loads(jwks_json) if jwks_json else None
+        metadata = json.loads(metadata_json) if metadata_json is not None else None
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
     try:
@@ -324,6 +335,7 @@ def client_create(
             client_policy=policy,
             jwks=jwks,
             id_token_alg=id_token_alg,
+            metadata=metadata,
         )
     except ClientRegistrationError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -504,6 +516,19 @@ def passkeys_list(username: str) -> None:
         )
 
 
+@click.command("purge")
+@click.option(
+    "--batch", type=click.IntRange(1, 100000), default=None, help="rows per kind per round"
+)
+@with_appcontext
+def purge_command(batch: int | None) -> None:
+    """Delete expired sessions, transactions, challenges, codes and jtis (in batches)."""
+    from provider.flows.purge import purge_all
+
+    totals = purge_all(current_app.config, batch=batch or int(current_app.config["PURGE_BATCH"]))
+    click.echo(json.dumps(totals, indent=2, sort_keys=True))
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -522,6 +547,7 @@ def register(app: Flask) -> None:
         ladder_group,
         keys_group,
         passkeys_group,
+        purge_command,
         demo_command,
     ):
         app.cli.add_command(command)
@@ -532,10 +558,16 @@ def register(app: Flask) -> None:
 
 def main() -> None:
     from provider.app import create_app
+    from provider.flows.data_key import DataKeyMismatch
 
-    cli = FlaskGroup(
-        create_app=lambda: create_app(), add_default_commands=False, add_version_option=False
-    )
+    def make_app() -> Flask:
+        try:
+            return create_app()
+        except DataKeyMismatch as exc:
+            # A clear message and exit status 1, not a traceback (docs/security.md case 57).
+            raise click.ClickException(str(exc)) from None
+
+    cli = FlaskGroup(create_app=make_app, add_default_commands=False, add_version_option=False)
     cli(prog_name="belay")
 
 

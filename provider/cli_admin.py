@@ -14,7 +14,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from provider.flows import admin as admin_flow
-from provider.flows.clients import GRANT_TYPES
+from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, update_metadata
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 
@@ -83,6 +83,13 @@ def client_show(client_id: str) -> None:
 @click.option("--admin/--no-admin", "is_admin", default=None, help="mark for administration")
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
 @click.option("--id-token-alg", type=click.Choice(SUPPORTED_ALGS), default=None)
+@click.option(
+    "--metadata",
+    "metadata_json",
+    default=None,
+    metavar="JSON",
+    help='merged into the registration metadata ({"resources": [...]}; null removes a key)',
+)
 @with_appcontext
 def client_update(
     client_id: str,
@@ -98,8 +105,15 @@ def client_update(
     is_admin: bool | None,
     grant_types: tuple[str, ...],
     id_token_alg: str | None,
+    metadata_json: str | None,
 ) -> None:
     """Change a client's registration (prints a new secret once when needed)."""
+    metadata = None
+    if metadata_json is not None:
+        try:
+            metadata = json.loads(metadata_json)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"not valid JSON: {exc}") from None
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name
@@ -119,9 +133,13 @@ def client_update(
             changes[key] = value
     if grant_types:
         changes["grant_types"] = list(grant_types)
+    secret = None
     try:
-        _, secret = admin_flow.update_client(client_id, changes, actor=_ACTOR)
-    except (admin_flow.AdminError, admin_flow.NotFound) as exc:
+        if changes or metadata is None:
+            _, secret = admin_flow.update_client(client_id, changes, actor=_ACTOR)
+        if metadata is not None:
+            update_metadata(client_id, metadata, actor=_ACTOR)
+    except (admin_flow.AdminError, admin_flow.NotFound, ClientRegistrationError) as exc:
         raise _fail(exc) from None
     click.echo(f"Updated client {client_id}")
     if secret:

@@ -28,6 +28,8 @@ from provider.storage.models import User
 __all__ = ["seed_demo"]
 
 BANK_URL = "http://localhost:5001"
+#: The demo bank's API: the one RFC 8707 resource demo-bank may ask tokens for.
+BANK_API_URL = "http://localhost:5002"
 #: A transfer at the demo bank needs a second factor, never the password again.
 BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code"]
 
@@ -137,6 +139,17 @@ def _bank_policy_without_password() -> None:
     )
 
 
+def _bank_resources() -> None:
+    """An older demo's ``demo-bank``: allow it the bank API as a resource (a client
+    may name only its registered resources, docs/security.md case 56)."""
+    from provider.flows.clients import allowed_resources, update_metadata
+
+    client = accounts.get_client("demo-bank")
+    if client is None or allowed_resources(client):
+        return  # already set (an admin's own choice is kept)
+    update_metadata("demo-bank", {"resources": [BANK_API_URL]}, actor="belay demo")
+
+
 def seed_demo() -> dict[str, Any]:
     from provider.flows.clients import register_client
 
@@ -162,9 +175,11 @@ def seed_demo() -> dict[str, Any]:
             first_party=True,
             auth_method="client_secret_basic",
             client_policy={"step_up_methods": BANK_STEP_UP_METHODS},
+            metadata={"resources": [BANK_API_URL]},
         )
     else:
         _bank_policy_without_password()
+        _bank_resources()
     if accounts.get_client("demo-public") is None:
         register_client(
             "demo-public",

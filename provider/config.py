@@ -158,8 +158,15 @@ DEFAULTS: dict[str, Any] = {
     # Log lines: "json" (one object per line) or "text"; empty means json under
     # ``belay serve`` and text otherwise. Logs never hold a secret.
     "LOG_FORMAT": "",
-    # /metrics (Prometheus) asks for this bearer token when set; open when empty.
+    # /metrics (Prometheus) asks for this bearer token when set; when empty it
+    # answers only requests from this host (loopback, no proxy header).
     "METRICS_TOKEN": "",
+    # Expired rows (browser sessions, authorize transactions, WebAuthn
+    # challenges, one-time codes, spent authorization codes, client-assertion
+    # jtis) are deleted in batches of at most PURGE_BATCH per kind, every
+    # PURGE_EVERY_REQUESTS requests per process (0: only by ``belay purge``).
+    "PURGE_EVERY_REQUESTS": 500,
+    "PURGE_BATCH": 500,
     # Dev server / gunicorn bind.
     "HOST": "127.0.0.1",
     "PORT": 5000,
@@ -264,6 +271,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             "BELAY_PASSWORD_FAILURE_LIMIT must be between BELAY_PASSWORD_MAX_FAILURES and 100 "
             "(NIST SP 800-63B-4)"
+        )
+    if int(config["PURGE_EVERY_REQUESTS"]) < 0 or not 1 <= int(config["PURGE_BATCH"]) <= 100000:
+        raise ConfigError(
+            "BELAY_PURGE_EVERY_REQUESTS must be at least 0 and BELAY_PURGE_BATCH 1-100000"
         )
     for prefix in ("PASSWORD", "PIN", "TOTP", "BACKUP_CODE", "OTP"):
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:

@@ -8,7 +8,14 @@ import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["DataKey", "InvalidToken", "constant_time_equals", "random_token", "sha256_hex"]
+__all__ = [
+    "DataKey",
+    "DataKeyError",
+    "InvalidToken",
+    "constant_time_equals",
+    "random_token",
+    "sha256_hex",
+]
 
 
 def random_token(nbytes: int = 32) -> str:
@@ -24,14 +31,35 @@ def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+#: What the data key's fingerprint is an HMAC of (docs/security.md case 57).
+_FINGERPRINT_LABEL = b"belay data-key fingerprint v1"
+
+
+class DataKeyError(RuntimeError):
+    """A secret stored under another data key: the deployment's key is wrong."""
+
+
 class DataKey:
     """Encrypts secrets that must be read back (private keys, TOTP secrets)."""
 
     def __init__(self, key: str) -> None:
-        self._fernet = Fernet(key.encode())
+        self._key = key.encode()
+        self._fernet = Fernet(self._key)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
-        return self._fernet.decrypt(ciphertext.encode()).decode()
+        """The plaintext; :class:`DataKeyError` when this key did not encrypt it."""
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise DataKeyError(
+                "a stored secret was encrypted with another data key "
+                "(check BELAY_DATA_KEY or the instance's data_key file)"
+            ) from None
+
+    def fingerprint(self) -> str:
+        """Identifies the key without revealing it: an HMAC of a fixed label
+        under the key, stored in the database to catch a wrong key at start."""
+        return hmac.new(self._key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()

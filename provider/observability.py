@@ -242,6 +242,21 @@ def metrics_registry() -> CollectorRegistry:
     return REGISTRY
 
 
+_LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
+
+
+def _from_loopback() -> bool:
+    """A request from this host itself, not relayed by a proxy on it: with
+    TRUSTED_PROXIES the address is the proxy's client; without it, a request
+    that carries a proxy's forwarding header came from elsewhere."""
+    if request.remote_addr not in _LOOPBACK_ADDRESSES and not (
+        request.remote_addr or ""
+    ).startswith("127."):
+        return False
+    return not any(header in request.headers for header in _PROXY_HEADERS)
+
+
 def init_app(app: Flask) -> None:
     log_format = str(app.config["LOG_FORMAT"] or "text")
     if not app.testing:
@@ -297,6 +312,14 @@ def init_app(app: Flask) -> None:
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                     mimetype="text/plain",
                 )
+        elif not _from_loopback():
+            # Without a token only a scraper on this host may read them
+            # (docs/security.md case 56; docs/operations.md).
+            return Response(
+                "metrics are served to this host only; set BELAY_METRICS_TOKEN\n",
+                status=403,
+                mimetype="text/plain",
+            )
         body = generate_latest(metrics_registry())
         return Response(
             body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}

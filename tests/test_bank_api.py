@@ -61,7 +61,9 @@ class Bank:
         self.actions = actions
         self.user_id = actions.create_user("alice")
         self.secret = actions.create_client(
-            "bank", client_policy={"step_up_methods": STEP_UP_METHODS}
+            "bank",
+            client_policy={"step_up_methods": STEP_UP_METHODS},
+            metadata={"resources": [API]},
         )
         with actions.app.app_context():
             factors = actions.app.extensions["belay_factors"]

@@ -240,7 +240,7 @@ def test_revocation(actions: Actions) -> None:
 
 def test_resource_sets_access_token_audience(actions: Actions) -> None:
     actions.create_user()
-    secret = actions.create_client("rp")
+    secret = actions.create_client("rp", metadata={"resources": ["https://api.example.test/"]})
     callback = actions.code_flow("rp", resource="https://api.example.test/")
     body = actions.exchange(callback, "rp", secret).get_json()
     assert actions.decode(body["access_token"])["aud"] == "https://api.example.test/"

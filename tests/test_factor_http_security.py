@@ -445,6 +445,7 @@ def test_a5_totp_failures_do_not_lock_the_pin_and_a_pin_success_resets_only_the_
     ok = api_verify(client, token, {"method": "pin", "pin": PIN})
     assert ok.status_code == 200, ok.text
     assert (failures(app, alice, "pin"), failures(app, alice, "totp")) == (0, 10)
+    token = ok.get_json()["csrf_token"]  # rotated by the step-up (docs/security.md case 54)
     locked = api_verify(client, token, {"method": "totp", "code": totp.at(clock.now())})
     assert locked.status_code == 429 and locked.get_json()["error"] == "locked"
 
@@ -472,6 +473,7 @@ def test_a5_pin_failures_do_not_lock_totp_and_a_totp_success_resets_only_totp(
     ok = api_verify(client, token, {"method": "totp", "code": totp.at(clock.now())})
     assert ok.status_code == 200, ok.text
     assert (failures(app, alice, "pin"), failures(app, alice, "totp")) == (10, 0)
+    token = ok.get_json()["csrf_token"]  # rotated by the step-up (docs/security.md case 54)
     still = api_verify(client, token, {"method": "pin", "pin": PIN})
     assert still.status_code == 429 and still.get_json()["error"] == "locked"
 
@@ -626,12 +628,16 @@ def test_b10_one_step_of_drift_either_way_is_accepted_two_are_refused(
 ) -> None:
     totp = enrol_totp(app, alice)
     client = actions.client
-    token = api_token(client)
+    tokens = [api_token(client)]
 
     def check(drift: int) -> int:
-        status: int = api_verify(
-            client, token, {"method": "totp", "code": totp.at(clock.now() + drift)}
-        ).status_code
+        response = api_verify(
+            client, tokens[-1], {"method": "totp", "code": totp.at(clock.now() + drift)}
+        )
+        if response.status_code == 200:
+            # A step-up rotates the CSRF token (docs/security.md case 54).
+            tokens.append(response.get_json()["csrf_token"])
+        status: int = response.status_code
         return status
 
     fresh_step()

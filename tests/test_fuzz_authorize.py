@@ -132,7 +132,7 @@ def _check_authorize_response(response: Any, query: list[tuple[str, Any]]) -> No
 @pytest.fixture
 def fuzz_actions(actions: Actions) -> Actions:
     actions.create_user()
-    actions.create_client("rp")
+    actions.create_client("rp", metadata={"resources": ["https://api.example.test/"]})
     actions.create_client("spa", public=True)
     return actions
 
@@ -208,7 +208,7 @@ def token_requests(
 @pytest.fixture
 def token_setup(actions: Actions) -> dict[str, Any]:
     actions.create_user()
-    secret = actions.create_client("rp")
+    secret = actions.create_client("rp", metadata={"resources": ["https://api.example.test/"]})
     actions.create_client("spa", public=True)
     assert secret
     codes, refresh = [], []

@@ -15,6 +15,7 @@ from provider import clock
 from tests.conftest import Actions, csrf_from, pkce_pair
 
 COOKIE = "belay_session"
+PRE_COOKIE = "belay_session_pre"
 LOGGED_OUT = "https://rp.example.test/logged-out"
 
 
@@ -267,15 +268,21 @@ def test_csrf_token_is_bound_to_the_session(actions: Actions, app: Flask, rp: st
 
 
 def test_session_cookie_flags_on_local_http(actions: Actions, rp: str) -> None:
+    # An anonymous login page: only the signed pre-session cookie (case 55) ...
     page = actions.client.get("/login")
-    first = _set_cookie_header(page)
-    assert first, page.headers.getlist("Set-Cookie")
-    response = actions.login()
+    pre = _set_cookie_header(page, PRE_COOKIE)
+    assert pre and _set_cookie_header(page) is None, page.headers.getlist("Set-Cookie")
+    # ... a transaction needs a server-side session, which login rotates.
+    started = actions.client.get(_authorize_url())
+    first = _set_cookie_header(started)
+    assert first, started.headers.getlist("Set-Cookie")
+    tx = parse_qs(urlsplit(started.headers["Location"]).query)["tx"][0]
+    response = actions.login(tx=tx)
     assert response.status_code == 302
     rotated = _set_cookie_header(response)
     assert rotated, "login must send a new session cookie"
     assert rotated.split(";")[0] != first.split(";")[0], "the session id is rotated at login"
-    for header in (first, rotated):
+    for header in (pre, first, rotated):
         attributes = _cookie_attributes(header)
         assert "httponly" in attributes, header
         assert attributes.get("samesite") == "Lax", header
@@ -300,7 +307,7 @@ def test_session_cookie_is_secure_for_an_https_issuer(actions: Actions, rp: str)
         },
     )
     assert response.status_code == 302, response.text[:300]
-    for header in (_set_cookie_header(page), _set_cookie_header(response)):
+    for header in (_set_cookie_header(page, PRE_COOKIE), _set_cookie_header(response)):
         assert header
         attributes = _cookie_attributes(header)
         assert "secure" in attributes, header

@@ -915,6 +915,8 @@ def test_account_lists_renames_and_deletes_passkeys(
         ).status_code
         == 200
     )
+    # The step-up rotated the CSRF token (docs/security.md case 54): the page's new one.
+    token = csrf(actions, "/account")
     deleted = actions.client.post(f"/account/passkeys/{row.id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 302 and stored(app) == []
     assert audits(app, "factor_removed")[-1].method == "passkey"

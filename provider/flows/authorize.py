@@ -23,6 +23,7 @@ from flask import current_app
 from provider import clock, policy
 from provider.flows import devices, step_up
 from provider.flows.assurance import events
+from provider.flows.clients import allowed_resources
 from provider.oidc.server import Subject
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
@@ -145,6 +146,9 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
         return error_redirect(
             redirect_uri, "invalid_request", "Parameters must not contain NUL.", state
         )
+    too_large = parameter_size_problem(params)
+    if too_large:
+        return error_redirect(redirect_uri, "invalid_request", too_large, _capped(state))
     if "request" in params:
         return error_redirect(
             redirect_uri, "request_not_supported", "Request objects are not supported.", state
@@ -157,7 +161,9 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
         return error_redirect(
             redirect_uri, "invalid_request", "Only response_mode=query is supported.", state
         )
-    problem = _resource_problem(multi.get("resource", []))
+    problem = _resource_problem(multi.get("resource", [])) or _resource_not_allowed(
+        client, multi.get("resource", [])
+    )
     if problem:
         return error_redirect(redirect_uri, "invalid_target", problem, state)
     if params.get("response_type", "code") != "code":
@@ -177,6 +183,65 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
     except OAuth2Error as error:
         return error_redirect(redirect_uri, error.error, error.description or error.error, state)
     return Validated(client=client, params=params, redirect_uri=redirect_uri, state=state)
+
+
+#: The longest value /authorize accepts per parameter (docs/protocol.md): every
+#: parameter is stored with the transaction, so an anonymous request must not
+#: be able to make the database keep megabytes (docs/security.md case 55).
+PARAMETER_LIMITS: dict[str, int] = {
+    "state": 2048,
+    "nonce": 512,
+    "scope": 1024,
+    "acr_values": 1024,
+    "claims": 4096,
+    "login_hint": 512,
+    "id_token_hint": 8192,
+    "ui_locales": 256,
+    "claims_locales": 256,
+    "max_age": 16,
+    "prompt": 64,
+    "display": 32,
+    "response_type": 32,
+    "response_mode": 32,
+    "code_challenge": 128,
+    "code_challenge_method": 16,
+    "resource": 2000,
+}
+#: Any other parameter (ignored, but stored with the transaction).
+OTHER_PARAMETER_LIMIT = 256
+#: At most this many parameters, and this many characters in all.
+MAX_PARAMETERS = 40
+MAX_TOTAL_LENGTH = 16384
+
+
+def parameter_size_problem(params: dict[str, str]) -> str | None:
+    """Why the request's parameters are too large to store, or None."""
+    if len(params) > MAX_PARAMETERS:
+        return f"Too many parameters (at most {MAX_PARAMETERS})."
+    total = 0
+    for key, value in params.items():
+        limit = PARAMETER_LIMITS.get(key, OTHER_PARAMETER_LIMIT)
+        if len(key) > 64 or len(value) > limit:
+            return f"Parameter too long: {key[:64]} (at most {limit} characters)."
+        total += len(key) + len(value)
+    if total > MAX_TOTAL_LENGTH:
+        return f"The request is too large (at most {MAX_TOTAL_LENGTH} characters in all)."
+    return None
+
+
+def _capped(state: str | None) -> str | None:
+    """``state`` to echo in an error, unless it is itself too long to send back."""
+    return state if state is not None and len(state) <= PARAMETER_LIMITS["state"] else None
+
+
+def _resource_not_allowed(client: Client, resources: list[str]) -> str | None:
+    """RFC 8707 §2: a client may name only the resources registered for it
+    (``belay client update CLIENT --metadata '{"resources": [...]}'``)."""
+    if not resources:
+        return None
+    if resources[0] not in allowed_resources(client):
+        return "This application may not request tokens for that resource."
+    return None
 
 
 def _resource_problem(resources: list[str]) -> str | None:

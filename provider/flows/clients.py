@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from provider import clock, policy
 from provider.crypto import sha256_hex
@@ -13,9 +14,22 @@ from provider.storage import accounts, audit
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
-__all__ = ["GRANT_TYPES", "ClientRegistrationError", "register_client"]
+__all__ = [
+    "GRANT_TYPES",
+    "MAX_RESOURCES",
+    "ClientRegistrationError",
+    "allowed_resources",
+    "checked_metadata",
+    "register_client",
+    "update_metadata",
+]
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+#: At most this many allowed ``resource`` values (RFC 8707) per client.
+MAX_RESOURCES = 50
+#: The registration-metadata keys this version understands (docs/admin.md).
+METADATA_KEYS = ("resources",)
 
 
 class ClientRegistrationError(ValueError):
@@ -38,6 +52,7 @@ def register_client(
     client_policy: dict[str, Any] | None = None,
     jwks: dict[str, Any] | None = None,
     id_token_alg: str | None = None,
+    metadata: dict[str, Any] | None = None,
     actor: str = "cli",
 ) -> str | None:
     """Register a client; returns the secret (generated when not given) of a
@@ -76,6 +91,7 @@ def register_client(
         raise ClientRegistrationError(
             f"ID token algorithm must be one of {', '.join(SUPPORTED_ALGS)}"
         )
+    stored_metadata = checked_metadata(metadata) if metadata is not None else None
     stored_policy: dict[str, Any] = {}
     if client_policy:
         try:
@@ -100,6 +116,7 @@ def register_client(
             access_token_format=token_format,
             jwks=jwks,
             policy=stored_policy,
+            registration_metadata=stored_metadata,
             created_at=clock.now(),
         )
     )
@@ -110,3 +127,75 @@ def register_client(
         details={"by": actor, "public": public, "auth_method": method, "grant_types": grants},
     )
     return secret if not public else None
+
+
+def _resource_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or len(value) > 2000:
+        return "must be an absolute URI of at most 2000 characters"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "is not a valid URI"
+    if not parts.scheme or not parts.netloc or parts.fragment:
+        return "must be an absolute URI without a fragment (RFC 8707 §2)"
+    if any(c.isspace() or ord(c) < 0x20 for c in value):
+        return "must not contain whitespace or control characters"
+    return None
+
+
+def checked_metadata(metadata: Any) -> dict[str, Any]:
+    """Validate registration metadata given to ``--metadata``: today the
+    ``resources`` key, the RFC 8707 resource values the client may name at
+    /authorize (docs/security.md case 56). Other keys are refused, so that a
+    typo never silently does nothing."""
+    if not isinstance(metadata, dict):
+        raise ClientRegistrationError("metadata must be a JSON object")
+    unknown = sorted(str(k) for k in metadata if k not in METADATA_KEYS)
+    if unknown:
+        raise ClientRegistrationError(
+            f"unsupported metadata key(s): {', '.join(unknown)} "
+            f"(supported: {', '.join(METADATA_KEYS)})"
+        )
+    result: dict[str, Any] = {}
+    if "resources" in metadata:
+        resources = metadata["resources"]
+        if not isinstance(resources, list) or len(resources) > MAX_RESOURCES:
+            raise ClientRegistrationError(
+                f"resources must be a list of at most {MAX_RESOURCES} URIs"
+            )
+        for value in resources:
+            problem = _resource_problem(value)
+            if problem:
+                raise ClientRegistrationError(f"resources: {str(value)[:200]!r} {problem}")
+        result["resources"] = list(dict.fromkeys(resources))
+    return result
+
+
+def update_metadata(client_id: str, metadata: Any, *, actor: str = "cli") -> dict[str, Any]:
+    """Merge ``metadata`` into a client's registration metadata (a key set to
+    ``null`` is removed); returns the stored metadata."""
+    client = accounts.get_client(client_id)
+    if client is None:
+        raise ClientRegistrationError(f"no client {client_id!r}")
+    if not isinstance(metadata, dict):
+        raise ClientRegistrationError("metadata must be a JSON object")
+    removed = [k for k, v in metadata.items() if v is None]
+    checked = checked_metadata({k: v for k, v in metadata.items() if v is not None})
+    before = dict(client.registration_metadata or {})
+    after = {k: v for k, v in before.items() if k not in removed}
+    after.update(checked)
+    client.registration_metadata = after
+    accounts.commit()
+    audit.record(
+        "client_updated",
+        "success",
+        client_id=client_id,
+        details={"by": actor, "metadata": sorted(metadata)},
+    )
+    return after
+
+
+def allowed_resources(client: Client) -> list[str]:
+    """The RFC 8707 ``resource`` values this client may ask for (none unless registered)."""
+    resources = (client.registration_metadata or {}).get("resources")
+    return [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []

@@ -28,6 +28,8 @@ from provider.storage.models import Client
 __all__ = ["RegistrationError", "client_metadata", "delete", "register", "update"]
 
 _SCOPES = {"openid", "profile", "email", "offline_access"}
+#: At most this many redirect URIs (and post-logout ones) per registration.
+MAX_REDIRECT_URIS = 20
 _STRING_FIELDS = (
     "client_name",
     "logo_uri",
@@ -84,8 +86,13 @@ def _checked(data: Any) -> dict[str, Any]:
         raise _bad("the request body must be a JSON object")
     redirect_uris = _strings(data, "redirect_uris")
     post_logout = _strings(data, "post_logout_redirect_uris")
+    for key, uris in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout)):
+        if len(uris) > MAX_REDIRECT_URIS:
+            raise RegistrationError(
+                "invalid_redirect_uri", f"{key}: at most {MAX_REDIRECT_URIS} URIs"
+            )
     for uri in redirect_uris + post_logout:
-        problem = redirect_uri_problem(uri) if len(uri) <= 2000 else "is too long"
+        problem = redirect_uri_problem(uri)
         if problem:
             raise RegistrationError("invalid_redirect_uri", f"{uri[:200]}: {problem}")
     grants = _strings(data, "grant_types") or ["authorization_code"]
@@ -227,7 +234,9 @@ def update(client: Client, data: Any) -> Client:
     client.scope = fields["scope"]
     client.id_token_signed_response_alg = fields["id_token_signed_response_alg"]
     client.name = fields["extra"].get("client_name") or client.client_id
-    client.registration_metadata = fields["extra"]
+    # What only an admin sets (the allowed resources) survives the client's update.
+    kept = {k: v for k, v in (client.registration_metadata or {}).items() if k == "resources"}
+    client.registration_metadata = fields["extra"] | kept
     base = policy.client_policy_from_dict(client.policy or {}, ladder)
     client.policy = policy.client_policy_to_dict(
         policy.client_policy_from_dict(

@@ -9,28 +9,55 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from provider.crypto import constant_time_equals, sha256_hex
 from provider.storage.models import Client
 
-__all__ = ["AUTH_METHODS", "LOOPBACK_HOSTS", "OAuthClient", "redirect_uri_problem"]
+__all__ = [
+    "AUTH_METHODS",
+    "LOOPBACK_HOSTS",
+    "MAX_REDIRECT_URI_LENGTH",
+    "OAuthClient",
+    "redirect_uri_problem",
+]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
+#: The longest redirect URI any registration accepts.
+MAX_REDIRECT_URI_LENGTH = 2000
+
+
 def redirect_uri_problem(uri: str) -> str | None:
-    """Why a redirect URI cannot be registered (RFC 9700 §4.1, docs/security.md case 32)."""
+    """Why a redirect URI cannot be registered (RFC 9700 §4.1, docs/security.md
+    cases 32 and 56): https; http only on a loopback host (RFC 8252 §7.3); or a
+    native app's private-use scheme, which holds a dot (a reversed domain name,
+    RFC 8252 §7.1). Never whitespace or control characters, a fragment or user
+    information."""
+    if not isinstance(uri, str) or not uri:
+        return "must be an absolute URL"
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        return f"is too long (at most {MAX_REDIRECT_URI_LENGTH} characters)"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in uri):
+        return "must not contain whitespace or control characters"
     try:
         parts = urlsplit(uri)
+        hostname = parts.hostname or ""
     except ValueError:
         return "is not a valid URL"
-    if not parts.scheme or (not parts.netloc and parts.scheme in {"http", "https"}):
+    scheme = parts.scheme.lower()
+    if not scheme or (not parts.netloc and scheme in {"http", "https"}):
         return "must be an absolute URL"
-    if parts.fragment:
+    if parts.fragment or "#" in uri:
         return "must not contain a fragment"
     if "@" in parts.netloc:
         return "must not contain user information"
-    if parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK_HOSTS:
+    if scheme == "http" and hostname not in LOOPBACK_HOSTS:
         return "must use https (http is allowed only for localhost)"
-    if parts.scheme.lower() in {"javascript", "data", "vbscript", "file"}:
+    if scheme in {"javascript", "data", "vbscript", "file", "about", "blob"}:
         return "uses a forbidden scheme"
+    if scheme not in {"http", "https"} and "." not in scheme:
+        return (
+            "must use https, http on localhost, or a private-use scheme named after "
+            "a domain (like com.example.app:/callback, RFC 8252 §7.1)"
+        )
     return None
 
 

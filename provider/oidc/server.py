@@ -533,8 +533,13 @@ class Introspection(_TokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc
         return None
 
     def check_permission(self, token: StoredToken, client: OAuthClient, request: Any) -> bool:
-        # Any authenticated confidential client (a resource server) may introspect.
-        return True
+        """RFC 7662 §4: a client learns about a token only when it is the token's own
+        client or, for an access token, a resource server named in its audience;
+        any other client gets ``{"active": false}`` (docs/security.md case 56)."""
+        client_id = client.get_client_id()
+        if token.row.client_id == client_id:
+            return True
+        return not token.is_refresh and client_id in (token.row.audience or [])
 
     def introspect_token(self, token: StoredToken) -> dict[str, Any]:
         row = token.row

@@ -126,8 +126,9 @@ def login(row: WebSession, user: User, event: NewEvent, *, absolute_timeout: int
     now = clock.now()
     db.session.execute(delete(AuthEvent).where(AuthEvent.session_id == row.id))
     if row.user_id != user.id:
-        # Another user in this browser: nothing of the old session survives.
-        row.data = {k: v for k, v in row.data.items() if k == "csrf_token"}
+        # Another user in this browser: nothing of the old session survives, not
+        # even the CSRF token (rotated at every login, docs/security.md case 54).
+        row.data = {}
     row.user_id = user.id
     row.idle_gaps = []
     row.sid = random_token(16)

@@ -131,7 +131,15 @@ def verify() -> Response:
         typ="reauth+jwt",
     )
     response = jsonify(
-        {"verified": True, "acr": acr, "amr": amr, "auth_time": auth_time, "reauth_token": reauth}
+        {
+            "verified": True,
+            "acr": acr,
+            "amr": amr,
+            "auth_time": auth_time,
+            "reauth_token": reauth,
+            # The step-up rotated the CSRF token with the session (docs/security.md case 54).
+            "csrf_token": generate_csrf(),
+        }
     )
     response.headers["Cache-Control"] = "no-store"
     return response

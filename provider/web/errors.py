@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from provider.crypto import DataKeyError
 from provider.extensions import db
 
 __all__ = ["init_app"]
@@ -76,6 +77,19 @@ def init_app(app: Flask) -> None:
         )
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.errorhandler(DataKeyError)
+    def data_key_error(exc: DataKeyError) -> Any:
+        # A secret stored under another data key (docs/security.md case 57): the
+        # deployment is misconfigured, which the user cannot fix by retrying soon.
+        log.error("data key error on %s %s: %s", request.method, request.path, exc)
+        db.session.rollback()
+        return _respond(
+            503,
+            "temporarily_unavailable",
+            "The service is misconfigured and cannot check this right now. "
+            "Contact the administrator.",
+        )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

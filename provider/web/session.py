@@ -3,6 +3,13 @@
 ``flask.session`` is a dict backed by the ``web_sessions`` row (Flask-WTF keeps
 its CSRF token there); authentication state is on the row itself. The cookie is
 an opaque random value, HttpOnly, SameSite=Lax, Secure outside local http.
+
+An anonymous browser that only needs a CSRF token (it shows the login form)
+gets no row: its token travels in a short-lived signed *pre-session* cookie
+until it signs in or starts something that must be stored (an authorize
+transaction, a code sent, a passkey challenge) — docs/security.md case 55.
+The CSRF token is replaced whenever the session cookie is (sign-in, step-up;
+case 54), so a token seen before cannot be replayed after.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ from typing import Any
 
 from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from provider.storage import sessions as store
 from provider.storage.models import User, WebSession
 
 __all__ = [
+    "CSRF_KEY",
+    "PRE_SESSION_MAX_AGE",
     "ServerSession",
     "ServerSessionInterface",
     "current_row",
@@ -26,6 +36,34 @@ __all__ = [
     "rotate_cookie",
     "signed_in",
 ]
+
+
+#: Where Flask-WTF keeps the session's raw CSRF token.
+CSRF_KEY = "csrf_token"
+#: How long an anonymous browser's pre-session cookie (its CSRF token) lasts:
+#: Flask-WTF's own limit on a form token's age (WTF_CSRF_TIME_LIMIT).
+PRE_SESSION_MAX_AGE = 3600
+
+
+def _pre_session_cookie(app: Flask) -> str:
+    return f"{app.config['SESSION_COOKIE_NAME']}_pre"
+
+
+def _pre_session_serializer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="belay-pre-session")
+
+
+def _pre_session_token(app: Flask, request: Request) -> str | None:
+    """The CSRF token an anonymous browser carries in its signed pre-session cookie."""
+    value = request.cookies.get(_pre_session_cookie(app), "")
+    if not value or len(value) > 500:
+        return None
+    max_age = int(app.config.get("WTF_CSRF_TIME_LIMIT") or PRE_SESSION_MAX_AGE)
+    try:
+        token = _pre_session_serializer(app).loads(value, max_age=max_age)
+    except BadSignature:  # also SignatureExpired
+        return None
+    return token if isinstance(token, str) and 0 < len(token) <= 200 else None
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -40,6 +78,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.ended = False
         # When the browser was last seen *before* this request (per-level idle timeouts).
         self.previous_seen_at: int | None = None
+        # The row's user when the request began (a login as another user drops the data).
+        self.opened_user_id: int | None = None
 
 
 class ServerSessionInterface(SessionInterface):
@@ -47,25 +87,40 @@ class ServerSessionInterface(SessionInterface):
         token = request.cookies.get(app.config["SESSION_COOKIE_NAME"], "")
         row = store.find(token, idle_timeout=app.config["SESSION_IDLE_TIMEOUT"]) if token else None
         if row is None:
-            return ServerSession(None, None)
+            pre = _pre_session_token(app, request)
+            return ServerSession({CSRF_KEY: pre} if pre else None, None)
         session = ServerSession(dict(row.data or {}), row.id)
         session.previous_seen_at = row.last_seen_at
+        session.opened_user_id = row.user_id
         g.belay_session_row = row
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
         name = app.config["SESSION_COOKIE_NAME"]
+        pre_name = _pre_session_cookie(app)
+        carries_pre = pre_name in _request_cookies()
         if session.ended:
             response.delete_cookie(name, path="/")
+            if carries_pre:
+                response.delete_cookie(pre_name, path="/")
             return
         row = g.get("belay_session_row")
+        if row is None and set(session) <= {CSRF_KEY}:
+            if not (session.modified or CSRF_KEY in g):
+                return
+            # Only a CSRF token to keep: no row, a signed cookie (case 55),
+            # renewed with every page that shows a form.
+            self._save_pre_session(app, session, response, carries_pre)
+            return
         if row is None and session.modified and session:
             row, session.new_token = store.create(
                 absolute_timeout=app.config["SESSION_ABSOLUTE_TIMEOUT"], user_agent=None
             )
         if row is None:
             return
+        if carries_pre:
+            response.delete_cookie(pre_name, path="/")
         store.record_activity(row, dict(session) if session.modified else None)
         if session.new_token:
             response.set_cookie(
@@ -77,6 +132,32 @@ class ServerSessionInterface(SessionInterface):
                 path="/",
             )
         response.vary.add("Cookie")
+
+    def _save_pre_session(
+        self, app: Flask, session: ServerSession, response: Response, carries_pre: bool
+    ) -> None:
+        token = session.get(CSRF_KEY)
+        pre_name = _pre_session_cookie(app)
+        if not isinstance(token, str):
+            if carries_pre:
+                response.delete_cookie(pre_name, path="/")
+            return
+        response.set_cookie(
+            pre_name,
+            _pre_session_serializer(app).dumps(token),
+            max_age=int(app.config.get("WTF_CSRF_TIME_LIMIT") or PRE_SESSION_MAX_AGE),
+            httponly=True,
+            secure=app.config["SESSION_COOKIE_SECURE"],
+            samesite="Lax",
+            path="/",
+        )
+        response.vary.add("Cookie")
+
+
+def _request_cookies() -> Any:
+    from flask import has_request_context, request
+
+    return request.cookies if has_request_context() else {}
 
 
 def _session() -> ServerSession:
@@ -110,8 +191,20 @@ def ensure_row() -> WebSession:
 
 
 def rotate_cookie(token: str) -> None:
-    """Send the session's new cookie value with this response."""
-    _session().new_token = token
+    """Send the session's new cookie value with this response, and a new CSRF
+    token with it (docs/security.md case 54): a token from before a sign-in or a
+    step-up is refused after it. A login as another user (or the first login)
+    keeps only what the storage layer kept of the row's data."""
+    session = _session()
+    session.new_token = token
+    row = current_row()
+    if row is not None and row.user_id != session.opened_user_id:
+        session.clear()
+        session.update(row.data or {})
+        session.opened_user_id = row.user_id
+    session.pop(CSRF_KEY, None)
+    g.pop(CSRF_KEY, None)  # Flask-WTF's per-request cache of the signed token
+    session.modified = True
 
 
 def end() -> None:

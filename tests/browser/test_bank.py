@@ -71,6 +71,7 @@ def bank(actions: Actions, op: LiveServer, tmp_path: Path) -> Iterator[Bank]:
         post_logout_redirect_uris=[f"{web}/"],
         first_party=True,
         client_policy={"step_up_methods": ["totp", "pin", "passkey", "backup_code"]},
+        metadata={"resources": [api]},
     )
     assert secret
     with actions.app.app_context():
