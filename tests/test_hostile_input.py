@@ -461,3 +461,43 @@ def test_nul_in_a_stored_form_field_is_a_400(admin_browser: FlaskClient) -> None
     )
     assert response.status_code == 400, (response.status_code, response.text[:300])
     assert admin_browser.get("/admin/clients/nul-client").status_code == 404
+
+
+def test_nul_in_admin_api_paths_and_queries(world: World) -> None:
+    """NUL in a path or query of the admin API and /register: a clear 4xx."""
+    for path in (
+        "/api/admin/clients/a%00b",
+        "/api/admin/clients/a%00b/policy",
+        "/api/admin/audit?user=a%00b",
+        "/api/admin/audit?client_id=%00&event=%00&since=%00",
+        "/api/admin/audit.csv?result=%00",
+    ):
+        response = world.browser.get(path, headers=world.admin)
+        assert response.status_code in (400, 404), (path, response.status_code, response.text)
+        assert response.get_json()["error"] in ("invalid_request", "not_found"), path
+    for method, path in (
+        ("PATCH", "/api/admin/clients/a%00b"),
+        ("DELETE", "/api/admin/clients/%00"),
+    ):
+        response = world.browser.open(path, method=method, headers=world.admin, json={})
+        assert response.status_code in (400, 404), (path, response.status_code, response.text)
+    search = world.browser.get("/api/admin/users?q=a%00b", headers=world.admin)
+    assert search.status_code == 200 and search.get_json() == {"users": []}  # NUL dropped
+    response = world.browser.get("/register/a%00b", headers=world.rat)
+    assert response.status_code == 401, response.status_code
+
+
+def test_the_consoles_ladder_json_goes_through_the_same_reader(admin_browser: FlaskClient) -> None:
+    page = admin_browser.get("/admin/ladder")
+    assert page.status_code == 200
+    for text, message in (
+        ('{"levels": [{"acr": "\\ud800"}]}', "lone surrogates"),
+        ('{"levels": [{"acr": "a\\u0000"}]}', "NUL"),
+        ("[" * 5000 + "]" * 5000, "nested deeper"),
+        ("{bad", "not valid JSON"),
+    ):
+        response = admin_browser.post(
+            "/admin/ladder", data={"csrf_token": csrf_from(page.text), "ladder": text}
+        )
+        assert response.status_code == 400, (text[:20], response.status_code)
+        assert message in response.text, (text[:20], message)
