@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, overload
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -104,14 +104,16 @@ def response_uri(redirect_uri: str, params: list[tuple[str, str]]) -> str:
     exactly one ``code``, ``state`` and ``iss`` (RFC 9207 §2.4, docs/security.md
     case 52).
     """
-    parts = urlsplit(redirect_uri)
+    # Split by hand, so the part before the query stays exactly as registered
+    # (registration refuses fragments).
+    base, _, query = redirect_uri.partition("?")
     kept = [
         segment
-        for segment in parts.query.split("&")
+        for segment in query.split("&")
         if segment and unquote_plus(segment.partition("=")[0]) not in RESPONSE_PARAMETERS
     ]
     own = [(k, v) for k, v in params if k != "iss"] + [("iss", current_app.config["ISSUER"])]
-    return urlunsplit(parts._replace(query="&".join([*kept, urlencode(own)])))
+    return f"{base}?{'&'.join([*kept, urlencode(own)])}"
 
 
 def error_redirect(redirect_uri: str, error: str, description: str, state: str | None) -> Redirect:
