@@ -11,7 +11,6 @@ at the redirect URI.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -219,7 +218,7 @@ def _forged(app: Flask, claims: dict[str, Any], header: dict[str, Any] | None = 
 
 
 def _garbage(app: Flask, world: dict[str, Any], alices: str) -> dict[str, str]:
-    now = int(time.time())
+    now = clock.now()
     good = {"iss": ISSUER, "aud": "rp", "sub": str(world["alice"]), "iat": now, "exp": now + 60}
     header, payload, signature = alices.split(".")
     stranger = ECKey.generate_key("P-256", private=True)
