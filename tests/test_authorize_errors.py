@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
@@ -682,3 +682,93 @@ def test_raw_invalid_percent_encoding_never_gives_500(
             # The registered redirect URI, or (anonymous, valid request) the login page.
             allowed = (REDIRECT + "?",) if logged_in else (REDIRECT + "?", "/login?tx=")
             assert response.headers["Location"].startswith(allowed), query
+
+
+# -- case 52: iss whatever the registered redirect URI's query holds --------------------
+
+
+def _registered(actions: Actions, uri: str) -> str:
+    actions.create_user()
+    secret = actions.create_client("qrp", redirect_uris=[uri])
+    assert secret
+    return secret
+
+
+def _response_query(response: Any, uri: str) -> list[tuple[str, str]]:
+    assert response.status_code == 302, (response.status_code, response.text[:300])
+    location = response.headers["Location"]
+    parts, registered = urlsplit(location), urlsplit(uri)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        registered.scheme,
+        registered.netloc,
+        registered.path,
+    ), location
+    # the registered query is kept as registered, at the front
+    kept = [s for s in registered.query.split("&") if s.partition("=")[0] not in RESPONSE_KEYS]
+    assert parts.query.split("&")[: len(kept)] == kept, (location, kept)
+    return parse_qsl(parts.query, keep_blank_values=True)
+
+
+RESPONSE_KEYS = {"code", "state", "iss", "error", "error_description", "error_uri"}
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://rp.example.test/cb?dismiss=1",
+        "https://rp.example.test/cb?mississippi=iss%3D&kiss=iss=",
+        "https://rp.example.test/cb?a=1&b=&c",
+    ],
+)
+def test_iss_when_the_redirect_uris_query_merely_contains_iss(actions: Actions, uri: str) -> None:
+    secret = _registered(actions, uri)
+    actions.login()
+    verifier, challenge = pkce_pair()
+    params = _base("qrp", redirect_uri=uri, state="s1", code_challenge=challenge)
+    ok = _response_query(_get(actions, params), uri)
+    assert [v for k, v in ok if k == "iss"] == [ISSUER], ok
+    assert [v for k, v in ok if k == "state"] == ["s1"], ok
+    assert len([v for k, v in ok if k == "code"]) == 1, ok
+    code = dict(ok)["code"]
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": uri,
+        "code_verifier": verifier,
+    }
+    assert actions.token(data, auth=("qrp", secret)).status_code == 200
+    error = _response_query(
+        _get(actions, _base("qrp", redirect_uri=uri, state="s2", max_age="x")), uri
+    )
+    assert [v for k, v in error if k == "iss"] == [ISSUER], error
+    assert [v for k, v in error if k == "error"] == ["invalid_request"], error
+
+
+def test_the_ops_own_parameters_win_over_the_registered_query(actions: Actions) -> None:
+    """A registered URI carrying ``iss``, ``state``, ``code`` or ``error`` keys: the
+    response holds exactly one of each, the OP's (RFC 9207 §2.4); other keys stay."""
+    uri = (
+        "https://rp.example.test/cb?iss=https%3A%2F%2Fevil.example&keep=1"
+        "&state=registered&code=registered&error=registered&error_description=x&ISS=upper"
+    )
+    _registered(actions, uri)
+    actions.login()
+    ok = _response_query(_get(actions, _base("qrp", redirect_uri=uri, state="s1")), uri)
+    assert [v for k, v in ok if k == "iss"] == [ISSUER], ok
+    assert [v for k, v in ok if k == "state"] == ["s1"], ok
+    assert len([v for k, v in ok if k == "code"]) == 1 and ("code", "registered") not in ok, ok
+    assert "error" not in dict(ok), ok
+    assert ("keep", "1") in ok and ("ISS", "upper") in ok, ok
+    for extra in ({"max_age": "x"}, {"prompt": "none login"}):
+        error = _response_query(
+            _get(actions, _base("qrp", redirect_uri=uri, state="s2", **extra)), uri
+        )
+        assert [v for k, v in error if k == "iss"] == [ISSUER], error
+        assert [v for k, v in error if k == "error"] == ["invalid_request"], error
+        assert [v for k, v in error if k == "state"] == ["s2"], error
+        assert "code" not in dict(error), error
+    # without state, the registered state does not pass for the OP's
+    params = _base("qrp", redirect_uri=uri)
+    del params["state"]
+    ok = _response_query(_get(actions, params), uri)
+    assert "state" not in dict(ok), ok

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, overload
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
@@ -24,6 +23,7 @@ from provider import clock, policy
 from provider.flows import devices, step_up
 from provider.flows.assurance import events
 from provider.flows.clients import allowed_resources
+from provider.oidc import hints
 from provider.oidc.server import Subject
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
@@ -93,12 +93,36 @@ class AuthorizeError(Exception):
         self.description = description
 
 
+#: the parameters of an authorization response (RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207)
+RESPONSE_PARAMETERS = frozenset({"code", "state", "iss", "error", "error_description", "error_uri"})
+
+
+def response_uri(redirect_uri: str, params: list[tuple[str, str]]) -> str:
+    """``redirect_uri`` carrying the response ``params`` and ``iss`` in its query.
+
+    The registered URI's own query is kept as registered (RFC 6749 §3.1.2),
+    read by its *keys* (``?dismiss=1`` holds no ``iss``), except for a key the
+    response itself sets: the OP's own parameters win, so the client finds
+    exactly one ``code``, ``state`` and ``iss`` (RFC 9207 §2.4, docs/security.md
+    case 52).
+    """
+    # Split by hand, so the part before the query stays exactly as registered
+    # (registration refuses fragments).
+    base, _, query = redirect_uri.partition("?")
+    kept = [
+        segment
+        for segment in query.split("&")
+        if segment and unquote_plus(segment.partition("=")[0]) not in RESPONSE_PARAMETERS
+    ]
+    own = [(k, v) for k, v in params if k != "iss"] + [("iss", current_app.config["ISSUER"])]
+    return f"{base}?{'&'.join([*kept, urlencode(own)])}"
+
+
 def error_redirect(redirect_uri: str, error: str, description: str, state: str | None) -> Redirect:
     params = [("error", error), ("error_description", description)]
     if state:
         params.append(("state", state))
-    params.append(("iss", current_app.config["ISSUER"]))
-    return Redirect(add_params_to_uri(redirect_uri, params))
+    return Redirect(response_uri(redirect_uri, params))
 
 
 def _oauth_request(params: dict[str, str]) -> OAuth2Request:
@@ -114,6 +138,8 @@ class Validated:
     params: dict[str, str]
     redirect_uri: str
     state: str | None
+    #: the ``sub`` of a valid ``id_token_hint`` (see :func:`hint_outcome`)
+    hint_subject: str | None = None
 
 
 def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
@@ -182,7 +208,73 @@ def validate(multi: dict[str, list[str]]) -> Validated | ErrorPage | Redirect:
         grant.validate_authorization_request()
     except OAuth2Error as error:
         return error_redirect(redirect_uri, error.error, error.description or error.error, state)
-    return Validated(client=client, params=params, redirect_uri=redirect_uri, state=state)
+    hint_subject = None
+    if params.get("id_token_hint"):
+        try:
+            hint_subject = hints.hinted_subject(
+                params["id_token_hint"],
+                current_app.extensions["belay_keys"].public_key_set(),
+                current_app.config["ISSUER"],
+                client.client_id,
+            )
+        except hints.InvalidHint as exc:
+            return error_redirect(redirect_uri, "invalid_request", str(exc), state)
+    return Validated(
+        client=client,
+        params=params,
+        redirect_uri=redirect_uri,
+        state=state,
+        hint_subject=hint_subject,
+    )
+
+
+def hint_outcome(
+    validated: Validated,
+    *,
+    row: WebSession | None,
+    user: User | None,
+    tx: AuthorizeTransaction | None,
+    ensure_row: Any,
+) -> Outcome | None:
+    """What a valid ``id_token_hint`` naming someone other than the session's
+    user leads to (OIDC Core §3.1.2.1, docs/security.md case 52); ``None`` when
+    the hint names the session's user, or nobody is signed in yet (the usual
+    decision then asks for a login — or answers ``login_required`` to
+    ``prompt=none``).
+
+    - ``prompt=none``: ``login_required``;
+    - a login already happened during this transaction, and it was someone
+      else: ``login_required`` (the hinted user did not sign in);
+    - otherwise: the login page, for a new login (the hinted user is expected).
+    """
+    if validated.hint_subject is None or user is None or row is None:
+        return None
+    if str(user.id) == validated.hint_subject:
+        return None
+    prompts = set(validated.params.get("prompt", "").split())
+    relogged = tx is not None and row.sid != tx.baseline_sid
+    if "none" in prompts or relogged:
+        audit.record(
+            "authorize",
+            "refused",
+            user_id=user.id,
+            client_id=validated.client.client_id,
+            reason="id_token_hint names another user",
+        )
+        return error_redirect(
+            validated.redirect_uri,
+            "login_required",
+            "The signed-in user is not the one id_token_hint names.",
+            validated.state,
+        )
+    if tx is None:
+        tx = accounts.create_transaction(
+            ensure_row().id,
+            validated.client.client_id,
+            validated.params,
+            current_app.config["AUTHORIZE_TRANSACTION_TTL"],
+        )
+    return ShowLogin(tx.id, "id_token_hint names another user")
 
 
 #: The longest value /authorize accepts per parameter (docs/protocol.md): every
@@ -407,6 +499,9 @@ def evaluate(
             transaction_started_at=transaction_start(tx, row),
         )
 
+    hinted = hint_outcome(validated, row=row, user=user, tx=tx, ensure_row=ensure_row)
+    if hinted is not None:
+        return hinted
     try:
         decision = decide_for(session)
     except policy.RequirementError as exc:
@@ -519,7 +614,7 @@ def evaluate(
         acr=decision.acr,
         details={"amr": list(decision.amr)},
     )
-    location = response.headers["Location"]
-    if "iss=" not in urlsplit(location).query:
-        location = add_params_to_uri(location, [("iss", current_app.config["ISSUER"])])
-    return Redirect(location)
+    # Authlib appends its parameters (code, state) to the registered URI's query.
+    registered = parse_qsl(urlsplit(validated.redirect_uri).query, keep_blank_values=True)
+    added = parse_qsl(urlsplit(response.headers["Location"]).query, keep_blank_values=True)
+    return Redirect(response_uri(validated.redirect_uri, added[len(registered) :]))

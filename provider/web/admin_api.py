@@ -22,6 +22,7 @@ from provider.flows import admin as admin_flow
 from provider.storage import accounts
 from provider.storage import grants as token_store
 from provider.web.admin_openapi import openapi_document
+from provider.web.json_body import JSONBodyError, read_json
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
@@ -107,12 +108,14 @@ def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
             return _error(
                 400, "invalid_request", str(exc), {str(i): e for i, e in enumerate(exc.errors)}
             )
+        except JSONBodyError as exc:
+            return _error(exc.status, exc.error, exc.description, {"body": exc.description})
 
     return wrapped
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    data = read_json()
     if not isinstance(data, dict):
         raise admin_flow.AdminError({"body": "must be a JSON object"})
     return data
@@ -257,7 +260,9 @@ def get_user(actor: str, user_id: int) -> Response:
 @api_view
 def unlock_user(actor: str, user_id: int) -> Response:
     user = _user(user_id)
-    body = request.get_json(silent=True) if request.data else {}
+    body = read_json()
+    if body is None:
+        body = {}
     if not isinstance(body, dict):
         raise admin_flow.AdminError({"body": "must be a JSON object"})
     factor = body.get("factor")

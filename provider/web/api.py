@@ -24,6 +24,7 @@ from provider.oidc.server import sign_jwt
 from provider.storage.ladder import current_ladder
 from provider.storage.models import User
 from provider.web import session as web_session
+from provider.web.json_body import JSONBodyError, read_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/step-up")
 
@@ -83,7 +84,10 @@ def verify() -> Response:
     if signed_in is None:
         return _error(401, "login_required", "Sign in first.")
     row, user = signed_in
-    body = request.get_json(silent=True)
+    try:
+        body = read_json()
+    except JSONBodyError as exc:
+        return _error(exc.status, exc.error, exc.description)
     if not isinstance(body, dict) or not isinstance(body.get("method"), str):
         return _error(400, "invalid_request", 'Send a JSON object with "method" and its fields.')
     submitted = {k: v for k, v in body.items() if isinstance(v, str) and len(v) <= 4096}

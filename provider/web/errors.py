@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from provider.crypto import DataKeyError
 from provider.extensions import db
+from provider.storage.text_guard import UnstorableText
 
 __all__ = ["init_app"]
 
@@ -64,6 +65,15 @@ def init_app(app: Flask) -> None:
             413: "too_large",
         }
         return _respond(code, names.get(code, "error"), exc.description or exc.name)
+
+    @app.errorhandler(UnstorableText)
+    def unstorable_text(exc: UnstorableText) -> Any:
+        # docs/security.md case 53: NUL or a lone surrogate reached the database
+        # layer (refused before any statement ran): the client's input, a 400.
+        db.session.rollback()
+        return _respond(
+            400, "invalid_request", "Text must not contain NUL characters or invalid Unicode."
+        )
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError) -> Any:

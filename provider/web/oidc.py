@@ -19,6 +19,7 @@ from flask import (
 from provider import clock
 from provider.flows import authorize as flow
 from provider.flows import devices
+from provider.oidc import hints
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.oidc.server import user_claims
@@ -306,16 +307,14 @@ def logout() -> Any:
 
 
 def _client_from_id_token_hint(hint: str) -> str | None:
-    from joserfc import jwt
-    from joserfc.errors import JoseError
-
+    """The client an ID token of ours was issued to (provider/oidc/hints.py)."""
     try:
-        token = jwt.decode(hint, current_app.extensions["belay_keys"].public_key_set())
-    except (JoseError, ValueError, TypeError):
+        claims = hints.decode_id_token_hint(
+            hint,
+            current_app.extensions["belay_keys"].public_key_set(),
+            current_app.config["ISSUER"],
+        )
+    except hints.InvalidHint:
         return None
-    if token.claims.get("iss") != current_app.config["ISSUER"]:
-        return None
-    aud = token.claims.get("aud")
-    if isinstance(aud, list):
-        aud = aud[0] if len(aud) == 1 else None
-    return aud if isinstance(aud, str) else None
+    audiences = hints.audiences(claims)
+    return audiences[0] if len(audiences) == 1 else None

@@ -13,6 +13,7 @@ from provider.crypto import constant_time_equals, sha256_hex
 from provider.flows import registration as flow
 from provider.storage import accounts, audit
 from provider.storage.models import Client
+from provider.web.json_body import JSONBodyError, read_json
 
 bp = Blueprint("registration", __name__)
 
@@ -47,6 +48,13 @@ def _error(exc: flow.RegistrationError) -> Response:
     return _json({"error": exc.error, "error_description": exc.description}, 400)
 
 
+def _body_error(exc: JSONBodyError) -> Response:
+    """A body that is not acceptable JSON (provider/web/json_body.py) is
+    ``invalid_client_metadata`` (RFC 7591 §3.2.2); one too large, a 413."""
+    error = "invalid_client_metadata" if exc.status == 400 else exc.error
+    return _json({"error": error, "error_description": exc.description}, exc.status)
+
+
 def _uri(client: Client) -> str:
     return f"{current_app.config['ISSUER']}/register/{client.client_id}"
 
@@ -66,7 +74,9 @@ def register() -> Response:
         )
         return _invalid_token()
     try:
-        client, secret, access_token = flow.register(request.get_json(silent=True))
+        client, secret, access_token = flow.register(read_json())
+    except JSONBodyError as exc:
+        return _body_error(exc)
     except flow.RegistrationError as exc:
         return _error(exc)
     body = flow.client_metadata(client)
@@ -106,7 +116,9 @@ def update(client_id: str) -> Response:
     if isinstance(client, Response):
         return client
     try:
-        flow.update(client, request.get_json(silent=True))
+        flow.update(client, read_json())
+    except JSONBodyError as exc:
+        return _body_error(exc)
     except flow.RegistrationError as exc:
         return _error(exc)
     return _json({**flow.client_metadata(client), "registration_client_uri": _uri(client)}, 200)

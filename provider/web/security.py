@@ -1,8 +1,11 @@
-"""Response headers every page carries (docs/security.md case 38)."""
+"""Response headers every page carries (docs/security.md case 38), and the
+database-level guard against text no column may hold (case 53)."""
 
 from __future__ import annotations
 
 from flask import Flask, Response
+
+from provider.storage import text_guard
 
 __all__ = ["init_app"]
 
@@ -13,6 +16,8 @@ _CSP = (
 
 
 def init_app(app: Flask) -> None:
+    text_guard.install()
+
     @app.after_request
     def secure_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", _CSP)

@@ -24,6 +24,7 @@ from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
+from provider.web.json_body import JSONBodyError, read_json
 from provider.web.login import remember_browser
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
@@ -57,10 +58,10 @@ def _factor_error(exc: FactorError) -> Response:
 
 def _body() -> dict[str, Any]:
     try:
-        body = request.get_json(silent=True)
-    except Exception:  # deeply nested JSON raises RecursionError
-        body = None
-    if body is None and not request.get_data(cache=True):
+        body = read_json()
+    except JSONBodyError as exc:
+        raise _Refused(exc.status, exc.error, exc.description) from None
+    if body is None:
         return {}
     if not isinstance(body, dict):
         raise _Refused(400, "invalid_request", "Send a JSON object.")
