@@ -118,7 +118,7 @@ def audits(app: Flask, event: str) -> list[AuditEvent]:
 
 def stored(app: Flask) -> list[Passkey]:
     with app.app_context():
-        return list(db.session.scalars(db.select(Passkey)))
+        return list(db.session.scalars(db.select(Passkey).order_by(Passkey.id)))
 
 
 def tx_of(response: Any) -> str:
