@@ -11,6 +11,7 @@ not contain.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import subprocess
 from collections.abc import Iterator
@@ -211,6 +212,52 @@ def test_every_security_case_cited_exists_in_its_section() -> None:
         if (problems := problems_in(citation, cases))
     ]
     assert wrong == []
+
+
+# -- "Tested in" references ----------------------------------------------------------------
+
+#: Test files a helper branch adds that this branch may not have yet: a reference
+#: to one of them is checked once the file exists (delete the entry then).
+NOT_YET_MERGED = frozenset({"tests/test_attacker_model.py"})
+
+_TEST_REF = re.compile(r"`(tests/[\w/]+\.py)(?:::([\w*]+))?`|`(tests/[\w/]+)/`")
+
+
+def named_test_references() -> Iterator[tuple[str, str | None]]:
+    """(path, test name or None) for every ``tests/…`` the docs name."""
+    for path in markdown_files():
+        for match in _TEST_REF.finditer(path.read_text(encoding="utf-8")):
+            if match.group(3):
+                yield match.group(3) + "/", None
+            else:
+                yield match.group(1), match.group(2)
+
+
+def defined_tests(path: Path) -> set[str]:
+    return set(re.findall(r"^\s*(?:async\s+)?def\s+(\w+)", path.read_text(encoding="utf-8"), re.M))
+
+
+def test_every_tested_in_reference_exists() -> None:
+    """``tests/x.py::test_name`` in the docs: the file exists and defines that test
+    (a ``*`` in the name matches like a shell pattern, at least one test)."""
+    refs = list(named_test_references())
+    assert len([r for r in refs if r[0].startswith("tests/")]) > 100, "docs/security.md names tests"
+    missing = []
+    for file, name in refs:
+        where = ROOT / file
+        if file in NOT_YET_MERGED and not where.exists():
+            continue
+        if file.endswith("/"):
+            if not where.is_dir():
+                missing.append(f"{file}: no such directory")
+            continue
+        if not where.is_file():
+            missing.append(f"{file}: no such file")
+        elif name is not None:
+            names = defined_tests(where)
+            if not any(fnmatch.fnmatchcase(n, name) for n in names):
+                missing.append(f"{file}::{name}: no such test")
+    assert missing == []
 
 
 # -- docs/design.md -------------------------------------------------------------------------
