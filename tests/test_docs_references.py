@@ -416,3 +416,22 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
 )
 def test_slugs_follow_github(heading: str, slug: str) -> None:
     assert _slug(heading) == slug
+
+
+# -- the configuration table -------------------------------------------------------------
+
+
+def test_the_readme_documents_every_option_exactly_once() -> None:
+    """Each option of provider/config.py has one row in the README's table, with its
+    TOML key, and the table has no row for an option that does not exist."""
+    from provider.config import DEFAULTS
+
+    rows = re.findall(
+        r"^\| `BELAY_([A-Z0-9_]+)` \| `([a-z0-9_]+)` \|",
+        (ROOT / "README.md").read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    names = [name for name, _ in rows]
+    assert sorted(set(names)) == sorted(DEFAULTS), "one row per option, no other"
+    assert [n for n in set(names) if names.count(n) > 1] == []
+    assert [(n, key) for n, key in rows if key != n.lower()] == []
