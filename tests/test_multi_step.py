@@ -153,9 +153,14 @@ def test_replayed_steps_do_not_advance_the_sequence(
     code = pyotp.TOTP(totp).at(clock.now())
     after_one = actions.follow(_answer(actions, page, "totp", code=code))
     assert 'id="password-form"' in after_one.text
-    # The first answer replayed: the TOTP is no longer what this step asks for, and the
-    # code was used; the sequence does not move on and no code is issued.
-    replayed = actions.follow(_answer(actions, page, "totp", code=code))
+    # The first answer replayed as it was: its CSRF token rotated with the step
+    # (docs/security.md case 54), so it is refused outright.
+    stale = _answer(actions, page, "totp", code=code)
+    assert stale.status_code == 403
+    assert "code=" not in stale.headers.get("Location", "")
+    # Replayed with the current page's token: the TOTP is no longer what this step
+    # asks for, and the code was used; the sequence does not move on, no code.
+    replayed = actions.follow(_answer(actions, after_one, "totp", code=code))
     assert "code=" not in replayed.headers.get("Location", "")
     assert 'id="password-form"' in replayed.text
     clock.set_offset(31 + LIFETIME + 110)
