@@ -883,8 +883,9 @@ def _opt_bool(value: Any) -> bool | None:
 
 
 def dashboard(*, days: int = 7, now: int | None = None) -> dict[str, Any]:
-    """Step-ups by acr and by method, failures and lockouts per day, over the
-    last ``days`` days (UTC days, oldest first)."""
+    """Step-ups by acr and by method, failures and lockouts (factors that
+    locked: ``factor_locked`` rows) per day, over the last ``days`` days (UTC
+    days, oldest first)."""
     now = clock.now() if now is None else now
     today = now - now % 86400
     start = today - (days - 1) * 86400
@@ -903,8 +904,10 @@ def dashboard(*, days: int = 7, now: int | None = None) -> dict[str, Any]:
             step_ups[day] += 1
         if row.result == "failure":
             failures[day] += 1
-            if row.reason == "locked":
-                lockouts[day] += 1
+        if row.event == "factor_locked":
+            # one row per lock (provider/flows/assurance/lifecycle.py
+            # note_locked), not per refusal of an already locked factor
+            lockouts[day] += 1
     return {
         "days": labels,
         "since": start,
