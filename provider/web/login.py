@@ -265,16 +265,16 @@ def _lock_words(lock: lifecycle.LockState, label: str) -> str:
     if lock.method == "password":
         if lock.until is not None:
             return (
-                f"Your password is locked after too many wrong tries until "
+                f"Your password is locked after too many tries until "
                 f"{format_time(lock.until)}: try again after then, or ask an "
                 "administrator to unlock it sooner."
             )
         return (
-            "Your password is locked after too many wrong tries in a row: it stays "
+            "Your password is locked after too many tries in a row: it stays "
             "locked until an administrator unlocks it."
         )
     return (
-        f"Your {name} is locked after too many wrong tries: it works again only after "
+        f"Your {name} is locked after too many tries: it works again only after "
         "an administrator unlocks or resets it. Go back to see the other ways to "
         "confirm (a backup code, if you have some and this application accepts them)."
     )
