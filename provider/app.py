@@ -273,12 +273,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         return redirect(url_for("account.index"))
 
+    _note_locks(app)
     _purge_now_and_then(app)
 
     from provider.cli import register
 
     register(app)
     return app
+
+
+def _note_locks(app: Flask) -> None:
+    """As a request ends, the ``factor_locked`` audit row of each lock its failed
+    attempts caused (provider/flows/assurance/lifecycle.py ``note_pending_locks``)."""
+    import logging
+
+    from flask import Response, request
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from provider.flows.assurance import lifecycle
+
+    @app.after_request
+    def _note(response: Response) -> Response:
+        try:
+            lifecycle.note_pending_locks(ip=request.remote_addr)
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            logging.getLogger(__name__).warning(
+                "could not audit a factor lock: %s", type(exc).__name__
+            )
+        return response
 
 
 def _purge_now_and_then(app: Flask) -> None:

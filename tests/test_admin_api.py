@@ -254,3 +254,53 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     # It really ran: requests were answered, mostly past authentication.
     assert len(statuses) >= operations * 5
     assert sum(s < 300 for s in statuses) >= operations
+
+
+def test_client_resources_are_readable_and_settable_like_the_cli(
+    app: Flask, actions: Actions, api
+) -> None:
+    """RFC 8707 resources per client (docs/security.md case 56) through the
+    admin API: read, set, validated like ``belay client update --metadata``,
+    cleared; the console's client page shows them."""
+    api_uri = "https://api.example.test/"
+    created = api.post(
+        "/clients",
+        {"client_id": "shop", "redirect_uris": [actions.REDIRECT], "resources": [api_uri]},
+    )
+    assert created.status_code == 201, created.text
+    assert created.get_json()["client"]["resources"] == [api_uri]
+    assert api.get("/clients/shop").get_json()["client"]["resources"] == [api_uri]
+    # The resource is honoured at /authorize; another is refused.
+    allowed = actions.authorize("shop", resource=api_uri)
+    assert "error=" not in allowed.headers.get("Location", "")
+    other = "https://other.example.test/"
+    refused = actions.authorize("shop", resource=other)
+    assert "error=invalid_target" in refused.headers["Location"]
+
+    patched = api.patch("/clients/shop", {"resources": [api_uri, other, other]})
+    assert patched.status_code == 200, patched.text
+    assert patched.get_json()["client"]["resources"] == [api_uri, other]
+    assert "error=" not in actions.authorize("shop", resource=other).headers.get("Location", "")
+
+    for bad in ("https://api.example.test/", ["relative/path"], ["https://a.test/#frag"], [1]):
+        answer = api.patch("/clients/shop", {"resources": bad})
+        assert answer.status_code == 400, bad
+        assert set(answer.get_json()["errors"]) == {"resources"}
+    too_many = [f"https://r{i}.example.test/" for i in range(51)]
+    assert api.patch("/clients/shop", {"resources": too_many}).status_code == 400
+    assert api.get("/clients/shop").get_json()["client"]["resources"] == [api_uri, other]
+
+    with app.app_context():
+        from provider.storage import admin as store
+
+        change = store.audit_events(event="client_updated")[0]
+    assert change.details["by"] == "api:ops"
+    assert change.details["after"]["resources"] == [api_uri, other]
+
+    cleared = api.patch("/clients/shop", {"resources": None})
+    assert cleared.get_json()["client"]["resources"] == []
+    assert "error=invalid_target" in actions.authorize("shop", resource=api_uri).headers["Location"]
+    assert api.patch("/clients/shop", {"resources": []}).status_code == 200
+    assert api.get("/openapi.json").get_json()["components"]["schemas"]["Client"]["properties"][
+        "resources"
+    ]

@@ -68,3 +68,14 @@ def test_user_audit_simulate_stats_commands(runner, app: Flask, actions: Actions
     assert decision["outcome"] == "step_up" and decision["methods"] == ["totp"]
     stats = json.loads(runner.invoke(args=["stats"]).output)
     assert len(stats["days"]) == 7
+
+
+def test_client_show_lists_the_clients_resources(runner, app: Flask, actions: Actions) -> None:
+    api = "https://api.example.test/"
+    actions.create_client("rp", metadata={"resources": [api]})
+    assert json.loads(runner.invoke(args=["client", "show", "rp"]).output)["resources"] == [api]
+    cleared = runner.invoke(
+        args=["client", "update", "rp", "--metadata", json.dumps({"resources": None})]
+    )
+    assert cleared.exit_code == 0, cleared.output
+    assert json.loads(runner.invoke(args=["client", "show", "rp"]).output)["resources"] == []

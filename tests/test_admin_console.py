@@ -192,6 +192,32 @@ def test_every_console_post_needs_csrf(app: Flask, confirmed: Admin) -> None:
 # -- clients -----------------------------------------------------------------------
 
 
+def test_the_client_page_shows_its_resources_and_an_edit_keeps_them(
+    app: Flask, confirmed: Admin
+) -> None:
+    api = "https://api.example.test/"
+    confirmed.actions.create_client("shop", metadata={"resources": [api]})
+    page = confirmed.get("/admin/clients/shop")
+    listed = page.text.split('id="client-resources"')[1].split("</ul>")[0]
+    assert f"<code>{api}</code>" in listed
+    edited = confirmed.post(
+        "/admin/clients/shop/edit",
+        page,
+        name="Shop 2",
+        redirect_uris=confirmed.actions.REDIRECT,
+        client_type="confidential",
+        access_token_format="jwt",
+        grant_types=["authorization_code"],
+    )
+    assert edited.status_code == 302, edited.text[:800]
+    with app.app_context():
+        from provider.storage import accounts
+
+        assert accounts.get_client("shop").registration_metadata == {"resources": [api]}
+    confirmed.actions.create_client("plain")
+    assert "may not name a <code>resource</code>" in confirmed.get("/admin/clients/plain").text
+
+
 def test_create_edit_rotate_and_delete_a_client(app: Flask, confirmed: Admin) -> None:
     page = confirmed.get("/admin/clients")
     created = confirmed.post(

@@ -27,7 +27,13 @@ from provider.crypto import sha256_hex
 from provider.flows import authorize as authorize_flow
 from provider.flows import step_up
 from provider.flows.assurance import lifecycle
-from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, register_client
+from provider.flows.clients import (
+    GRANT_TYPES,
+    ClientRegistrationError,
+    allowed_resources,
+    checked_metadata,
+    register_client,
+)
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.storage import accounts, audit
@@ -81,6 +87,9 @@ CLIENT_FIELDS = (
     "is_admin",
     "grant_types",
     "id_token_signed_response_alg",
+    #: RFC 8707 resource values the client may name (docs/security.md case 56);
+    #: kept in its registration metadata, checked like ``--metadata`` in the CLI
+    "resources",
 )
 #: Audit events that record a successful step-up (the dashboard counts them).
 STEP_UP_EVENTS = ("step_up", "step_up_api", "confirm_access", "admin_step_up")
@@ -118,6 +127,7 @@ def client_to_dict(client: Client) -> dict[str, Any]:
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "has_secret": client.client_secret_hash is not None,
         "dynamically_registered": client.registration_access_token_hash is not None,
+        "resources": allowed_resources(client),
         "policy": dict(client.policy or {}),
         "created_at": client.created_at,
     }
@@ -185,6 +195,7 @@ def create_client(data: Mapping[str, Any], *, actor: str) -> tuple[Client, str |
             scope=_scope_with_admin("openid profile email offline_access", is_admin),
             client_policy=dict(policy_data) if policy_data else None,
             id_token_alg=values.get("id_token_signed_response_alg"),
+            metadata={"resources": values["resources"]} if values.get("resources") else None,
             actor=actor,
         )
     except ClientRegistrationError as exc:
@@ -284,6 +295,14 @@ def _checked_fields(
             )
         else:
             values["id_token_signed_response_alg"] = alg
+    if "resources" in data:
+        try:
+            # The CLI's own check (``--metadata``); null or [] lists none.
+            checked = checked_metadata({"resources": data["resources"] or []})
+        except ClientRegistrationError as exc:
+            errors["resources"] = str(exc)
+        else:
+            values["resources"] = checked["resources"]
     return values
 
 
@@ -344,6 +363,13 @@ def update_client(
         client.first_party = values["first_party"]
     if "id_token_signed_response_alg" in values:
         client.id_token_signed_response_alg = values["id_token_signed_response_alg"]
+    if "resources" in values:
+        metadata = {
+            k: v for k, v in (client.registration_metadata or {}).items() if k != "resources"
+        }
+        if values["resources"]:
+            metadata["resources"] = values["resources"]
+        client.registration_metadata = metadata
     client.is_admin = is_admin
     client.scope = _scope_with_admin(client.scope, is_admin)
     if public:
@@ -883,8 +909,9 @@ def _opt_bool(value: Any) -> bool | None:
 
 
 def dashboard(*, days: int = 7, now: int | None = None) -> dict[str, Any]:
-    """Step-ups by acr and by method, failures and lockouts per day, over the
-    last ``days`` days (UTC days, oldest first)."""
+    """Step-ups by acr and by method, failures and lockouts (factors that
+    locked: ``factor_locked`` rows) per day, over the last ``days`` days (UTC
+    days, oldest first)."""
     now = clock.now() if now is None else now
     today = now - now % 86400
     start = today - (days - 1) * 86400
@@ -903,8 +930,10 @@ def dashboard(*, days: int = 7, now: int | None = None) -> dict[str, Any]:
             step_ups[day] += 1
         if row.result == "failure":
             failures[day] += 1
-            if row.reason == "locked":
-                lockouts[day] += 1
+        if row.event == "factor_locked":
+            # one row per lock (provider/flows/assurance/lifecycle.py
+            # note_locked), not per refusal of an already locked factor
+            lockouts[day] += 1
     return {
         "days": labels,
         "since": start,

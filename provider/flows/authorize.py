@@ -10,7 +10,7 @@ error sent to the registered redirect URI with ``iss`` (RFC 9207).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, overload
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
@@ -74,6 +74,10 @@ class ShowStepUp:
     #: the user's methods as the decision saw them (the page reuses them while
     #: no factor has been checked since)
     enrolled: Sequence[policy.EnrolledMethod] = ()
+    #: locked methods that would reach the target were they unlocked, when
+    #: nothing unlocked does (``methods`` is then empty): the page explains the
+    #: recovery, and Cancel returns unmet_authentication_requirements
+    locked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -454,6 +458,53 @@ def _explicit_step_up(
     )
 
 
+@dataclass(frozen=True)
+class _Blocked:
+    target_acr: str | None
+    locked: tuple[str, ...]
+
+
+def _blocked_by_locks(
+    decision: policy.Decision,
+    enrolled: Sequence[policy.EnrolledMethod],
+    decide_for: Any,
+    session: policy.SessionState | None,
+) -> _Blocked | None:
+    """When the requirement is unmet only because factors are locked: the
+    target and the locked methods that would reach it. Never lowers the bar:
+    the decision with those factors unlocked is only read, never acted on."""
+    if (
+        not isinstance(decision, policy.Fail)
+        or decision.error != "unmet_authentication_requirements"
+        or session is None
+        or not any(m.locked for m in enrolled)
+    ):
+        return None
+    unlocked = [replace(m, locked=False) for m in enrolled]
+    would = decide_for(session, unlocked)
+    if not isinstance(would, policy.StepUp):
+        return None
+    locked_names = {m.method for m in enrolled if m.locked}
+    needed = tuple(m for m in would.methods if m in locked_names)
+    if not needed:
+        return None
+    return _Blocked(would.target_acr, needed)
+
+
+def transaction_for(
+    validated: Validated, tx: AuthorizeTransaction | None, ensure_row: Any
+) -> AuthorizeTransaction:
+    """This request's transaction, started now if it has none yet."""
+    if tx is not None:
+        return tx
+    return accounts.create_transaction(
+        ensure_row().id,
+        validated.client.client_id,
+        validated.params,
+        current_app.config["AUTHORIZE_TRANSACTION_TTL"],
+    )
+
+
 def evaluate(
     validated: Validated,
     *,
@@ -488,13 +539,16 @@ def evaluate(
     )
     now = clock.now()
 
-    def decide_for(state: policy.SessionState | None) -> policy.Decision:
+    def decide_for(
+        state: policy.SessionState | None,
+        methods: Sequence[policy.EnrolledMethod] | None = None,
+    ) -> policy.Decision:
         return decide_request(
             params,
             pol,
             ladder,
             state,
-            enrolled,
+            enrolled if methods is None else methods,
             now,
             transaction_started_at=transaction_start(tx, row),
         )
@@ -527,6 +581,30 @@ def evaluate(
         if replayed is not None:
             decision = replayed
     prompts = set(params.get("prompt", "").split())
+
+    blocked = (
+        _blocked_by_locks(decision, enrolled, decide_for, session)
+        if user is not None and row is not None and "none" not in prompts
+        else None
+    )
+    if blocked is not None:
+        # Only locked methods reach what the client asks: the bar stays, and the
+        # user sees why and how to recover rather than a bare error at the client
+        # (docs/security.md case 44).
+        tx = tx if tx is not None else transaction_for(validated, tx, ensure_row)
+        if not on_challenge_page:
+            audit.record(
+                "step_up_required",
+                "pending",
+                user_id=user.id if user else None,
+                client_id=client.client_id,
+                acr=blocked.target_acr,
+                reason="locked",
+                details={"methods": [], "locked": list(blocked.locked)},
+            )
+        return ShowStepUp(
+            tx.id, blocked.target_acr, (), "locked", enrolled=enrolled, locked=blocked.locked
+        )
 
     if isinstance(decision, policy.Fail):
         audit.record(

@@ -15,12 +15,21 @@ window doubling at each further lock up to ``lock_window_max``. Consecutive
 failures keep counting across windows; at ``failure_limit`` (at most 100, NIST
 SP 800-63B-4 §3.2.2) the factor stays locked until an unlock or a success
 elsewhere resets it.
+
+The request whose reservation *crosses* into a lock (the ``RETURNING`` value
+of that one atomic update is the threshold: exactly one request sees it,
+however many race) remembers a :class:`Crossing` for the rest of the request;
+a success of that attempt (:func:`reset`) takes it back, and whatever is left
+when the request ends is a lock, noted once by
+:func:`provider.flows.assurance.lifecycle.note_pending_locks` (its
+``factor_locked`` audit row). An ordinary failure costs no extra query.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g, has_app_context
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +37,17 @@ from provider import clock, observability
 from provider.extensions import db
 from provider.storage.models import FactorCounter
 
-__all__ = ["Limits", "Refused", "is_locked", "reserve", "reset", "state", "unlock"]
+__all__ = [
+    "Crossing",
+    "Limits",
+    "Refused",
+    "is_locked",
+    "reserve",
+    "reset",
+    "state",
+    "take_crossings",
+    "unlock",
+]
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,38 @@ class Refused:
     retry_after: int
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """An attempt that locks ``factor`` (a counter name) unless it succeeds:
+    for good (``for_good``: until an unlock) or a lock window of ``window``
+    seconds ending at ``until``."""
+
+    user_id: int
+    factor: str
+    failures: int
+    for_good: bool
+    until: int | None
+    window: int
+
+
+_PENDING = "belay_lock_crossings"
+
+
+def _pending() -> list[Crossing]:
+    if not has_app_context():
+        return []
+    pending: list[Crossing] = g.setdefault(_PENDING, [])
+    return pending
+
+
+def take_crossings() -> list[Crossing]:
+    """The locks this request's failed attempts caused (each once), emptied."""
+    if not has_app_context():
+        return []
+    pending: list[Crossing] = g.pop(_PENDING, [])
+    return pending
+
+
 def _ensure_row(user_id: int, factor: str) -> None:
     exists = db.session.scalar(
         db.select(FactorCounter.id).where(
@@ -136,8 +187,20 @@ def reserve(user_id: int, factor: str, limits: Limits) -> Refused | None:
             return Refused(locked=True, retry_after=wait)
         return Refused(locked=False, retry_after=wait)
     failures = int(row[0])
-    if failures == limits.hard_limit or limits.window_for(failures):
+    window = limits.window_for(failures)
+    if failures == limits.hard_limit or window:
         observability.factor_locked(factor)
+        for_good = failures >= limits.hard_limit
+        _pending().append(
+            Crossing(
+                user_id=user_id,
+                factor=factor,
+                failures=failures,
+                for_good=for_good,
+                until=None if for_good else now + window,
+                window=0 if for_good else window,
+            )
+        )
     # The reserved attempt counts as a failure until the caller resets it, so
     # the delay (or lock window) is already in force for concurrent requests;
     # reaching the hard limit is the lock (the WHERE above refuses from then on).
@@ -157,7 +220,10 @@ def reserve(user_id: int, factor: str, limits: Limits) -> Refused | None:
 
 
 def reset(user_id: int, factor: str) -> None:
-    """A success: the factor's own counter starts again (only that factor's)."""
+    """A success: the factor's own counter starts again (only that factor's),
+    and a lock the attempt would have caused is none."""
+    pending = _pending()
+    pending[:] = [c for c in pending if (c.user_id, c.factor) != (user_id, factor)]
     db.session.execute(
         update(FactorCounter)
         .where(

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 
 from provider.flows.admin import CLIENT_FIELDS, USER_FACTORS
-from provider.flows.clients import GRANT_TYPES
+from provider.flows.clients import GRANT_TYPES, MAX_RESOURCES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.policy import METHODS, POLICY_FIELDS
@@ -109,6 +109,14 @@ def _schemas() -> dict[str, Any]:
         "is_admin": {"type": "boolean"},
         "grant_types": {"type": "array", "items": {"enum": list(GRANT_TYPES)}},
         "id_token_signed_response_alg": {"enum": [*SUPPORTED_ALGS, None]},
+        "resources": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "format": "uri", "maxLength": 2000},
+            "maxItems": MAX_RESOURCES,
+            "description": "RFC 8707 resource values the client may name at /authorize and "
+            "/token (none unless listed); absolute URIs without a fragment. "
+            "null or [] lists none.",
+        },
     }
     assert set(client_props) == set(CLIENT_FIELDS)
     lifetime = {
@@ -166,6 +174,7 @@ def _schemas() -> dict[str, Any]:
                 "client_id": {"type": "string"},
                 **client_props,
                 "token_endpoint_auth_method": {"type": "string"},
+                "resources": {"type": "array", "items": {"type": "string"}},
                 "scope": {"type": "string"},
                 "has_secret": {"type": "boolean"},
                 "dynamically_registered": {"type": "boolean"},

@@ -23,7 +23,7 @@ from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import code_login, devices, step_up
 from provider.flows import login as login_flow
-from provider.flows.assurance import events
+from provider.flows.assurance import events, lifecycle
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
@@ -237,7 +237,10 @@ _HASHED_METHODS = frozenset({"pin", "password"})
 def _locked_factor_answer(method: str | None) -> Any:
     """A guess at one of this user's locked factors is answered at once: it would
     be refused unchecked anyway (a locked factor is neither offered nor hashed),
-    and the page need not read the request's policy to say so. None otherwise."""
+    and the page need not read the request's policy to say so. None otherwise.
+    The words are exact for the factor (its lock lapses, or it needs an
+    administrator); the challenge page behind the link lists what is offered
+    instead."""
     row = web_session.current_row()
     if row is None or row.user_id is None or not method:
         return None
@@ -245,17 +248,42 @@ def _locked_factor_answer(method: str | None) -> Any:
         factor = step_up.factors().get(method)
     except LookupError:
         return None
-    status = getattr(factor, "status", None)
-    if status is None or not getattr(status(row.user_id), "locked", False):
+    lock = lifecycle.lock_state(row.user_id, method)
+    if lock is None:
         return None
     return render_template(
         "error.html",
         title="That way of confirming is locked",
-        description=f"Your {factor.label} is locked after too many tries. Sign in with "
-        "another method to reset it, or ask an administrator.",
+        description=_lock_words(lock, str(factor.label)),
         error="locked",
         retry_url=url_for("login.challenge", tx=request.args.get("tx", "")),
     ), 401
+
+
+def _lock_words(lock: lifecycle.LockState, label: str) -> str:
+    name = label if label.isupper() else label[:1].lower() + label[1:]
+    if lock.method == "password":
+        if lock.until is not None:
+            return (
+                f"Your password is locked after too many tries until "
+                f"{format_time(lock.until)}: try again after then, or ask an "
+                "administrator to unlock it sooner."
+            )
+        return (
+            "Your password is locked after too many tries in a row: it stays "
+            "locked until an administrator unlocks it."
+        )
+    return (
+        f"Your {name} is locked after too many tries: it works again only after "
+        "an administrator unlocks or resets it. Go back to see the other ways to "
+        "confirm (a backup code, if you have some and this application accepts them)."
+    )
+
+
+def format_time(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @bp.route("/challenge", methods=["GET", "POST"])
@@ -334,14 +362,22 @@ def challenge() -> Any:
             if request.form.get("remember_device"):
                 remember_browser(response, tx, user, done.verified)
             return response
-    locked = [m.method for m in enrolled if m.locked]
+    locked = list(dict.fromkeys([*outcome.locked, *(m.method for m in enrolled if m.locked)]))
+    # A method locked by this very answer is no longer offered.
+    offered = [m for m in outcome.methods if m not in locked]
+    locks = [lifecycle.lock_state(user.id, m) or lifecycle.LockState(m, None) for m in locked]
     return (
         render_template(
             "challenge.html",
             tx=tx.id,
-            # A method locked by this very answer is no longer offered.
-            factors=factor_forms.offered(user.id, [m for m in outcome.methods if m not in locked]),
-            locked=locked,
+            factors=factor_forms.offered(user.id, offered),
+            offered=offered,
+            locks=locks,
+            # Only locked methods reach the target (docs/security.md case 44):
+            # the page explains the recovery; Cancel returns the error.
+            blocked=not offered and bool(locked),
+            backup_codes_too_weak=not offered
+            and any(m.method == "backup_code" and not m.locked for m in enrolled),
             target_acr=outcome.target_acr,
             reason=outcome.reason,
             error=error,

@@ -54,6 +54,7 @@ __all__ = [
     "REMOVABLE",
     "UNLOCKABLE",
     "Actor",
+    "LockState",
     "NotConfirmed",
     "Rejected",
     "begin_totp",
@@ -64,6 +65,9 @@ __all__ = [
     "generate_backup_codes",
     "hash_password",
     "import_totp",
+    "lock_state",
+    "note_locked",
+    "note_pending_locks",
     "password_problem",
     "register_passkey",
     "remove_factor",
@@ -419,9 +423,84 @@ def reset_factors(user: User, *, actor: Actor) -> list[str]:
 
 
 # -- locks ---------------------------------------------------------------------------
-# A factor locks itself after too many failures (provider/factors/attempts.py);
-# only an admin unlocks it here, or the user replaces it (a new PIN, a new TOTP
-# secret, new backup codes reset their own counters).
+# A factor locks itself after too many failures (provider/factors/attempts.py):
+# the one request whose attempt crossed the threshold (provider/storage/throttle.py)
+# notes the lock here once, as that request ends. Only an admin unlocks it here,
+# or the user replaces it (a new PIN, a new TOTP secret, new backup codes reset
+# their own counters).
+
+#: The method a failure counter belongs to (``totp_enrol``: the TOTP's setup).
+_COUNTER_METHOD = {
+    counter: method for method, counters in UNLOCKABLE.items() for counter in counters
+}
+
+
+def note_locked(crossing: throttle.Crossing, *, ip: str | None = None) -> bool:
+    """The ``factor_locked`` audit row of a lock ``crossing`` caused: the
+    method, the user, and whether it holds for good (until an unlock) or until
+    ``until`` (a password lock window of ``window`` seconds). False (no row)
+    when the attempt did not end in a lock after all (it succeeded, or the
+    factor was replaced meanwhile)."""
+    row = throttle.state(crossing.user_id, crossing.factor)
+    if row is None or int(row.failures) < crossing.failures:
+        return False
+    details: dict[str, Any] = {
+        "by": "throttle",
+        "counter": crossing.factor,
+        "failures": crossing.failures,
+        "for_good": crossing.for_good,
+    }
+    if not crossing.for_good:
+        details["until"] = crossing.until
+        details["window"] = crossing.window
+    audit.record(
+        "factor_locked",
+        "success",
+        user_id=crossing.user_id,
+        method=_COUNTER_METHOD.get(crossing.factor, crossing.factor),
+        reason="locked until an unlock" if crossing.for_good else "lock window",
+        ip=ip,
+        details=details,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class LockState:
+    """A locked factor as the user is told about it: ``until`` is the end of a
+    password lock window (it lapses by itself); None means until an
+    administrator unlocks or resets it (or the user replaces it)."""
+
+    method: str
+    until: int | None
+
+
+def lock_state(user_id: int, method: str) -> LockState | None:
+    """How ``method`` is locked for the user now, or None (not locked, or only
+    a short delay between tries)."""
+    if method == "password":
+        from provider.factors.attempts import state_of
+        from provider.flows.login import password_limits
+
+        state: Any = state_of(user_id, "password", password_limits())
+    else:
+        try:
+            status = getattr(_factor(method), "status", None)
+        except LookupError:
+            return None
+        if status is None:
+            return None
+        state = status(user_id)
+    if not getattr(state, "locked", False):
+        return None
+    retry_after = int(getattr(state, "retry_after", 0) or 0)
+    return LockState(method, clock.now() + retry_after if retry_after else None)
+
+
+def note_pending_locks(*, ip: str | None = None) -> int:
+    """Note every lock the current request's failed attempts caused (called
+    as each request ends); returns how many rows were written."""
+    return sum(note_locked(crossing, ip=ip) for crossing in throttle.take_crossings())
 
 
 def unlock(user: User, factor: str | None, *, actor: Actor) -> int:
