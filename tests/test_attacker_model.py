@@ -924,6 +924,9 @@ def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     freeze_clock(monkeypatch)
 
 
+# Passing, this takes well under a minute; failing, hypothesis shrinks for up to five
+# minutes and then reports what it has: the timeout must not cut that report off.
+@pytest.mark.timeout(600)
 def test_attacker_model(app: Flask) -> None:
     """docs/security.md case 46: whatever the attacker tries, section H holds."""
     run_state_machine_as_test(machine_for(app), settings=_budget())
