@@ -50,6 +50,15 @@ typecheck: $(TEST_STAMP)
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## make fuzz: the attacker-model state machine (docs/security.md case 46) with a long
+## budget, not run in CI: BELAY_FUZZ_EXAMPLES (default 2000) examples of
+## BELAY_FUZZ_STEPS (default 40) steps each
+.PHONY: fuzz
+fuzz: $(TEST_STAMP)
+	BELAY_FUZZ_EXAMPLES=$${BELAY_FUZZ_EXAMPLES:-2000} BELAY_FUZZ_STEPS=$${BELAY_FUZZ_STEPS:-40} \
+	  $(BIN)/pytest tests/test_attacker_model.py::test_attacker_model -q -p no:cacheprovider \
+	  --timeout=0 --hypothesis-show-statistics $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/artifacts
 

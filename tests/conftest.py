@@ -349,3 +349,56 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
     server = LiveServer(port, server_env(port)).start()
     yield server
     server.stop()
+
+
+def fresh_database(app: Flask) -> None:
+    """Empty the tables and make the signing keys again, as the ``app`` fixture does
+    before each test: for property tests that need a clean database per example
+    (tests/test_attacker_model.py)."""
+    _empty_tables(app)
+    with app.app_context():
+        from provider.oidc.keys import ensure_keys
+        from provider.storage import ladder
+
+        ladder.invalidate()
+        ensure_keys(app.extensions["belay_data_key"])
+        db.session.remove()
+
+
+def snapshot_tables(app: Flask) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table but ``settings``, to put back with
+    :func:`restore_tables` (a set-up made once, restored per example)."""
+    with app.app_context():
+        db.session.remove()
+        with db.engine.connect() as conn:
+            return {
+                table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+                for table in db.metadata.sorted_tables
+                if table.name != "settings"
+            }
+
+
+def restore_tables(app: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> None:
+    """Empty the tables and insert ``snapshot``'s rows again (on PostgreSQL the id
+    sequences move past them, so new rows do not collide)."""
+    _empty_tables(app)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for table in db.metadata.sorted_tables:
+                rows = snapshot.get(table.name)
+                if rows:
+                    conn.execute(table.insert(), rows)
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy import Integer
+
+                for table in db.metadata.sorted_tables:
+                    column = table.c.get("id")
+                    if column is not None and isinstance(column.type, Integer):
+                        conn.exec_driver_sql(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+        from provider.storage import ladder
+
+        ladder.invalidate()
+        db.session.remove()

@@ -1,0 +1,1020 @@
+"""The attacker model (docs/security.md case 46 and the invariants of section H).
+
+A hypothesis ``RuleBasedStateMachine`` plays someone who holds a *subset* of a
+victim's factors -- the password only; the password and the PIN; or the
+password and a copy of the victim's browser cookie jar with a remembered
+device -- and drives the real app over HTTP (the Flask test client) as such a
+person would: sign in, guess wrong (locking factors, honouring every
+``retry_after`` by moving the provider's clock), "Confirm access" on
+/account, try to enrol or remove factors (including a TOTP whose secret the
+attacker now knows), make backup codes, remember a browser, keep several
+/authorize transactions pending for clients with different policies, step up
+with what he holds, resume them, redeem codes, refresh tokens, use
+/api/step-up/*, open /admin.
+
+The victim (an admin) has a password, a PIN, an authenticator app and backup
+codes. After every step the invariants are computed from what the attacker
+*really* holds and really did, never from what the provider says:
+
+- no token's ``acr`` exceeds the strongest level reachable with the held
+  factors (the password, or password + PIN: ``1fa`` -- two knowledge factors
+  never make ``2fa``; the victim's remembered browser: ``2fa``, but only for
+  the client that remembers browsers and never for an explicit acr request);
+- a factor the attacker enrolled himself never counts: with only what he
+  holds, "Confirm access" (the gate to binding) is never granted and no
+  factor of the victim changes;
+- no token's ``auth_time`` is later than the last real event of a method its
+  client accepts, and ``max_age`` / ``prompt=login`` are met only by a real
+  event of such a method after the request (a replayed browser never is);
+- ``amr`` lists only methods performed in that session (a replayed method
+  only for the client that accepts remembered browsers);
+- the admin console stays closed.
+
+The actions read forms, CSRF tokens and offered methods from each response
+(they adapt to the pages, never assume today's exact answers).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from provider import clock
+from tests.conftest import Actions, fresh_database, pkce_pair, restore_tables, snapshot_tables
+
+ONE_FA = "urn:belay:acr:1fa"
+TWO_FA = "urn:belay:acr:2fa"
+PHR = "urn:belay:acr:phr"
+RANK = {ONE_FA: 1, TWO_FA: 2, PHR: 3, "urn:belay:acr:phrh": 4}
+
+VICTIM = "victim"
+PASSWORD = "victim's long password"
+PIN = "480975"
+ATTACKER_PIN = "739184"
+WRONG_PIN = "305861"
+
+#: The relying parties (all first-party, confidential): different policies.
+CLIENTS: dict[str, dict[str, Any]] = {
+    "one": {},
+    "two": {"minimum_acr": TWO_FA},
+    "phr": {"minimum_acr": PHR},
+    "remember": {"minimum_acr": TWO_FA, "remember_device_days": 30},
+    # Accepts only a second factor for step-up (a typed password never refreshes it).
+    "strict": {"step_up_methods": ["totp", "passkey"], "default_max_age": 600},
+    # A 6-digit PIN is too short for it.
+    "longpin": {
+        "step_up_methods": ["pin", "password"],
+        "min_pin_length": 8,
+        "default_max_age": 120,
+    },
+}
+
+#: Form ids of the factor forms -> the method they post.
+FORM_METHODS = {
+    "password-form": "password",
+    "pin-form": "pin",
+    "totp-form": "totp",
+    "backup-form": "backup_code",
+}
+
+#: Audit events that mean a factor of the victim changed.
+LIFECYCLE = {
+    "factor_enrolled",
+    "factor_removed",
+    "password_changed",
+    "backup_codes_generated",
+    "passkey_registered",
+}
+
+#: change_factor's removals -> the method removed.
+REMOVABLE = {"remove totp": "totp", "remove backup codes": "backup_code", "remove pin": "pin"}
+
+PROFILES = {
+    "password": frozenset({"password"}),
+    "password+pin": frozenset({"password", "pin"}),
+    "password+device": frozenset({"password", "device"}),
+}
+
+
+# -- reading pages ------------------------------------------------------------------
+
+
+def csrf_of(text: str) -> str | None:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    return html.unescape(match.group(1)) if match else None
+
+
+def form_ids(text: str) -> set[str]:
+    return set(re.findall(r'<form id="([^"]+)"', text))
+
+
+def form_action(text: str, form_id: str) -> str | None:
+    match = re.search(rf'<form id="{re.escape(form_id)}"[^>]*action="([^"]*)"', text)
+    return html.unescape(match.group(1)) if match else None
+
+
+def offered(text: str) -> dict[str, str]:
+    """method -> form id, for the factor forms a page offers."""
+    ids = form_ids(text)
+    return {method: fid for fid, method in FORM_METHODS.items() if fid in ids}
+
+
+def wait_seconds(response: Any) -> int:
+    """What the answer asks to wait before the next try (0: nothing said)."""
+    body = response.get_json(silent=True) if response.is_json else None
+    if isinstance(body, dict) and isinstance(body.get("retry_after"), int):
+        return int(body["retry_after"])
+    header = response.headers.get("Retry-After")
+    if header and header.isdigit() and response.status_code == 429:
+        return int(header)
+    match = re.search(r"(?:wait|again in) (\d+) seconds?", response.get_data(as_text=True))
+    return int(match.group(1)) if match else 0
+
+
+def callback_of(response: Any) -> dict[str, str] | None:
+    if response.status_code not in (302, 303):
+        return None
+    location = response.headers["Location"]
+    if not location.startswith(Actions.REDIRECT):
+        return None
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def tx_of(response: Any) -> str | None:
+    url = response.request.url if response.request is not None else ""
+    return parse_qs(urlsplit(url).query).get("tx", [None])[0]
+
+
+# -- the victim -----------------------------------------------------------------------
+
+
+@dataclass
+class Victim:
+    user_id: int
+    totp_secret: str
+    backup_codes: list[str]
+    client_secrets: dict[str, str]
+    device_cookie: str | None = None
+    device_at: int | None = None
+    #: the clock offset at the end of the set-up
+    offset: int = 0
+
+
+_offset = 0
+
+
+def advance(seconds: int) -> None:
+    """Move the provider's clock forward (how the attacker honours a wait)."""
+    global _offset
+    _offset += seconds
+    clock.set_offset(_offset)
+
+
+def reset_clock() -> None:
+    global _offset
+    _offset = 0
+    clock.set_offset(0)
+
+
+def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop the provider's clock at this instant (it moves only by :func:`advance`):
+    an example then replays exactly -- a second ticking by under load would make
+    a wait, a lifetime or a TOTP step differ, and hypothesis could not shrink."""
+    base = int(time.time())
+    monkeypatch.setattr(clock, "now", lambda: base + _offset)
+
+
+def set_up_victim(app: Flask, *, remember_device: bool) -> Victim:
+    """An admin with password, PIN, TOTP and backup codes, set up through the pages
+    in an order that works whatever "Confirm access" asks; optionally a browser
+    remembered for the client "remember" (the victim then signs out)."""
+    browser = Actions(app, app.test_client())
+    user_id = browser.create_user(VICTIM, PASSWORD, is_admin=True)
+    secrets = {
+        cid: browser.create_client(cid, client_policy=pol) or "" for cid, pol in CLIENTS.items()
+    }
+    assert browser.login(VICTIM, PASSWORD).status_code == 302
+
+    def account() -> Any:
+        page = browser.client.get("/account")
+        assert page.status_code == 200, page.text[:300]
+        if "password-change-form" not in form_ids(page.text):
+            # Confirm access with the strongest factor enrolled so far.
+            forms = offered(page.text)
+            advance(31)
+            if "totp" in forms:
+                data = {"method": "totp", "code": pyotp.TOTP(totp).at(clock.now())}
+            else:
+                data = {"method": "password", "password": PASSWORD}
+            confirmed = browser.client.post(
+                "/account/confirm", data={"csrf_token": csrf_of(page.text), **data}
+            )
+            assert confirmed.status_code == 302, confirmed.text[:500]
+            page = browser.client.get("/account")
+        assert "password-change-form" in form_ids(page.text), page.text[:800]
+        return page
+
+    totp = ""
+    page = account()
+    done = browser.client.post(
+        "/account/pin", data={"csrf_token": csrf_of(page.text), "pin": PIN, "pin_confirm": PIN}
+    )
+    assert done.status_code == 302, done.text[:500]
+    page = account()
+    started = browser.client.post("/account/totp/begin", data={"csrf_token": csrf_of(page.text)})
+    totp = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text).group(1)  # type: ignore[union-attr]
+    done = browser.client.post(
+        "/account/totp/confirm",
+        data={"csrf_token": csrf_of(started.text), "code": pyotp.TOTP(totp).at(clock.now())},
+    )
+    assert done.status_code == 302, done.text[:500]
+    page = account()
+    generated = browser.client.post(
+        "/account/backup-codes", data={"csrf_token": csrf_of(page.text)}
+    )
+    codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
+    assert len(codes) >= 5, generated.text[:500]
+    victim = Victim(user_id, totp, codes, secrets)
+    if remember_device:
+        _sign_out(browser)
+        assert browser.login(VICTIM, PASSWORD).status_code == 302
+        advance(31)
+        _verifier, challenge = pkce_pair()
+        page = browser.follow(
+            browser.authorize("remember", code_challenge=challenge, code_challenge_method="S256")
+        )
+        assert "totp-form" in form_ids(page.text), page.text[:500]
+        tx = tx_of(page)
+        done = browser.follow(
+            browser.client.post(
+                form_action(page.text, "totp-form") or f"/challenge?tx={tx}",
+                data={
+                    "csrf_token": csrf_of(page.text),
+                    "tx": tx,
+                    "method": "totp",
+                    "code": pyotp.TOTP(totp).at(clock.now()),
+                    "remember_device": "1",
+                },
+            )
+        )
+        assert callback_of(done) and "code" in callback_of(done), done.text[:300]  # type: ignore[operator]
+        cookie = browser.client.get_cookie("belay_device")
+        assert cookie is not None
+        victim.device_cookie = cookie.value
+        victim.device_at = clock.now()
+    _sign_out(browser)
+    victim.offset = _offset
+    return victim
+
+
+def victim_for(app: Flask, *, remember_device: bool) -> Victim:
+    """The victim's set-up, made once per app and kind, then restored from a
+    snapshot of the tables (an example costs a restore, not a set-up)."""
+    cache: dict[bool, tuple[dict[str, Any], Victim]] = app.extensions.setdefault(
+        "attacker_model_victims", {}
+    )
+    reset_clock()
+    if remember_device not in cache:
+        fresh_database(app)
+        victim = set_up_victim(app, remember_device=remember_device)
+        cache[remember_device] = (snapshot_tables(app), victim)
+        return victim
+    rows, victim = cache[remember_device]
+    restore_tables(app, rows)
+    advance(victim.offset)  # never before the set-up's own events
+    return victim
+
+
+def last_audit_id(app: Flask) -> int:
+    from provider.extensions import db
+    from provider.storage.models import AuditEvent
+
+    with app.app_context():
+        return int(db.session.scalar(db.select(db.func.max(AuditEvent.id))) or 0)
+
+
+def _sign_out(actions: Actions) -> None:
+    page = actions.client.get("/logout")
+    token = csrf_of(page.text)
+    actions.client.post("/logout", data={"csrf_token": token} if token else {})
+
+
+# -- the attacker ---------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    client_id: str
+    params: dict[str, str]
+    at: int
+    verifier: str
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return CLIENTS[self.client_id]
+
+    @property
+    def max_age(self) -> int | None:
+        if "max_age" in self.params:
+            return int(self.params["max_age"])
+        default = self.policy.get("default_max_age")
+        return int(default) if default is not None else None
+
+    @property
+    def explicit_acr(self) -> bool:
+        return RANK.get(self.params.get("acr_values", ONE_FA), 9) > 1
+
+
+@dataclass
+class Issued:
+    request: Request
+    claims: dict[str, Any]
+    at: int
+    #: amr values the attacker's session really performed when it was issued
+    performed_amr: frozenset[str]
+    how: str
+
+
+@dataclass
+class Attacker:
+    """The attacker's browser and bookkeeping; every action goes through the pages."""
+
+    app: Flask
+    victim: Victim
+    holds: frozenset[str]
+    client: FlaskClient = field(init=False)
+    actions: Actions = field(init=False)
+    #: (time, kind) of every real event: signin | password | pin
+    events: list[tuple[int, str]] = field(default_factory=list)
+    #: amr of the methods performed since the last sign-out
+    session_amr: set[str] = field(default_factory=set)
+    pending: list[Request] = field(default_factory=list)
+    pending_tx: list[str] = field(default_factory=list)
+    issued: list[Issued] = field(default_factory=list)
+    refresh_tokens: list[tuple[Issued, str]] = field(default_factory=list)
+    api_results: list[tuple[dict[str, Any], int, frozenset[str]]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    own_totp: str | None = None
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.client = self.app.test_client()
+        self.actions = Actions(self.app, self.client)
+        if "device" in self.holds:
+            assert self.victim.device_cookie
+            self.client.set_cookie("belay_device", self.victim.device_cookie, domain="localhost")
+
+    # -- bookkeeping ------------------------------------------------------------
+    def _event(self, kind: str) -> None:
+        self.events.append((clock.now(), kind))
+        self.session_amr.add({"signin": "pwd", "password": "pwd", "pin": "pin"}[kind])
+
+    def _accepts(self, request: Request | None, kind: str) -> bool:
+        if kind == "signin" or request is None:
+            return True
+        methods = request.policy.get("step_up_methods") or []
+        if kind == "password":
+            return not methods or "password" in methods
+        if kind == "pin":
+            min_len = request.policy.get("min_pin_length")
+            return (not methods or "pin" in methods) and (min_len is None or len(PIN) >= min_len)
+        return False
+
+    def _replay_counts(self, request: Request | None) -> bool:
+        return (
+            request is not None
+            and "device" in self.holds
+            and bool(request.policy.get("remember_device_days"))
+        )
+
+    def cap(self, request: Request | None) -> int:
+        if self._replay_counts(request) and request is not None and not request.explicit_acr:
+            return RANK[TWO_FA]
+        return RANK[ONE_FA]
+
+    # -- the protocol -------------------------------------------------------------
+    def _redeem(self, request: Request, callback: dict[str, str], how: str) -> None:
+        if "code" not in callback:
+            return
+        response = self.actions.exchange(
+            {**callback, "code_verifier": request.verifier},
+            request.client_id,
+            self.victim.client_secrets[request.client_id],
+        )
+        if response.status_code != 200:
+            return
+        body = response.get_json()
+        claims = self.actions.decode(body["id_token"])
+        issued = Issued(request, claims, clock.now(), frozenset(self.session_amr), how)
+        self.issued.append(issued)
+        self.log.append(
+            f"{how}: {request.client_id} {request.params} -> acr={claims.get('acr')} "
+            f"amr={claims.get('amr')}"
+        )
+        if body.get("refresh_token"):
+            self.refresh_tokens.append((issued, body["refresh_token"]))
+
+    def _outcome(self, request: Request, response: Any, how: str) -> None:
+        """A code goes to /token; a page asking for more keeps the transaction pending."""
+        callback = callback_of(response)
+        if callback is not None:
+            self._redeem(request, callback, how)
+            self._forget(request)
+            return
+        tx = tx_of(response)
+        if response.status_code in (200, 401, 429) and tx and request not in self.pending:
+            self.pending.append(request)
+            self.pending_tx.append(tx)
+
+    def _forget(self, request: Request) -> None:
+        if request in self.pending:
+            i = self.pending.index(request)
+            del self.pending[i]
+            del self.pending_tx[i]
+
+    def authorize(self, client_id: str, extra: dict[str, str]) -> None:
+        verifier, challenge = pkce_pair()
+        params = {"code_challenge": challenge, "code_challenge_method": "S256", **extra}
+        request = Request(client_id, dict(extra), clock.now(), verifier)
+        response = self.actions.follow(self.actions.authorize(client_id, **params))
+        self._outcome(request, response, f"authorize {client_id}")
+
+    def sign_in(self, password: str = PASSWORD, tx: str | None = None) -> Any:
+        page = self.client.get("/login" + (f"?tx={tx}" if tx else ""))
+        token = csrf_of(page.text)
+        if token is None or "login-form" not in form_ids(page.text):
+            return page
+        response = self.client.post(
+            form_action(page.text, "login-form") or "/login" + (f"?tx={tx}" if tx else ""),
+            data={"csrf_token": token, "username": VICTIM, "password": password},
+        )
+        if response.status_code in (302, 303) and password == PASSWORD:
+            self._event("signin")
+        return response
+
+    def sign_out(self) -> None:
+        _sign_out(self.actions)
+        self.session_amr.clear()
+
+    def _field_values(self, method: str, right: bool) -> dict[str, str] | None:
+        """What the attacker types for ``method``; None when he cannot type it."""
+        now = clock.now()
+        if method == "password":
+            return {"password": PASSWORD if right else "not the password"}
+        if method == "pin":
+            if right:
+                return {"pin": PIN} if "pin" in self.holds else None
+            return {"pin": WRONG_PIN}
+        if method == "totp":
+            if right:
+                return {"code": pyotp.TOTP(self.own_totp).at(now)} if self.own_totp else None
+            valid = {pyotp.TOTP(self.victim.totp_secret).at(now + d) for d in (-60, -30, 0, 30, 60)}
+            guess = next(
+                f"{n:06d}" for n in range(123456, 999999, 97531) if f"{n:06d}" not in valid
+            )
+            return {"code": guess}
+        if method == "backup_code":
+            if right:
+                return None
+            code = self.victim.backup_codes[0][::-1]
+            return {"code": code if code not in self.victim.backup_codes else "zzzz-zzzz-zz"}
+        return None
+
+    def _record_success(self, method: str, right: bool) -> None:
+        if right and method in ("password", "pin"):
+            self._event(method)
+
+    # -- the step-up API ------------------------------------------------------------
+    def api_verify(self, method: str, right: bool) -> Any:
+        listed = self.client.get("/api/step-up/methods")
+        if listed.status_code != 200:
+            return listed
+        values = self._field_values(method, right)
+        if values is None:
+            return None
+        token = listed.get_json().get("csrf_token", "")
+        response = self.client.post(
+            "/api/step-up/verify",
+            json={"method": method, **values},
+            headers={"X-CSRF-Token": token},
+        )
+        if response.status_code == 200:
+            self._record_success(method, right)
+            self.api_results.append((response.get_json(), clock.now(), frozenset(self.session_amr)))
+        return response
+
+    # -- "Confirm access" and the account page -------------------------------------
+    def confirm_access(self, method: str, right: bool) -> Any:
+        page = self.client.get("/account")
+        if page.status_code != 200:
+            return page
+        self._check_account(page)
+        forms = offered(page.text)
+        values = self._field_values(method, right)
+        if method not in forms or values is None:
+            return page
+        response = self.client.post(
+            form_action(page.text, forms[method]) or "/account/confirm",
+            data={"csrf_token": csrf_of(page.text), "method": method, **values},
+        )
+        if response.status_code in (302, 303):
+            self._record_success(method, right)
+        self._check_account(self.client.get("/account"))
+        return response
+
+    def _check_account(self, page: Any) -> None:
+        if page.status_code == 200 and "password-change-form" in form_ids(page.text):
+            self.violations.append(
+                "/account let the attacker change sign-in methods (Confirm access granted "
+                f"with only {sorted(self.holds)})"
+            )
+
+    def change_factor(self, what: str) -> None:
+        page = self.client.get("/account")
+        if page.status_code != 200:
+            return
+        self._check_account(page)
+        token = csrf_of(page.text)
+        data: dict[str, str] = {"csrf_token": token or ""}
+        if what == "totp":
+            started = self.client.post("/account/totp/begin", data=data)
+            found = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.get_data(as_text=True))
+            if found is None:
+                return
+            secret = found.group(1)
+            confirmed = self.client.post(
+                "/account/totp/confirm",
+                data={
+                    "csrf_token": csrf_of(started.text) or "",
+                    "code": pyotp.TOTP(secret).at(clock.now()),
+                },
+            )
+            if confirmed.status_code in (302, 303):
+                self.own_totp = secret  # he can now type codes of "the victim's" TOTP
+        elif what == "pin":
+            self.client.post(
+                "/account/pin", data={**data, "pin": ATTACKER_PIN, "pin_confirm": ATTACKER_PIN}
+            )
+        elif what == "backup_codes":
+            self.client.post("/account/backup-codes", data=data)
+        elif what == "password":
+            self.client.post(
+                "/account/password",
+                data={
+                    **data,
+                    "password": "attacker's password",
+                    "password_confirm": "attacker's password",
+                },
+            )
+        else:
+            self.client.post(f"/account/{REMOVABLE[what]}/remove", data=data)
+        self._check_lifecycle()
+
+    def _check_lifecycle(self) -> None:
+        from provider.extensions import db
+        from provider.storage.models import AuditEvent
+
+        with self.app.app_context():
+            rows = db.session.scalars(
+                db.select(AuditEvent).where(
+                    AuditEvent.user_id == self.victim.user_id,
+                    AuditEvent.event.in_(LIFECYCLE),
+                    AuditEvent.result == "success",
+                    AuditEvent.id > self.audit_mark,
+                )
+            ).all()
+            if rows:
+                self.violations.append(
+                    "a factor of the victim changed: "
+                    + ", ".join(f"{r.event}({r.method})" for r in rows)
+                )
+
+    # -- the challenge page, transactions ---------------------------------------------
+    def resume(self, index: int, method: str, right: bool, remember: bool) -> Any:
+        """Resume a pending transaction; step up with ``method`` when offered.
+        Returns the answer to the step-up (None when none was posted)."""
+        if not self.pending:
+            return None
+        index %= len(self.pending)
+        request, tx = self.pending[index], self.pending_tx[index]
+        response = self.actions.follow(self.client.get(f"/authorize/resume?tx={tx}"))
+        how = f"resume {request.client_id}"
+        posted = None
+        if callback_of(response) is None and "login-form" in form_ids(
+            response.get_data(as_text=True)
+        ):
+            response = self.actions.follow(self.sign_in(tx=tx_of(response) or tx))
+            how += " after sign-in"
+        elif callback_of(response) is None and response.status_code == 200:
+            forms = offered(response.text)
+            values = self._field_values(method, right)
+            if method in forms and values is not None:
+                data = {
+                    "csrf_token": csrf_of(response.text) or "",
+                    "tx": tx_of(response) or tx,
+                    "method": method,
+                    **values,
+                }
+                if remember and 'name="remember_device"' in response.text:
+                    data["remember_device"] = "1"
+                posted = self.client.post(
+                    form_action(response.text, forms[method]) or f"/challenge?tx={tx}", data=data
+                )
+                if posted.status_code in (302, 303):
+                    self._record_success(method, right)
+                response = self.actions.follow(posted)
+                how += f" after {method}"
+        if callback_of(response) is not None:
+            self._redeem(request, callback_of(response) or {}, how)
+            self._forget(request)
+        elif response.status_code >= 400 and response.status_code not in (401, 429):
+            self._forget(request)
+        return posted
+
+    def lock(self, method: str, channel: str, guesses: int) -> None:
+        """Up to ``guesses`` wrong guesses at ``method`` that the provider checks,
+        honouring every wait it asks for; stops when the method is refused for
+        good or no longer offered."""
+        checked = 0
+        for _ in range(4 * guesses + 4):
+            if checked >= guesses:
+                return
+            if channel == "api":
+                response = self.api_verify(method, right=False)
+            elif channel == "confirm":
+                response = self.confirm_access(method, right=False)
+            else:
+                response = self.resume(0, method, right=False, remember=False)
+            if response is None:
+                return
+            wait = wait_seconds(response)
+            if wait:
+                advance(wait)
+            elif response.status_code == 401:
+                checked += 1
+            else:
+                return  # locked for good, or not offered (any more)
+
+    def refresh(self, index: int) -> None:
+        if not self.refresh_tokens:
+            return
+        index %= len(self.refresh_tokens)
+        issued, token = self.refresh_tokens[index]
+        cid = issued.request.client_id
+        response = self.actions.token(
+            {"grant_type": "refresh_token", "refresh_token": token},
+            auth=(cid, self.victim.client_secrets[cid]),
+        )
+        if response.status_code != 200:
+            return
+        body = response.get_json()
+        self.refresh_tokens[index] = (issued, body.get("refresh_token") or token)
+        if body.get("id_token"):
+            claims = self.actions.decode(body["id_token"])
+            self.issued.append(
+                Issued(issued.request, claims, clock.now(), issued.performed_amr, "refresh")
+            )
+
+    def open_admin(self, method: str | None) -> None:
+        page = self.client.get("/admin/")
+        self._check_admin(page)
+        if method is None or page.status_code == 200:
+            return
+        forms = offered(page.get_data(as_text=True))
+        values = self._field_values(method, right=True)
+        if method not in forms or values is None:
+            return
+        posted = self.client.post(
+            form_action(page.text, forms[method]) or "/admin/confirm",
+            data={"csrf_token": csrf_of(page.text) or "", "method": method, **values},
+        )
+        if posted.status_code in (302, 303):
+            self._record_success(method, True)
+        self._check_admin(self.client.get("/admin/"))
+
+    def _check_admin(self, page: Any) -> None:
+        if page.status_code == 200:
+            self.violations.append(f"/admin opened for an attacker holding {sorted(self.holds)}")
+
+    # -- the invariants -------------------------------------------------------------
+    def token_violations(self) -> list[str]:
+        found = list(self.violations)
+        for issued in self.issued:
+            found.extend(
+                self._judge(
+                    issued.request, issued.claims, issued.at, issued.performed_amr, issued.how
+                )
+            )
+        for body, at, performed in self.api_results:
+            found.extend(self._judge(None, body, at, performed, "api/step-up/verify"))
+        return found
+
+    def _judge(
+        self,
+        request: Request | None,
+        claims: dict[str, Any],
+        at: int,
+        performed: frozenset[str],
+        how: str,
+    ) -> list[str]:
+        where = f"{how} ({request.client_id}, {request.params})" if request else how
+        problems = []
+        acr = claims.get("acr")
+        if RANK.get(acr, 99) > self.cap(request):  # type: ignore[arg-type]
+            problems.append(f"{where}: acr={acr} with only {sorted(self.holds)}")
+        accepted = [t for t, kind in self.events if t <= at and self._accepts(request, kind)]
+        latest = max(accepted, default=None)
+        if self._replay_counts(request) and self.victim.device_at is not None:
+            latest = max(latest or 0, self.victim.device_at)
+        auth_time = claims.get("auth_time")
+        if not isinstance(auth_time, int) or latest is None or auth_time > latest:
+            problems.append(
+                f"{where}: auth_time={auth_time} but the last real event it accepts is {latest}"
+            )
+        if request is not None:
+            # max_age and prompt=login: met only by a real event the client accepts
+            # (a new sign-in or a factor typed again), never by a replay.
+            wanted = []
+            if request.max_age is not None:
+                wanted.append((request.at - request.max_age, f"max_age={request.max_age}"))
+            if request.params.get("prompt") == "login":
+                wanted.append((request.at, "prompt=login"))
+            for since, what in wanted:
+                if not any(t >= since for t in accepted):
+                    problems.append(
+                        f"{where}: {what} met without a real event it accepts since {since}"
+                    )
+        allowed = {"pwd"} | (set(performed) & {"pin"})
+        if self._replay_counts(request) and not (request and request.explicit_acr):
+            allowed |= {"otp", "mfa"}
+        extra = set(claims.get("amr") or []) - allowed
+        if extra:
+            problems.append(
+                f"{where}: amr={claims.get('amr')} lists {sorted(extra)} never performed"
+            )
+        return problems
+
+    #: the last audit row of the victim's set-up
+    audit_mark: int = 0
+
+
+def assert_holds(attacker: Attacker) -> None:
+    problems = attacker.token_violations()
+    assert not problems, "\n".join([*problems, "-- what the attacker got:", *attacker.log])
+
+
+# -- the state machine ------------------------------------------------------------------
+
+
+def _chosen(variable: str, known: dict[str, Any]) -> list[str]:
+    """The profiles or clients a run explores: all, or those listed (comma
+    separated) in the environment variable, to aim a long run at one seam."""
+    wanted = [v.strip() for v in os.environ.get(variable, "").split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in known]
+    if unknown:
+        raise ValueError(f"{variable}: unknown {unknown}; known: {sorted(known)}")
+    return wanted or sorted(known)
+
+
+EXTRA_PARAMS: st.SearchStrategy[dict[str, str]] = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "max_age": st.sampled_from(["0", "60", "3600"]),
+            "acr_values": st.sampled_from([ONE_FA, TWO_FA, PHR]),
+            "prompt": st.just("login"),
+        },
+    ),
+)
+STEP_METHODS = st.sampled_from(["password", "pin", "totp", "backup_code"])
+
+
+class AttackerMachine(RuleBasedStateMachine):
+    """Built by :func:`machine_for`, which binds the app."""
+
+    app: Flask
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attacker: Attacker | None = None
+
+    @initialize(profile=st.sampled_from(_chosen("BELAY_ATTACKER_PROFILES", PROFILES)))
+    def set_up(self, profile: str) -> None:
+        holds = PROFILES[profile]
+        victim = victim_for(self.app, remember_device="device" in holds)
+        self.attacker = Attacker(self.app, victim, holds)
+        self.attacker.audit_mark = last_audit_id(self.app)
+        self.attacker.sign_in()
+
+    @property
+    def a(self) -> Attacker:
+        assert self.attacker is not None
+        return self.attacker
+
+    @rule(right=st.booleans())
+    def sign_in(self, right: bool) -> None:
+        self.a.sign_in(PASSWORD if right else "a guess at the password")
+
+    @rule()
+    def sign_out(self) -> None:
+        self.a.sign_out()
+
+    @rule(
+        methods=st.sampled_from(
+            [("pin", "totp", "backup_code"), ("totp",), ("backup_code",), ("pin",)]
+        ),
+        channel=st.sampled_from(["api", "confirm"]),
+        guesses=st.sampled_from([12, 3]),
+    )
+    def guess_wrong(self, methods: tuple[str, ...], channel: str, guesses: int) -> None:
+        """Wrong guesses (the challenge page gets them through ``resume``)."""
+        for method in methods:
+            self.a.lock(method, channel, guesses)
+
+    @rule(method=STEP_METHODS, right=st.booleans())
+    def confirm_access(self, method: str, right: bool) -> None:
+        self.a.confirm_access(method, right)
+
+    @rule(what=st.sampled_from(["totp", "pin", "backup_codes", "password", *REMOVABLE]))
+    def change_factor(self, what: str) -> None:
+        self.a.change_factor(what)
+
+    @rule(client_id=st.sampled_from(_chosen("BELAY_ATTACKER_CLIENTS", CLIENTS)), extra=EXTRA_PARAMS)
+    def authorize(self, client_id: str, extra: dict[str, str]) -> None:
+        self.a.authorize(client_id, extra)
+
+    @rule(extra=EXTRA_PARAMS)
+    def probe_clients(self, extra: dict[str, str]) -> None:
+        """One transaction per client, same parameters (kept pending when asked for more)."""
+        for client_id in _chosen("BELAY_ATTACKER_CLIENTS", CLIENTS):
+            self.a.authorize(client_id, extra)
+
+    @rule(index=st.integers(0, 5), method=STEP_METHODS, right=st.booleans(), remember=st.booleans())
+    def resume(self, index: int, method: str, right: bool, remember: bool) -> None:
+        self.a.resume(index, method, right, remember)
+
+    @rule(method=STEP_METHODS, right=st.booleans())
+    def step_up_api(self, method: str, right: bool) -> None:
+        response = self.a.api_verify(method, right)
+        if response is not None and wait_seconds(response):
+            advance(wait_seconds(response))
+
+    @rule(index=st.integers(0, 5))
+    def refresh(self, index: int) -> None:
+        self.a.refresh(index)
+
+    @rule(method=st.sampled_from([None, "password", "pin"]))
+    def open_admin(self, method: str | None) -> None:
+        self.a.open_admin(method)
+
+    @rule(seconds=st.sampled_from([31, 301, 901, 3601, 86401]))
+    def wait(self, seconds: int) -> None:
+        advance(seconds)
+
+    @invariant()
+    def assurance_holds(self) -> None:
+        if self.attacker is None:
+            return
+        assert_holds(self.a)
+
+    def teardown(self) -> None:
+        reset_clock()
+
+
+def machine_for(app: Flask) -> type[AttackerMachine]:
+    return type("BoundAttackerMachine", (AttackerMachine,), {"app": app})
+
+
+def _budget() -> settings:
+    examples = int(os.environ.get("BELAY_FUZZ_EXAMPLES", "40"))
+    steps = int(os.environ.get("BELAY_FUZZ_STEPS", "20"))
+    # One bug, shrunk, is the report: hunting for others after it, or explaining it
+    # by coverage, only costs time.
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    )
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    freeze_clock(monkeypatch)
+
+
+# Passing, this takes well under a minute; failing, hypothesis shrinks for up to five
+# minutes and then reports what it has: the timeout must not cut that report off.
+@pytest.mark.timeout(600)
+def test_attacker_model(app: Flask) -> None:
+    """docs/security.md case 46: whatever the attacker tries, section H holds."""
+    run_state_machine_as_test(machine_for(app), settings=_budget())
+
+
+# -- the sequences found, as plain regression tests -----------------------------------
+
+
+def _attacker(app: Flask, profile: str) -> Attacker:
+    victim = victim_for(app, remember_device="device" in PROFILES[profile])
+    attacker = Attacker(app, victim, PROFILES[profile])
+    attacker.audit_mark = last_audit_id(app)
+    attacker.sign_in()
+    return attacker
+
+
+@pytest.mark.parametrize("channel", ["api", "confirm", "challenge"])
+def test_locking_the_totp_does_not_open_binding_nor_2fa(app: Flask, channel: str) -> None:
+    """docs/security.md cases 44-46, the review's attack: a password-only attacker
+    locks the victim's TOTP (and backup codes) by wrong codes, confirms access
+    with the password,
+    binds his own authenticator and would then get 2fa tokens and the console."""
+    attacker = _attacker(app, "password")
+    if channel == "challenge":
+        attacker.authorize("two", {})
+        assert attacker.pending, "a 2fa client asks the password-only session to step up"
+    attacker.lock("totp", channel, 30)
+    attacker.lock("backup_code", channel, 30)
+    attacker.confirm_access("password", right=True)
+    attacker.change_factor("totp")
+    advance(31)
+    attacker.authorize("two", {})
+    attacker.resume(0, "totp", right=True, remember=False)
+    attacker.open_admin("totp")
+    attacker.open_admin(None)
+    assert_holds(attacker)
+    assert attacker.own_totp is None, "the attacker saw a new TOTP secret to bind"
+
+
+def test_password_and_pin_never_make_2fa(app: Flask) -> None:
+    """docs/security.md case 46: two knowledge factors stay 1fa, even after the
+    second factors are locked."""
+    attacker = _attacker(app, "password+pin")
+    attacker.lock("totp", "api", 30)
+    attacker.lock("backup_code", "api", 30)
+    attacker.confirm_access("pin", right=True)
+    attacker.confirm_access("password", right=True)
+    attacker.change_factor("remove totp")
+    attacker.authorize("two", {})
+    attacker.resume(0, "pin", right=True, remember=True)
+    attacker.api_verify("pin", right=True)
+    attacker.open_admin("pin")
+    assert_holds(attacker)
+
+
+def test_a_replay_does_not_meet_a_parallel_max_age(app: Flask) -> None:
+    """docs/security.md case 47: tx1 asks max_age=0; tx2, for the client that
+    remembers browsers, replays the copied device; resuming tx1 must still ask
+    for a real event."""
+    attacker = _attacker(app, "password+device")
+    advance(5)
+    attacker.authorize("one", {"max_age": "0"})
+    assert attacker.pending, "max_age=0 asks for a new event"
+    advance(5)
+    attacker.authorize("remember", {})
+    advance(5)
+    attacker.resume(0, "none", right=False, remember=False)
+    assert_holds(attacker)
+
+
+def test_a_replay_is_not_in_other_clients_amr(app: Flask) -> None:
+    """docs/security.md case 47: the replayed TOTP counts for "remember" only; a
+    client that does not accept remembered browsers never sees it in amr."""
+    attacker = _attacker(app, "password+device")
+    attacker.authorize("remember", {})
+    attacker.authorize("one", {})
+    attacker.authorize("two", {})
+    assert_holds(attacker)
+    assert any(i.request.client_id == "one" for i in attacker.issued)
+
+
+def test_a_password_typed_elsewhere_does_not_refresh_a_strict_client(app: Flask) -> None:
+    """docs/security.md case 48: "strict" accepts only TOTP/passkey for
+    freshness; a password re-entered for another client's max_age does not
+    meet strict's default_max_age."""
+    attacker = _attacker(app, "password")
+    advance(700)
+    attacker.authorize("one", {"max_age": "0"})
+    attacker.resume(0, "password", right=True, remember=False)
+    attacker.authorize("strict", {})
+    assert_holds(attacker)
