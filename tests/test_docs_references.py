@@ -216,10 +216,6 @@ def test_every_security_case_cited_exists_in_its_section() -> None:
 
 # -- "Tested in" references ----------------------------------------------------------------
 
-#: Test files a helper branch adds that this branch may not have yet: a reference
-#: to one of them is checked once the file exists (delete the entry then).
-NOT_YET_MERGED = frozenset({"tests/test_attacker_model.py"})
-
 _TEST_REF = re.compile(r"`(tests/[\w/]+\.py)(?:::([\w*]+))?`|`(tests/[\w/]+)/`")
 
 
@@ -245,8 +241,6 @@ def test_every_tested_in_reference_exists() -> None:
     missing = []
     for file, name in refs:
         where = ROOT / file
-        if file in NOT_YET_MERGED and not where.exists():
-            continue
         if file.endswith("/"):
             if not where.is_dir():
                 missing.append(f"{file}: no such directory")
