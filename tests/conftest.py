@@ -18,10 +18,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -402,3 +404,18 @@ def restore_tables(app: Flask, snapshot: dict[str, list[dict[str, Any]]]) -> Non
 
         ladder.invalidate()
         db.session.remove()
+
+
+T = TypeVar("T")
+
+
+def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
+    """Run every call at once: one thread each, released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        barrier.wait(timeout=60)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

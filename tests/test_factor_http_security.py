@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -34,9 +32,15 @@ from provider import clock
 from provider.extensions import db
 from provider.storage import throttle
 from provider.storage.models import AuditEvent, AuthEvent, BackupCode
-from tests.conftest import Actions, LiveServer, csrf_from, free_port, pkce_pair, server_env
-
-T = TypeVar("T")
+from tests.conftest import (
+    Actions,
+    LiveServer,
+    csrf_from,
+    free_port,
+    in_parallel,
+    pkce_pair,
+    server_env,
+)
 
 PASSWORD = "correct horse battery"
 PIN = "480975"
@@ -129,18 +133,6 @@ class Browser:
             status, answer = self.verify(server, body)
             if (status, answer.get("error")) != (503, "temporarily_unavailable"):
                 return status, answer
-
-
-def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
-    """Run every call at once: one thread each, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], T]) -> T:
-        barrier.wait(timeout=60)
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def outcomes(results: list[tuple[int, dict[str, Any]]]) -> Counter[tuple[int, str]]:

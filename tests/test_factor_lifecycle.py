@@ -13,10 +13,8 @@ door: the account page, the passkey endpoints, the admin API and the CLI.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pyotp
 import pytest
@@ -27,7 +25,7 @@ from provider import clock, policy
 from provider.extensions import db
 from provider.flows.assurance import events
 from provider.storage.models import AuditEvent, AuthEvent
-from tests.conftest import Actions, csrf_from, pkce_pair
+from tests.conftest import Actions, csrf_from, in_parallel, pkce_pair
 from tests.webauthn_soft import SoftAuthenticator
 
 TWO_FA = "urn:belay:acr:2fa"
@@ -35,8 +33,6 @@ ONE_FA = "urn:belay:acr:1fa"
 PASSWORD = "correct horse battery"
 PIN = "480975"
 COOKIE = "belay_session"
-
-T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -140,17 +136,6 @@ def remembered(app: Flask, user_id: int) -> int:
 
     with app.app_context():
         return len(devices.list_for_user(user_id))
-
-
-def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], T]) -> T:
-        barrier.wait(timeout=60)
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ cases 45 and 51).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,14 +22,12 @@ from sqlalchemy import select
 from provider import clock
 from provider.extensions import db
 from provider.storage.models import AuditEvent
-from tests.conftest import Actions
+from tests.conftest import Actions, in_parallel
 
 PIN = "480975"
 WRONG_PIN = "000001"
 WRONG = "not the password"
 COOKIE = "belay_session"
-
-T = TypeVar("T")
 
 
 def rows(app: Flask, event: str) -> list[AuditEvent]:
@@ -41,17 +37,6 @@ def rows(app: Flask, event: str) -> list[AuditEvent]:
                 select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)
             )
         )
-
-
-def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], T]) -> T:
-        barrier.wait(timeout=60)
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def signed_in_with_pin(app: Flask, actions: Actions) -> tuple[int, str]:

@@ -271,14 +271,9 @@ def hint_outcome(
             "The signed-in user is not the one id_token_hint names.",
             validated.state,
         )
-    if tx is None:
-        tx = accounts.create_transaction(
-            ensure_row().id,
-            validated.client.client_id,
-            validated.params,
-            current_app.config["AUTHORIZE_TRANSACTION_TTL"],
-        )
-    return ShowLogin(tx.id, "id_token_hint names another user")
+    return ShowLogin(
+        transaction_for(validated, tx, ensure_row).id, "id_token_hint names another user"
+    )
 
 
 #: The longest value /authorize accepts per parameter (docs/protocol.md): every
@@ -505,6 +500,30 @@ def transaction_for(
     )
 
 
+def _audit_step_up_required(
+    user: User | None,
+    client: Client,
+    target_acr: str | None,
+    reason: str,
+    methods: Sequence[str],
+    *,
+    locked: Sequence[str] = (),
+) -> None:
+    """The user is sent to a step-up (audited once, when sent; not per view)."""
+    details: dict[str, Any] = {"methods": list(methods)}
+    if locked:
+        details["locked"] = list(locked)
+    audit.record(
+        "step_up_required",
+        "pending",
+        user_id=user.id if user else None,
+        client_id=client.client_id,
+        acr=target_acr,
+        reason=reason,
+        details=details,
+    )
+
+
 def evaluate(
     validated: Validated,
     *,
@@ -591,16 +610,10 @@ def evaluate(
         # Only locked methods reach what the client asks: the bar stays, and the
         # user sees why and how to recover rather than a bare error at the client
         # (docs/security.md case 44).
-        tx = tx if tx is not None else transaction_for(validated, tx, ensure_row)
+        tx = transaction_for(validated, tx, ensure_row)
         if not on_challenge_page:
-            audit.record(
-                "step_up_required",
-                "pending",
-                user_id=user.id if user else None,
-                client_id=client.client_id,
-                acr=blocked.target_acr,
-                reason="locked",
-                details={"methods": [], "locked": list(blocked.locked)},
+            _audit_step_up_required(
+                user, client, blocked.target_acr, "locked", [], locked=blocked.locked
             )
         return ShowStepUp(
             tx.id, blocked.target_acr, (), "locked", enrolled=enrolled, locked=blocked.locked
@@ -618,30 +631,13 @@ def evaluate(
             validated.redirect_uri, decision.error, decision.description, validated.state
         )
 
-    def transaction() -> AuthorizeTransaction:
-        """This request's transaction, started now if it has none yet."""
-        if tx is not None:
-            return tx
-        return accounts.create_transaction(
-            ensure_row().id,
-            client.client_id,
-            params,
-            current_app.config["AUTHORIZE_TRANSACTION_TTL"],
-        )
-
     if isinstance(decision, policy.Login | policy.StepUp):
-        tx = transaction()
+        tx = transaction_for(validated, tx, ensure_row)
         if isinstance(decision, policy.Login):
             return ShowLogin(tx.id, decision.reason)
         if not on_challenge_page:
-            audit.record(
-                "step_up_required",
-                "pending",
-                user_id=user.id if user else None,
-                client_id=client.client_id,
-                acr=decision.target_acr,
-                reason=decision.reason,
-                details={"methods": list(decision.methods)},
+            _audit_step_up_required(
+                user, client, decision.target_acr, decision.reason, decision.methods
             )
         return ShowStepUp(
             tx.id,
@@ -664,7 +660,7 @@ def evaluate(
                 "The user has not consented.",
                 validated.state,
             )
-        return ShowConsent(transaction().id)
+        return ShowConsent(transaction_for(validated, tx, ensure_row).id)
 
     subject = Subject(
         user=user,
