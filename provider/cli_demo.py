@@ -85,16 +85,19 @@ def _ensure_second_factors(username: str, pin: str, totp_secret: str) -> str:
     """
     from provider.factors.pin import PinFactor
     from provider.factors.totp import TotpFactor
+    from provider.flows.assurance import lifecycle
 
     user = accounts.user_by_name(username)
     assert user is not None
     factors = current_app.extensions["belay_factors"]
     pin_factor, totp_factor = factors.get("pin"), factors.get("totp")
     assert isinstance(pin_factor, PinFactor) and isinstance(totp_factor, TotpFactor)
+    # Enrolled like any admin change: through the lifecycle kernel, audited.
+    actor = lifecycle.by_admin("demo")
     if not pin_factor.status(user.id).enrolled:
-        pin_factor.set_pin(user.id, pin, pin)
+        lifecycle.set_pin(user, pin, pin, actor=actor)
     if not totp_factor.status(user.id).enrolled:
-        return totp_factor.add_confirmed(user.id, username, totp_secret).uri
+        return lifecycle.import_totp(user, totp_secret, actor=actor).uri
     # Only the URI is wanted: build it without touching the stored authenticator.
     import pyotp
 

@@ -98,6 +98,21 @@ def test_demo_is_idempotent_and_prints_logins(runner) -> None:
     )
 
 
+def test_demo_enrols_factors_through_the_kernel_once(runner, app: Flask) -> None:
+    """The demo's PIN and authenticator are admin enrolments like any other: one
+    audit row each, by "demo", and none again when the demo runs twice."""
+    from provider.storage.models import AuditEvent
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        rows = AuditEvent.query.filter_by(event="factor_enrolled").all()
+        assert sorted((row.method, row.details.get("by")) for row in rows) == [
+            ("pin", "demo"),
+            ("totp", "demo"),
+        ]
+
+
 def test_user_unlock(runner, actions) -> None:
     actions.create_user("dave")
     result = runner.invoke(args=["user", "unlock", "dave"])
