@@ -60,6 +60,10 @@ from hypothesis.stateful import (
 
 from provider import clock
 from tests.conftest import Actions, fresh_database, pkce_pair, restore_tables, snapshot_tables
+from tests.webauthn_soft import SoftAuthenticator
+
+#: Passkeys (the victim's and the attacker's soft authenticators) use this origin.
+pytestmark = pytest.mark.settings(ORIGINS="http://localhost", RP_ID="localhost")
 
 ONE_FA = "urn:belay:acr:1fa"
 TWO_FA = "urn:belay:acr:2fa"
@@ -86,6 +90,9 @@ CLIENTS: dict[str, dict[str, Any]] = {
         "min_pin_length": 8,
         "default_max_age": 120,
     },
+    # Remembers browsers without asking for more than 1fa: a PIN step-up (for a
+    # max_age) may be remembered, and its replay counts here and at "remember" only.
+    "remember1": {"remember_device_days": 30},
 }
 
 #: Form ids of the factor forms -> the method they post.
@@ -112,7 +119,18 @@ PROFILES = {
     "password": frozenset({"password"}),
     "password+pin": frozenset({"password", "pin"}),
     "password+device": frozenset({"password", "device"}),
+    # A victim who also has a passkey (the account's level is then phr).
+    "password@passkey": frozenset({"password"}),
+    "password+pin+device": frozenset({"password", "pin", "device"}),
 }
+
+#: Profiles whose victim also registered a passkey.
+PASSKEY_VICTIMS = frozenset({"password@passkey"})
+
+
+def victim_kind(profile: str) -> tuple[bool, bool]:
+    """(remembered device, passkey) of the victim a profile attacks."""
+    return "device" in PROFILES[profile], profile in PASSKEY_VICTIMS
 
 
 # -- reading pages ------------------------------------------------------------------
@@ -175,6 +193,8 @@ class Victim:
     client_secrets: dict[str, str]
     device_cookie: str | None = None
     device_at: int | None = None
+    #: the credential id of the victim's passkey (its key stays with the victim)
+    passkey_id: bytes | None = None
     #: the clock offset at the end of the set-up
     offset: int = 0
 
@@ -203,7 +223,17 @@ def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: base + _offset)
 
 
-def set_up_victim(app: Flask, *, remember_device: bool) -> Victim:
+def page_csrf(text: str) -> str | None:
+    """The CSRF token a page gives its scripts (``data-csrf``) or its forms."""
+    match = re.search(r'data-csrf="([^"]+)"', text)
+    return html.unescape(match.group(1)) if match else csrf_of(text)
+
+
+def post_json(client: FlaskClient, path: str, body: dict[str, Any], token: str | None) -> Any:
+    return client.post(path, json=body, headers={"X-CSRF-Token": token or ""})
+
+
+def set_up_victim(app: Flask, *, remember_device: bool, passkey: bool = False) -> Victim:
     """An admin with password, PIN, TOTP and backup codes, set up through the pages
     in an order that works whatever "Confirm access" asks; optionally a browser
     remembered for the client "remember" (the victim then signs out)."""
@@ -281,24 +311,40 @@ def set_up_victim(app: Flask, *, remember_device: bool) -> Victim:
         assert cookie is not None
         victim.device_cookie = cookie.value
         victim.device_at = clock.now()
+    if passkey:
+        # Last: once a passkey is enrolled, Confirm access asks for it.
+        page = account()
+        token = page_csrf(page.text)
+        authenticator = SoftAuthenticator()
+        options = post_json(browser.client, "/webauthn/register/options", {}, token)
+        assert options.status_code == 200, options.text[:300]
+        registered = post_json(
+            browser.client,
+            "/webauthn/register/verify",
+            {"credential": authenticator.create(options.get_json()), "name": "Phone"},
+            token,
+        )
+        assert registered.status_code == 200, registered.text[:300]
+        victim.passkey_id = authenticator.credential_id
     _sign_out(browser)
     victim.offset = _offset
     return victim
 
 
-def victim_for(app: Flask, *, remember_device: bool) -> Victim:
+def victim_for(app: Flask, *, remember_device: bool, passkey: bool = False) -> Victim:
     """The victim's set-up, made once per app and kind, then restored from a
     snapshot of the tables (an example costs a restore, not a set-up)."""
-    cache: dict[bool, tuple[dict[str, Any], Victim]] = app.extensions.setdefault(
+    cache: dict[tuple[bool, bool], tuple[dict[str, Any], Victim]] = app.extensions.setdefault(
         "attacker_model_victims", {}
     )
     reset_clock()
-    if remember_device not in cache:
+    kind = (remember_device, passkey)
+    if kind not in cache:
         fresh_database(app)
-        victim = set_up_victim(app, remember_device=remember_device)
-        cache[remember_device] = (snapshot_tables(app), victim)
+        victim = set_up_victim(app, remember_device=remember_device, passkey=passkey)
+        cache[kind] = (snapshot_tables(app), victim)
         return victim
-    rows, victim = cache[remember_device]
+    rows, victim = cache[kind]
     restore_tables(app, rows)
     advance(victim.offset)  # never before the set-up's own events
     return victim
@@ -374,14 +420,20 @@ class Attacker:
     api_results: list[tuple[dict[str, Any], int, frozenset[str]]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     own_totp: str | None = None
+    #: the attacker's own software authenticator (never registered to the victim)
+    own_key: SoftAuthenticator = field(default_factory=SoftAuthenticator)
+    #: (time, amr) of each remembered browser this browser holds: the victim's
+    #: copied one, and any the attacker made himself by ticking remember_device
+    devices: list[tuple[int, frozenset[str]]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = self.app.test_client()
         self.actions = Actions(self.app, self.client)
         if "device" in self.holds:
-            assert self.victim.device_cookie
+            assert self.victim.device_cookie and self.victim.device_at is not None
             self.client.set_cookie("belay_device", self.victim.device_cookie, domain="localhost")
+            self.devices.append((self.victim.device_at, frozenset({"pwd", "otp", "mfa"})))
 
     # -- bookkeeping ------------------------------------------------------------
     def _event(self, kind: str) -> None:
@@ -402,9 +454,13 @@ class Attacker:
     def _replay_counts(self, request: Request | None) -> bool:
         return (
             request is not None
-            and "device" in self.holds
+            and bool(self.devices)
             and bool(request.policy.get("remember_device_days"))
         )
+
+    def _device_cookie(self) -> str | None:
+        cookie = self.client.get_cookie("belay_device")
+        return cookie.value if cookie is not None else None
 
     def cap(self, request: Request | None) -> int:
         if self._replay_counts(request) and request is not None and not request.explicit_acr:
@@ -636,11 +692,17 @@ class Attacker:
                 }
                 if remember and 'name="remember_device"' in response.text:
                     data["remember_device"] = "1"
+                before = self._device_cookie()
                 posted = self.client.post(
                     form_action(response.text, forms[method]) or f"/challenge?tx={tx}", data=data
                 )
                 if posted.status_code in (302, 303):
                     self._record_success(method, right)
+                    if self._device_cookie() not in (None, before):
+                        # He remembered this browser himself: it replays what the
+                        # session performed (at most 1fa with what he holds).
+                        self.devices.append((clock.now(), frozenset(self.session_amr)))
+                        self.log.append(f"remembered a browser with {sorted(self.session_amr)}")
                 response = self.actions.follow(posted)
                 how += f" after {method}"
         if callback_of(response) is not None:
@@ -673,6 +735,94 @@ class Attacker:
                 checked += 1
             else:
                 return  # locked for good, or not offered (any more)
+
+    # -- passkeys: his own authenticator, never registered -------------------------
+    def _token_for(self, *paths: str) -> str | None:
+        for path in paths:
+            page = self.client.get(path)
+            if page.status_code == 200 and page_csrf(page.text):
+                return page_csrf(page.text)
+        return None
+
+    def _assertion(self, options: dict[str, Any], forge_id: bool) -> dict[str, Any]:
+        """His authenticator's answer; ``forge_id`` names the victim's credential
+        (from the options' allowCredentials, or known) but signs with his key."""
+        credential_id = None
+        if forge_id:
+            allowed = [c.get("id") for c in options.get("allowCredentials") or []]
+            if allowed and isinstance(allowed[0], str):
+                from tests.webauthn_soft import unb64url
+
+                credential_id = unb64url(allowed[0])
+            else:
+                credential_id = self.victim.passkey_id
+        return self.own_key.get(options, credential_id=credential_id)
+
+    def passkey_sign_in(self, index: int, forge_id: bool) -> None:
+        """Sign in (optionally within a pending transaction) with his passkey."""
+        tx = self.pending_tx[index % len(self.pending_tx)] if self.pending and index else ""
+        token = self._token_for(f"/login?tx={tx}" if tx else "/login", "/account")
+        options = post_json(self.client, "/webauthn/login/options", {"tx": tx}, token)
+        if options.status_code != 200:
+            self.log.append(f"passkey sign-in (tx: {bool(tx)}): options {options.status_code}")
+            return
+        done = post_json(
+            self.client,
+            "/webauthn/login/verify",
+            {"credential": self._assertion(options.get_json(), forge_id), "tx": tx},
+            token,
+        )
+        self.log.append(f"passkey sign-in (tx: {bool(tx)}, forged: {forge_id}): {done.status_code}")
+        if done.status_code == 200:
+            self.violations.append(
+                "/webauthn/login/verify accepted a passkey never registered "
+                f"(forged id: {forge_id})"
+            )
+
+    def passkey_step_up(self, index: int, forge_id: bool, remember: bool) -> None:
+        """Step up a pending transaction (or Confirm access: no transaction) with
+        his passkey."""
+        tx = self.pending_tx[index % len(self.pending_tx)] if self.pending and index else ""
+        token = self._token_for(f"/authorize/resume?tx={tx}" if tx else "/account", "/account")
+        options = post_json(self.client, "/webauthn/step-up/options", {"tx": tx}, token)
+        if options.status_code != 200:
+            self.log.append(f"passkey step-up (tx: {bool(tx)}): options {options.status_code}")
+            return
+        body: dict[str, Any] = {
+            "credential": self._assertion(options.get_json(), forge_id),
+            "tx": tx,
+        }
+        if remember:
+            body["remember_device"] = True
+        done = post_json(self.client, "/webauthn/step-up/verify", body, token)
+        self.log.append(f"passkey step-up (tx: {bool(tx)}, forged: {forge_id}): {done.status_code}")
+        if done.status_code == 200:
+            self.violations.append(
+                "/webauthn/step-up/verify accepted a passkey never registered "
+                f"(forged id: {forge_id}, tx: {bool(tx)})"
+            )
+        self._check_account(self.client.get("/account"))
+
+    def passkey_register(self) -> None:
+        """Try to bind his authenticator: refused without Confirm access at the
+        account's level, which what he holds never reaches."""
+        token = self._token_for("/account")
+        options = post_json(self.client, "/webauthn/register/options", {}, token)
+        self.log.append(f"passkey registration: options {options.status_code}")
+        if options.status_code == 200:
+            self.violations.append(
+                "/webauthn/register/options answered without Confirm access "
+                f"(holding {sorted(self.holds)})"
+            )
+            registered = post_json(
+                self.client,
+                "/webauthn/register/verify",
+                {"credential": self.own_key.create(options.get_json()), "name": "Mine"},
+                token,
+            )
+            if registered.status_code == 200:
+                self.violations.append("the attacker registered his own passkey")
+        self._check_lifecycle()
 
     def refresh(self, index: int) -> None:
         if not self.refresh_tokens:
@@ -743,8 +893,8 @@ class Attacker:
             problems.append(f"{where}: acr={acr} with only {sorted(self.holds)}")
         accepted = [t for t, kind in self.events if t <= at and self._accepts(request, kind)]
         latest = max(accepted, default=None)
-        if self._replay_counts(request) and self.victim.device_at is not None:
-            latest = max(latest or 0, self.victim.device_at)
+        if self._replay_counts(request):
+            latest = max([latest or 0, *(at for at, _ in self.devices)])
         auth_time = claims.get("auth_time")
         if not isinstance(auth_time, int) or latest is None or auth_time > latest:
             problems.append(
@@ -763,9 +913,17 @@ class Attacker:
                     problems.append(
                         f"{where}: {what} met without a real event it accepts since {since}"
                     )
+        # A PIN is in amr only where it was really typed in this session, or
+        # replayed from a remembered browser for a client that accepts replays
+        # (engine.client_events). The engine lists a typed PIN in amr also for a
+        # client whose min_pin_length it does not meet: amr reports the methods
+        # performed; min_pin_length decides acr, auth_time and max_age only
+        # (tests/policy/test_policy_client_events.py, docs/acr.md) -- the
+        # auth_time and max_age checks above hold that.
         allowed = {"pwd"} | (set(performed) & {"pin"})
         if self._replay_counts(request) and not (request and request.explicit_acr):
-            allowed |= {"otp", "mfa"}
+            for _, replayed in self.devices:
+                allowed |= replayed
         extra = set(claims.get("amr") or []) - allowed
         if extra:
             problems.append(
@@ -821,7 +979,8 @@ class AttackerMachine(RuleBasedStateMachine):
     @initialize(profile=st.sampled_from(_chosen("BELAY_ATTACKER_PROFILES", PROFILES)))
     def set_up(self, profile: str) -> None:
         holds = PROFILES[profile]
-        victim = victim_for(self.app, remember_device="device" in holds)
+        remember_device, passkey = victim_kind(profile)
+        victim = victim_for(self.app, remember_device=remember_device, passkey=passkey)
         self.attacker = Attacker(self.app, victim, holds)
         self.attacker.audit_mark = last_audit_id(self.app)
         self.attacker.sign_in()
@@ -878,6 +1037,18 @@ class AttackerMachine(RuleBasedStateMachine):
         response = self.a.api_verify(method, right)
         if response is not None and wait_seconds(response):
             advance(wait_seconds(response))
+
+    @rule(index=st.integers(0, 5), forge_id=st.booleans())
+    def passkey_sign_in(self, index: int, forge_id: bool) -> None:
+        self.a.passkey_sign_in(index, forge_id)
+
+    @rule(index=st.integers(0, 5), forge_id=st.booleans(), remember=st.booleans())
+    def passkey_step_up(self, index: int, forge_id: bool, remember: bool) -> None:
+        self.a.passkey_step_up(index, forge_id, remember)
+
+    @rule()
+    def passkey_register(self) -> None:
+        self.a.passkey_register()
 
     @rule(index=st.integers(0, 5))
     def refresh(self, index: int) -> None:
@@ -936,7 +1107,8 @@ def test_attacker_model(app: Flask) -> None:
 
 
 def _attacker(app: Flask, profile: str) -> Attacker:
-    victim = victim_for(app, remember_device="device" in PROFILES[profile])
+    remember_device, passkey = victim_kind(profile)
+    victim = victim_for(app, remember_device=remember_device, passkey=passkey)
     attacker = Attacker(app, victim, PROFILES[profile])
     attacker.audit_mark = last_audit_id(app)
     attacker.sign_in()
@@ -1018,3 +1190,52 @@ def test_a_password_typed_elsewhere_does_not_refresh_a_strict_client(app: Flask)
     attacker.resume(0, "password", right=True, remember=False)
     attacker.authorize("strict", {})
     assert_holds(attacker)
+
+
+def test_his_own_passkey_opens_nothing(app: Flask) -> None:
+    """docs/security.md cases 45-46: the victim has a passkey (the account's
+    level is phr); the attacker's own authenticator -- unregistered, or naming
+    the victim's credential id -- neither signs in nor steps up nor confirms
+    access, and cannot be registered without Confirm access; phr is never
+    reached with the password."""
+    attacker = _attacker(app, "password@passkey")
+    attacker.authorize("phr", {})
+    assert attacker.pending, "a phr client asks the password session for a passkey"
+    for forge_id in (False, True):
+        attacker.passkey_step_up(1, forge_id, remember=True)
+        attacker.passkey_step_up(0, forge_id, remember=False)
+        attacker.passkey_sign_in(1, forge_id)
+        attacker.passkey_sign_in(0, forge_id)
+    attacker.passkey_register()
+    attacker.confirm_access("password", right=True)
+    attacker.passkey_register()
+    attacker.authorize("phr", {})
+    attacker.authorize("two", {})
+    attacker.authorize("one", {"acr_values": PHR})
+    attacker.open_admin("password")
+    assert_holds(attacker)
+    assert not any(i.claims.get("acr") == PHR for i in attacker.issued)
+
+
+def test_a_pin_he_remembers_is_replayed_only_where_replays_count(app: Flask) -> None:
+    """docs/security.md case 47: the attacker ticks remember_device on a PIN
+    step-up for a client that remembers browsers; after signing in again the
+    replayed PIN is in amr (and acr stays 1fa) only for clients that accept
+    remembered browsers, and meets no max_age."""
+    attacker = _attacker(app, "password+pin")
+    advance(5)
+    attacker.authorize("remember1", {"max_age": "0"})
+    assert attacker.pending, "max_age=0 asks for a new event"
+    attacker.resume(0, "pin", right=True, remember=True)
+    assert attacker.devices, "the challenge page offers to remember the browser:\n" + "\n".join(
+        attacker.log
+    )
+    attacker.sign_out()
+    advance(31)
+    attacker.sign_in()
+    for client_id in ("remember1", "remember", "one", "longpin", "strict"):
+        attacker.authorize(client_id, {})
+    attacker.authorize("remember1", {"max_age": "10"})
+    attacker.authorize("remember1", {"prompt": "login"})
+    assert_holds(attacker)
+    assert any(i.request.client_id == "remember1" for i in attacker.issued)
