@@ -10,10 +10,14 @@ person would: sign in, guess wrong (locking factors, honouring every
 attacker now knows), make backup codes, remember a browser, keep several
 /authorize transactions pending for clients with different policies, step up
 with what he holds, resume them, redeem codes, refresh tokens, use
-/api/step-up/*, open /admin.
+/api/step-up/*, open /admin; sign in, step up and Confirm access with his
+*own* software authenticator (unregistered, or naming the victim's credential
+id) and try to register it; tick remember_device wherever offered, making a
+remembered browser of his own.
 
 The victim (an admin) has a password, a PIN, an authenticator app and backup
-codes. After every step the invariants are computed from what the attacker
+codes; for the profile ``password@passkey`` also a passkey (the account's
+level is then ``phr``). After every step the invariants are computed from what the attacker
 *really* holds and really did, never from what the provider says:
 
 - no token's ``acr`` exceeds the strongest level reachable with the held
@@ -27,7 +31,11 @@ codes. After every step the invariants are computed from what the attacker
   client accepts, and ``max_age`` / ``prompt=login`` are met only by a real
   event of such a method after the request (a replayed browser never is);
 - ``amr`` lists only methods performed in that session (a replayed method
-  only for the client that accepts remembered browsers);
+  only for a client that accepts remembered browsers); a PIN only where it
+  was typed in this session or is replayed for such a client -- as the
+  engine documents, ``min_pin_length`` governs acr/``auth_time``/``max_age``,
+  not ``amr``;
+- no passkey he holds is accepted or registered, and ``phr`` is never reached;
 - the admin console stays closed.
 
 The actions read forms, CSRF tokens and offered methods from each response
