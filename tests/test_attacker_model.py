@@ -44,16 +44,20 @@ The actions read forms, CSRF tokens and offered methods from each response
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import Phase, settings
@@ -67,11 +71,31 @@ from hypothesis.stateful import (
 )
 
 from provider import clock
-from tests.conftest import Actions, fresh_database, pkce_pair, restore_tables, snapshot_tables
+from tests.conftest import (
+    Actions,
+    free_port,
+    fresh_database,
+    pkce_pair,
+    restore_tables,
+    snapshot_tables,
+)
 from tests.webauthn_soft import SoftAuthenticator
 
-#: Passkeys (the victim's and the attacker's soft authenticators) use this origin.
-pytestmark = pytest.mark.settings(ORIGINS="http://localhost", RP_ID="localhost")
+#: The victim's mailbox: a local SMTP server (started by :func:`_mail_server`).
+MAIL_PORT = free_port()
+
+#: Passkeys (the victim's and the attacker's soft authenticators) use this origin;
+#: email codes go to the local SMTP server.
+pytestmark = pytest.mark.settings(
+    ORIGINS="http://localhost",
+    RP_ID="localhost",
+    SMTP_HOST="127.0.0.1",
+    SMTP_PORT=MAIL_PORT,
+    SMTP_SECURITY="none",
+    SMTP_SENDER="Belay <no-reply@belay.test>",
+    SMTP_SUBJECT="Your Belay code",
+)
+VICTIM_EMAIL = "victim@example.com"
 
 ONE_FA = "urn:belay:acr:1fa"
 TWO_FA = "urn:belay:acr:2fa"
@@ -101,6 +125,8 @@ CLIENTS: dict[str, dict[str, Any]] = {
     # Remembers browsers without asking for more than 1fa: a PIN step-up (for a
     # max_age) may be remembered, and its replay counts here and at "remember" only.
     "remember1": {"remember_device_days": 30},
+    # Offers sign-in with a one-time code by email (1fa, possession).
+    "passwordless": {"passwordless_login": True},
 }
 
 #: Form ids of the factor forms -> the method they post.
@@ -109,6 +135,8 @@ FORM_METHODS = {
     "pin-form": "pin",
     "totp-form": "totp",
     "backup-form": "backup_code",
+    # The code form appears once a code was sent (only email is configured).
+    "sent-code-form": "email_otp",
 }
 
 #: Audit events that mean a factor of the victim changed.
@@ -139,6 +167,53 @@ PASSKEY_VICTIMS = frozenset({"password@passkey"})
 def victim_kind(profile: str) -> tuple[bool, bool]:
     """(remembered device, passkey) of the victim a profile attacks."""
     return "device" in PROFILES[profile], profile in PASSKEY_VICTIMS
+
+
+# -- the victim's mailbox (the attacker does not read it) --------------------------
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def codes(self) -> list[str]:
+        found = []
+        for message in self.messages:
+            body = message.get_body(preferencelist=("plain",))
+            match = re.search(r"code is (\d{6})", body.get_content() if body else "")
+            if match:
+                found.append(match.group(1))
+        return found
+
+
+MAILBOX = Mailbox()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _mail_server() -> Iterator[None]:
+    controller = Controller(MAILBOX, hostname="127.0.0.1", port=MAIL_PORT)
+    controller.start()
+    yield
+    controller.stop()
+
+
+def hidden_fields(text: str, form_id: str) -> dict[str, str]:
+    """The hidden inputs of one form."""
+    match = re.search(rf'<form id="{re.escape(form_id)}".*?</form>', text, re.S)
+    if match is None:
+        return {}
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', match.group(0)
+        )
+    }
 
 
 # -- reading pages ------------------------------------------------------------------
@@ -292,6 +367,17 @@ def set_up_victim(app: Flask, *, remember_device: bool, passkey: bool = False) -
     codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
     assert len(codes) >= 5, generated.text[:500]
     victim = Victim(user_id, totp, codes, secrets)
+    page = account()
+    sent = browser.client.post(
+        "/account/email/add", data={"csrf_token": csrf_of(page.text), "email": VICTIM_EMAIL}
+    )
+    assert sent.status_code == 302, sent.text[:500]
+    page = browser.client.get("/account")
+    done = browser.client.post(
+        "/account/email/verify",
+        data={"csrf_token": csrf_of(page.text), "code": MAILBOX.codes()[-1]},
+    )
+    assert done.status_code == 302, done.text[:500]
     if remember_device:
         _sign_out(browser)
         assert browser.login(VICTIM, PASSWORD).status_code == 302
@@ -446,7 +532,9 @@ class Attacker:
     # -- bookkeeping ------------------------------------------------------------
     def _event(self, kind: str) -> None:
         self.events.append((clock.now(), kind))
-        self.session_amr.add({"signin": "pwd", "password": "pwd", "pin": "pin"}[kind])
+        self.session_amr.add(
+            {"signin": "pwd", "password": "pwd", "pin": "pin", "email": "otp"}[kind]
+        )
 
     def _accepts(self, request: Request | None, kind: str) -> bool:
         if kind == "signin" or request is None:
@@ -556,6 +644,13 @@ class Attacker:
                 f"{n:06d}" for n in range(123456, 999999, 97531) if f"{n:06d}" not in valid
             )
             return {"code": guess}
+        if method == "email_otp":
+            if right:
+                return None  # he does not read the victim's mailbox
+            sent = set(MAILBOX.codes())
+            return {
+                "code": next(f"{n:06d}" for n in range(271828, 999999, 1) if f"{n:06d}" not in sent)
+            }
         if method == "backup_code":
             if right:
                 return None
@@ -743,6 +838,61 @@ class Attacker:
                 checked += 1
             else:
                 return  # locked for good, or not offered (any more)
+
+    # -- one-time codes by email (sent to the victim's mailbox) ----------------------
+    def ask_code(self, where: str, index: int) -> None:
+        """Have a code sent from the challenge page of a pending transaction or
+        from Confirm access (it goes to the victim's mailbox)."""
+        if where == "confirm":
+            page = self.client.get("/account")
+        elif self.pending:
+            tx = self.pending_tx[index % len(self.pending_tx)]
+            page = self.actions.follow(self.client.get(f"/authorize/resume?tx={tx}"))
+        else:
+            return
+        text = page.get_data(as_text=True)
+        if page.status_code != 200 or "send-code-form" not in form_ids(text):
+            return
+        data = {"channel": "email", **hidden_fields(text, "send-code-form")}
+        sent = self.client.post(
+            form_action(text, "send-code-form") or "/challenge/send-code", data=data
+        )
+        self.log.append(f"asked a code ({where}): {sent.status_code}")
+        if wait_seconds(sent):
+            advance(wait_seconds(sent))
+
+    def code_login(self, right: bool) -> None:
+        """Sign in with an emailed code at the client that offers it."""
+        verifier, challenge = pkce_pair()
+        request = Request("passwordless", {}, clock.now(), verifier)
+        page = self.actions.follow(
+            self.actions.authorize(
+                "passwordless", code_challenge=challenge, code_challenge_method="S256"
+            )
+        )
+        text = page.get_data(as_text=True)
+        if "code-login-form" not in form_ids(text):
+            self._outcome(request, page, "authorize passwordless")
+            return
+        sent = self.client.post(
+            form_action(text, "code-login-form") or "/login/code",
+            data={"csrf_token": csrf_of(text) or "", "username": VICTIM, "channel": "email"},
+        )
+        page = self.actions.follow(sent)
+        text = page.get_data(as_text=True)
+        values = self._field_values("email_otp", right)
+        if "code-login-verify-form" not in form_ids(text) or values is None:
+            return
+        done = self.client.post(
+            form_action(text, "code-login-verify-form") or "/login/code/verify",
+            data={"csrf_token": csrf_of(text) or "", **values},
+        )
+        self.log.append(f"code sign-in (right: {right}): {done.status_code}")
+        if wait_seconds(done):
+            advance(wait_seconds(done))
+        if done.status_code in (302, 303) and right:
+            self._event("email")
+        self._outcome(request, self.actions.follow(done), "code sign-in")
 
     # -- passkeys: his own authenticator, never registered -------------------------
     def _token_for(self, *paths: str) -> str | None:
@@ -972,7 +1122,7 @@ EXTRA_PARAMS: st.SearchStrategy[dict[str, str]] = st.one_of(
         },
     ),
 )
-STEP_METHODS = st.sampled_from(["password", "pin", "totp", "backup_code"])
+STEP_METHODS = st.sampled_from(["password", "pin", "totp", "backup_code", "email_otp"])
 
 
 class AttackerMachine(RuleBasedStateMachine):
@@ -1008,7 +1158,13 @@ class AttackerMachine(RuleBasedStateMachine):
 
     @rule(
         methods=st.sampled_from(
-            [("pin", "totp", "backup_code"), ("totp",), ("backup_code",), ("pin",)]
+            [
+                ("pin", "totp", "backup_code"),
+                ("totp",),
+                ("backup_code",),
+                ("pin",),
+                ("email_otp",),
+            ]
         ),
         channel=st.sampled_from(["api", "confirm"]),
         guesses=st.sampled_from([12, 3]),
@@ -1045,6 +1201,14 @@ class AttackerMachine(RuleBasedStateMachine):
         response = self.a.api_verify(method, right)
         if response is not None and wait_seconds(response):
             advance(wait_seconds(response))
+
+    @rule(where=st.sampled_from(["challenge", "confirm"]), index=st.integers(0, 5))
+    def ask_code(self, where: str, index: int) -> None:
+        self.a.ask_code(where, index)
+
+    @rule(right=st.booleans())
+    def code_login(self, right: bool) -> None:
+        self.a.code_login(right)
 
     @rule(index=st.integers(0, 5), forge_id=st.booleans())
     def passkey_sign_in(self, index: int, forge_id: bool) -> None:
@@ -1247,3 +1411,30 @@ def test_a_pin_he_remembers_is_replayed_only_where_replays_count(app: Flask) -> 
     attacker.authorize("remember1", {"prompt": "login"})
     assert_holds(attacker)
     assert any(i.request.client_id == "remember1" for i in attacker.issued)
+
+
+def test_codes_sent_to_the_victims_mailbox_open_nothing(app: Flask) -> None:
+    """docs/security.md cases 46 and 50: the victim has a verified email; the
+    attacker (password only, not reading the mailbox) has codes sent from the
+    challenge page, Confirm access and a passwordless client's code sign-in,
+    and guesses them until told to wait or refused: nothing passes 1fa, Confirm
+    access is never granted, no factor changes."""
+    attacker = _attacker(app, "password")
+    sent_before = len(MAILBOX.messages)
+    attacker.authorize("two", {})
+    assert attacker.pending, "a 2fa client asks the password session to step up"
+    attacker.ask_code("challenge", 0)
+    attacker.ask_code("confirm", 0)
+    assert len(MAILBOX.messages) == sent_before + 2, attacker.log
+    attacker.lock("email_otp", "challenge", 12)
+    attacker.lock("email_otp", "confirm", 12)
+    attacker.change_factor("totp")
+    attacker.sign_out()
+    attacker.code_login(right=False)
+    attacker.code_login(right=False)
+    attacker.sign_in()
+    attacker.code_login(right=False)
+    attacker.resume(0, "email_otp", right=False, remember=True)
+    attacker.open_admin(None)
+    assert_holds(attacker)
+    assert any("code sign-in" in line for line in attacker.log), attacker.log
