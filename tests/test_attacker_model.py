@@ -158,6 +158,8 @@ PROFILES = {
     # A victim who also has a passkey (the account's level is then phr).
     "password@passkey": frozenset({"password"}),
     "password+pin+device": frozenset({"password", "pin", "device"}),
+    # Reads the victim's mailbox, has no password.
+    "mailbox": frozenset({"mailbox"}),
 }
 
 #: Profiles whose victim also registered a passkey.
@@ -519,6 +521,10 @@ class Attacker:
     #: (time, amr) of each remembered browser this browser holds: the victim's
     #: copied one, and any the attacker made himself by ticking remember_device
     devices: list[tuple[int, frozenset[str]]] = field(default_factory=list)
+    #: each code the attacker had sent -> where it was sent for (case 50)
+    code_places: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: which of the mailbox's codes the "mailbox" attacker types (0: the latest)
+    pick: int = 0
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -539,6 +545,9 @@ class Attacker:
     def _accepts(self, request: Request | None, kind: str) -> bool:
         if kind == "signin" or request is None:
             return True
+        if kind == "email":
+            methods = request.policy.get("step_up_methods") or []
+            return not methods or "email_otp" in methods
         methods = request.policy.get("step_up_methods") or []
         if kind == "password":
             return not methods or "password" in methods
@@ -611,6 +620,8 @@ class Attacker:
         self._outcome(request, response, f"authorize {client_id}")
 
     def sign_in(self, password: str = PASSWORD, tx: str | None = None) -> Any:
+        if password == PASSWORD and "password" not in self.holds:
+            password = "a guess at the password"
         page = self.client.get("/login" + (f"?tx={tx}" if tx else ""))
         token = csrf_of(page.text)
         if token is None or "login-form" not in form_ids(page.text):
@@ -631,6 +642,8 @@ class Attacker:
         """What the attacker types for ``method``; None when he cannot type it."""
         now = clock.now()
         if method == "password":
+            if right and "password" not in self.holds:
+                return None
             return {"password": PASSWORD if right else "not the password"}
         if method == "pin":
             if right:
@@ -646,7 +659,10 @@ class Attacker:
             return {"code": guess}
         if method == "email_otp":
             if right:
-                return None  # he does not read the victim's mailbox
+                # Only the "mailbox" attacker reads the victim's mail: the latest code.
+                # ``pick`` 0 is the latest code, 1 the one before...
+                codes = MAILBOX.codes() if "mailbox" in self.holds else []
+                return {"code": codes[-1 - min(self.pick, len(codes) - 1)]} if codes else None
             sent = set(MAILBOX.codes())
             return {
                 "code": next(f"{n:06d}" for n in range(271828, 999999, 1) if f"{n:06d}" not in sent)
@@ -658,9 +674,18 @@ class Attacker:
             return {"code": code if code not in self.victim.backup_codes else "zzzz-zzzz-zz"}
         return None
 
-    def _record_success(self, method: str, right: bool) -> None:
+    def _record_success(
+        self,
+        method: str,
+        right: bool,
+        values: dict[str, str] | None = None,
+        place: tuple[str, str] = ("", ""),
+    ) -> None:
         if right and method in ("password", "pin"):
             self._event(method)
+        if right and method == "email_otp" and values is not None:
+            self._event("email")
+            self._used(values["code"], place)
 
     # -- the step-up API ------------------------------------------------------------
     def api_verify(self, method: str, right: bool) -> Any:
@@ -696,7 +721,7 @@ class Attacker:
             data={"csrf_token": csrf_of(page.text), "method": method, **values},
         )
         if response.status_code in (302, 303):
-            self._record_success(method, right)
+            self._record_success(method, right, values, ("confirm", ""))
         self._check_account(self.client.get("/account"))
         return response
 
@@ -800,7 +825,9 @@ class Attacker:
                     form_action(response.text, forms[method]) or f"/challenge?tx={tx}", data=data
                 )
                 if posted.status_code in (302, 303):
-                    self._record_success(method, right)
+                    self._record_success(
+                        method, right, values, ("challenge", tx_of(response) or tx)
+                    )
                     if self._device_cookie() not in (None, before):
                         # He remembered this browser himself: it replays what the
                         # session performed (at most 1fa with what he holds).
@@ -854,12 +881,27 @@ class Attacker:
         if page.status_code != 200 or "send-code-form" not in form_ids(text):
             return
         data = {"channel": "email", **hidden_fields(text, "send-code-form")}
+        before = len(MAILBOX.messages)
         sent = self.client.post(
             form_action(text, "send-code-form") or "/challenge/send-code", data=data
         )
         self.log.append(f"asked a code ({where}): {sent.status_code}")
+        self._sent(
+            before, ("confirm", "") if where == "confirm" else ("challenge", tx_of(page) or "")
+        )
         if wait_seconds(sent):
             advance(wait_seconds(sent))
+
+    def _sent(self, before: int, place: tuple[str, str]) -> None:
+        if len(MAILBOX.messages) > before:
+            self.code_places[MAILBOX.codes()[-1]] = place
+
+    def _used(self, code: str, place: tuple[str, str]) -> None:
+        """docs/security.md case 50: a code completes only where it was sent for."""
+        if self.code_places.get(code) != place:
+            self.violations.append(
+                f"a code sent for {self.code_places.get(code)} completed {place}"
+            )
 
     def code_login(self, right: bool) -> None:
         """Sign in with an emailed code at the client that offers it."""
@@ -874,10 +916,13 @@ class Attacker:
         if "code-login-form" not in form_ids(text):
             self._outcome(request, page, "authorize passwordless")
             return
+        before = len(MAILBOX.messages)
+        place = ("login", tx_of(page) or "")
         sent = self.client.post(
             form_action(text, "code-login-form") or "/login/code",
             data={"csrf_token": csrf_of(text) or "", "username": VICTIM, "channel": "email"},
         )
+        self._sent(before, place)
         page = self.actions.follow(sent)
         text = page.get_data(as_text=True)
         values = self._field_values("email_otp", right)
@@ -892,6 +937,7 @@ class Attacker:
             advance(wait_seconds(done))
         if done.status_code in (302, 303) and right:
             self._event("email")
+            self._used(values["code"], place)
         self._outcome(request, self.actions.follow(done), "code sign-in")
 
     # -- passkeys: his own authenticator, never registered -------------------------
@@ -1078,7 +1124,9 @@ class Attacker:
         # performed; min_pin_length decides acr, auth_time and max_age only
         # (tests/policy/test_policy_client_events.py, docs/acr.md) -- the
         # auth_time and max_age checks above hold that.
-        allowed = {"pwd"} | (set(performed) & {"pin"})
+        allowed = ({"pwd"} if "password" in self.holds else set()) | (
+            set(performed) & {"pin", "otp"}
+        )
         if self._replay_counts(request) and not (request and request.explicit_acr):
             for _, replayed in self.devices:
                 allowed |= replayed
@@ -1141,7 +1189,8 @@ class AttackerMachine(RuleBasedStateMachine):
         victim = victim_for(self.app, remember_device=remember_device, passkey=passkey)
         self.attacker = Attacker(self.app, victim, holds)
         self.attacker.audit_mark = last_audit_id(self.app)
-        self.attacker.sign_in()
+        if "password" in holds:
+            self.attacker.sign_in()
 
     @property
     def a(self) -> Attacker:
@@ -1206,9 +1255,15 @@ class AttackerMachine(RuleBasedStateMachine):
     def ask_code(self, where: str, index: int) -> None:
         self.a.ask_code(where, index)
 
-    @rule(right=st.booleans())
-    def code_login(self, right: bool) -> None:
+    @rule(right=st.booleans(), pick=st.integers(0, 2))
+    def code_login(self, right: bool, pick: int) -> None:
+        self.a.pick = pick
         self.a.code_login(right)
+
+    @rule(pick=st.integers(0, 2))
+    def choose_code(self, pick: int) -> None:
+        """Which code from the mailbox the mailbox reader types next."""
+        self.a.pick = pick
 
     @rule(index=st.integers(0, 5), forge_id=st.booleans())
     def passkey_sign_in(self, index: int, forge_id: bool) -> None:
@@ -1283,7 +1338,8 @@ def _attacker(app: Flask, profile: str) -> Attacker:
     victim = victim_for(app, remember_device=remember_device, passkey=passkey)
     attacker = Attacker(app, victim, PROFILES[profile])
     attacker.audit_mark = last_audit_id(app)
-    attacker.sign_in()
+    if "password" in attacker.holds:
+        attacker.sign_in()
     return attacker
 
 
@@ -1438,3 +1494,28 @@ def test_codes_sent_to_the_victims_mailbox_open_nothing(app: Flask) -> None:
     attacker.open_admin(None)
     assert_holds(attacker)
     assert any("code sign-in" in line for line in attacker.log), attacker.log
+
+
+def test_a_mailbox_reader_reaches_1fa_at_the_passwordless_client_only(app: Flask) -> None:
+    """docs/security.md cases 46 and 50: someone who reads the victim's mail but
+    has no password signs in with a code at the client that offers it (1fa);
+    a second emailed code is no second factor, a code sent for one transaction
+    or for Confirm access completes nothing else, and the console stays closed."""
+    attacker = _attacker(app, "mailbox")
+    attacker.code_login(right=True)
+    assert any(i.request.client_id == "passwordless" for i in attacker.issued), attacker.log
+    attacker.authorize("two", {})
+    attacker.authorize("one", {"max_age": "0"})
+    assert attacker.pending, attacker.log
+    attacker.ask_code("challenge", 0)
+    attacker.ask_code("challenge", 1)
+    attacker.ask_code("confirm", 0)
+    for pick in (0, 1, 2):
+        attacker.pick = pick
+        attacker.resume(0, "email_otp", right=True, remember=True)
+        attacker.resume(1, "email_otp", right=True, remember=False)
+        attacker.confirm_access("email_otp", right=True)
+    attacker.change_factor("totp")
+    attacker.open_admin(None)
+    attacker.passkey_register()
+    assert_holds(attacker)
