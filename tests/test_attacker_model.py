@@ -50,6 +50,7 @@ import html
 import os
 import re
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -304,8 +305,12 @@ def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stop the provider's clock at this instant (it moves only by :func:`advance`):
     an example then replays exactly -- a second ticking by under load would make
     a wait, a lifetime or a TOTP step differ, and hypothesis could not shrink."""
-    base = int(time.time())
-    monkeypatch.setattr(clock, "now", lambda: base + _offset)
+    # clock.now reads ``time.time()`` through the module's ``time``: freezing that
+    # stops every holder of clock.now too (the factors bind it as a default
+    # argument at import, so patching ``clock.now`` itself would not reach them,
+    # and a slow run -- PostgreSQL under load -- saw its TOTP codes go stale).
+    base = float(int(time.time()))
+    monkeypatch.setattr(clock, "time", types.SimpleNamespace(time=lambda: base))
 
 
 def page_csrf(text: str) -> str | None:
