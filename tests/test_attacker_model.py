@@ -16,9 +16,13 @@ id) and try to register it; tick remember_device wherever offered, making a
 remembered browser of his own.
 
 The victim (an admin) has a password, a PIN, an authenticator app and backup
-codes; for the profile ``password@passkey`` also a passkey (the account's
-level is then ``phr``). After every step the invariants are computed from what the attacker
-*really* holds and really did, never from what the provider says:
+codes and a verified email address (its codes go to a local SMTP server the
+attacker does not read -- but for the profile ``mailbox``, who reads it and
+has no password); for the profile ``password@passkey`` also a passkey (the
+account's level is then ``phr``). The attacker also has codes sent (challenge
+page, Confirm access, the code sign-in of a ``passwordless_login`` client)
+and guesses them. After every step the invariants are computed from what the
+attacker *really* holds and really did, never from what the provider says:
 
 - no token's ``acr`` exceeds the strongest level reachable with the held
   factors (the password, or password + PIN: ``1fa`` -- two knowledge factors
@@ -36,6 +40,8 @@ level is then ``phr``). After every step the invariants are computed from what t
   engine documents, ``min_pin_length`` governs acr/``auth_time``/``max_age``,
   not ``amr``;
 - no passkey he holds is accepted or registered, and ``phr`` is never reached;
+- an emailed code completes only the transaction (or Confirm access) it was
+  sent for (docs/security.md case 50);
 - the admin console stays closed.
 
 The actions read forms, CSRF tokens and offered methods from each response
