@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from provider import config as config_module
 from provider.crypto import DataKey
 from provider.extensions import csrf, db, migrate
+from provider.storage import text_guard
 
 __all__ = ["create_app"]
 
@@ -181,6 +182,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    # No statement stores NUL or a lone surrogate (docs/security.md case 53).
+    text_guard.install()
     with app.app_context():
         _sqlite_pragmas(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         _ping_idle_connections(db.engine)

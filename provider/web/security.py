@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from provider.storage import text_guard
-
 __all__ = ["init_app"]
 
 _CSP = (
@@ -16,8 +14,6 @@ _CSP = (
 
 
 def init_app(app: Flask) -> None:
-    text_guard.install()
-
     @app.after_request
     def secure_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", _CSP)
