@@ -69,6 +69,15 @@ def to_callback(page: Any, action: Any) -> str:
         except Exception as exc:
             if "ERR_CONNECTION_REFUSED" not in str(exc):
                 raise
+    # Let the navigation settle (the answered callback, or Chromium's error
+    # page for the refused one) so it cannot interrupt the test's next goto.
+    # (Polled: wait_for_url itself raises the refused navigation's error.)
+    for _ in range(200):
+        if page.url.startswith((CALLBACK, "chrome-error://")):
+            break
+        page.wait_for_timeout(50)
+    else:
+        raise AssertionError(f"the browser never left {page.url} for the callback")
     return str(caught.value.url)
 
 
