@@ -28,25 +28,24 @@ from provider.policy.errors import (
     PolicyValidationError,
     RequirementError,
 )
-from provider.policy.ladder import (
-    DEFAULT_LADDER_DATA,
-    Condition,
-    DistinctCategories,
-    DistinctMethods,
-    EventCondition,
-    ExcludeKnowledgeOnly,
-    Ladder,
-    Level,
-    MinEvents,
-    Rule,
-    counted_events,
-    default_ladder,
-    default_ladder_data,
+from provider.policy.ladder.data import (
     ladder_from_data,
     ladder_to_data,
     lifetime_from_data,
     lifetime_to_data,
     normalize_aaguid,
+)
+from provider.policy.ladder.defaults import DEFAULT_LADDER_DATA, default_ladder, default_ladder_data
+from provider.policy.ladder.ladder import Ladder
+from provider.policy.ladder.levels import Level, counted_events
+from provider.policy.ladder.rules import (
+    Condition,
+    DistinctCategories,
+    DistinctMethods,
+    EventCondition,
+    ExcludeKnowledgeOnly,
+    MinEvents,
+    Rule,
 )
 from provider.policy.model import (
     CATEGORIES,

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
 
 from provider.policy.errors import LadderError, PolicyValidationError
-from provider.policy.ladder import Ladder, lifetime_from_data, lifetime_to_data, normalize_aaguid
+from provider.policy.ladder.data import lifetime_from_data, lifetime_to_data, normalize_aaguid
+from provider.policy.ladder.ladder import Ladder
 from provider.policy.model import (
     METHODS,
     AcrEnforcement,

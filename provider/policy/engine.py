@@ -30,7 +30,9 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Final, NamedTuple
 
-from provider.policy.ladder import Ladder, Level, LevelCheck
+from provider.policy.ladder.ladder import Ladder
+from provider.policy.ladder.level_check import LevelCheck
+from provider.policy.ladder.levels import Level
 from provider.policy.model import (
     METHODS,
     ClientPolicy,
@@ -183,7 +185,7 @@ def _step_up_kind(method: EnrolledMethod, policy: ClientPolicy) -> Event | None:
     """:func:`step_up_event` but for its time and credential id (``at=0``, no credential).
 
     What a rule or the counting of events reads of the new event
-    (:meth:`~provider.policy.ladder.LevelCheck.holds_adding`), shared by every
+    (:meth:`~provider.policy.ladder.level_check.LevelCheck.holds_adding`), shared by every
     enrolled credential of the same kind and by every request.
     """
     name = method.method

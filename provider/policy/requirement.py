@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from provider.policy.errors import RequirementError
-from provider.policy.ladder import Ladder
+from provider.policy.ladder.ladder import Ladder
 from provider.policy.model import AcrSource, ClientPolicy, Requirement
 
 __all__ = ["MAX_AGE_LIMIT", "PROMPT_VALUES", "parse_requirement"]

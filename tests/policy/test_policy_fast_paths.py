@@ -1,7 +1,7 @@
 """The engine's fast paths give exactly the answers of a straightforward recomputation.
 
 decide() checks each (acr, active-only) pair once per request with a
-:class:`~provider.policy.ladder.LevelCheck` (the session's events counted and
+:class:`~provider.policy.ladder.level_check.LevelCheck` (the session's events counted and
 split by lifetime once), completes rules from :meth:`Rule.plus_one` instead of
 re-running them per enrolled method, and reuses cached step-up event *kinds*
 (``_kind_event``, time and credential id left out). Here a plain
