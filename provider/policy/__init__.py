@@ -13,15 +13,13 @@ from provider.policy.client_policy import (
     client_policy_from_dict,
     client_policy_to_dict,
 )
-from provider.policy.engine import (
-    UNMET_AUTHENTICATION_REQUIREMENTS,
+from provider.policy.engine.client_view import (
     accepts_event,
     client_auth_time,
     client_events,
-    decide,
-    session_acr,
     step_up_event,
 )
+from provider.policy.engine.decision import UNMET_AUTHENTICATION_REQUIREMENTS, decide, session_acr
 from provider.policy.errors import (
     LadderError,
     PolicyError,

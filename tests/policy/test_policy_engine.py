@@ -1385,7 +1385,7 @@ def test_plan_offers_the_passkeys_of_a_shortest_plan() -> None:
 def test_plan_longer_than_the_cap_is_refused() -> None:
     """A rule needing more new events than MAX_PLAN_STEPS is not searched (a bound on
     the work of one decision): refused as before."""
-    from provider.policy.engine import MAX_PLAN_STEPS
+    from provider.policy.engine.planning import MAX_PLAN_STEPS
 
     count = MAX_PLAN_STEPS + 2
     ladder = ladder_from_data(

@@ -58,7 +58,8 @@ from provider.policy import (
     session_amr,
     step_up_event,
 )
-from provider.policy.engine import MAX_PLAN_STEPS, _kind_event
+from provider.policy.engine.client_view import _kind_event
+from provider.policy.engine.planning import MAX_PLAN_STEPS
 from tests.policy.test_policy_properties import (
     AAGUIDS,
     NOW,

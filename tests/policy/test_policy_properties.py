@@ -31,7 +31,7 @@ from provider.policy import (
     session_amr,
     step_up_event,
 )
-from provider.policy.engine import MAX_PLAN_STEPS
+from provider.policy.engine.planning import MAX_PLAN_STEPS
 
 LADDER = default_ladder()
 ACRS = LADDER.acr_values
