@@ -108,9 +108,7 @@ def decide_rates(seconds: float = 2.0) -> dict[str, float]:
     )
 
     def requirement(params: dict[str, str]) -> Any:
-        return parse_requirement(
-            params, policy, ladder, has_openid_scope=True, transaction_started_at=now - 1
-        )
+        return parse_requirement(params, policy, ladder, transaction_started_at=now - 1)
 
     plain = requirement({})
     step = requirement({"claims": essential_2fa})

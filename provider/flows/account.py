@@ -116,7 +116,6 @@ def check_level(
         {"acr_values": target, "max_age": str(max_age)},
         client,
         ladder,
-        has_openid_scope=False,
         transaction_started_at=started_at,
     )
     state = step_up.session_state(row, previous_seen_at)

@@ -422,12 +422,10 @@ def decide_request(
     """The engine call /authorize makes (and the admin policy simulator, so
     that what it shows is what /authorize does). Raises
     :class:`policy.RequirementError` for a malformed request."""
-    scopes = set(params.get("scope", "").split())
     requirement = policy.parse_requirement(
         params,
         client_policy,
         ladder,
-        has_openid_scope="openid" in scopes,
         transaction_started_at=transaction_started_at,
     )
     return policy.decide(requirement, client_policy, ladder, session, enrolled, now)
@@ -443,7 +441,6 @@ def _explicit_step_up(
         params,
         client_policy,
         ladder,
-        has_openid_scope="openid" in set(params.get("scope", "").split()),
     )
     return (
         requirement.acr_source == "request"

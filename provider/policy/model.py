@@ -355,8 +355,6 @@ class Requirement:
       ``unknown_essential_acr_values``: OIDC Core §5.5.1.1 essential ``acr``.
     - ``max_age``: request ``max_age`` or else the client's ``default_max_age``.
     - ``prompt``: OIDC Core §3.1.2.1 values.
-    - ``auth_time_essential``: ``claims`` asked for ``auth_time`` as essential.
-    - ``include_auth_time``: the ID token must carry ``auth_time``.
     - ``transaction_started_at``: when this authorization request began; an
       event at or after it always counts as fresh (``max_age=0`` without a loop).
     """
@@ -368,11 +366,7 @@ class Requirement:
     essential_acr_values: tuple[str, ...] = ()
     unknown_essential_acr_values: tuple[str, ...] = ()
     max_age: int | None = None
-    max_age_source: Literal["request", "default"] | None = None
     prompt: frozenset[str] = frozenset()
-    auth_time_essential: bool = False
-    include_auth_time: bool = False
-    has_openid_scope: bool = True
     transaction_started_at: int | None = None
 
 

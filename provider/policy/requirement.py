@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from provider.policy.errors import RequirementError
 from provider.policy.ladder.ladder import Ladder
@@ -72,7 +72,6 @@ class _ClaimsAcr:
         self.essential = False
         self.essential_values: list[str] = []
         self.voluntary_values: list[str] = []
-        self.auth_time_essential = False
 
 
 def _claim_request(member: str, name: str, value: object) -> dict[str, Any] | None:
@@ -100,9 +99,8 @@ def _claims(raw: str) -> _ClaimsAcr:
         requested = data[member]
         if not isinstance(requested, dict):
             raise RequirementError(description=f"claims.{member} must be an object")
-        auth_time = _claim_request(member, "auth_time", requested.get("auth_time"))
-        if auth_time is not None and auth_time.get("essential") is True:
-            result.auth_time_essential = True
+        # Validated only: Belay always puts auth_time in the ID token (docs/acr.md).
+        _claim_request(member, "auth_time", requested.get("auth_time"))
         acr = _claim_request(member, "acr", requested.get("acr"))
         if acr is None:
             continue
@@ -135,7 +133,6 @@ def parse_requirement(
     policy: ClientPolicy,
     ladder: Ladder,
     *,
-    has_openid_scope: bool,
     transaction_started_at: int | None = None,
 ) -> Requirement:
     """Parse ``acr_values``, ``claims``, ``max_age`` and ``prompt`` and merge client defaults.
@@ -151,13 +148,10 @@ def parse_requirement(
             raise RequirementError(description=f"{name} must be a string")
 
     max_age: int | None = None
-    max_age_source: Literal["request", "default"] | None = None
     if "max_age" in params:
         max_age = _max_age(params["max_age"])
-        max_age_source = "request"
     elif policy.default_max_age is not None:
         max_age = policy.default_max_age
-        max_age_source = "default"
 
     prompt = _prompt(params.get("prompt", ""))
     claims = _claims(params["claims"]) if params.get("claims") else _ClaimsAcr()
@@ -180,12 +174,6 @@ def parse_requirement(
         essential_acr_values=tuple(v for v in essential_values if v in ladder),
         unknown_essential_acr_values=tuple(v for v in essential_values if v not in ladder),
         max_age=max_age,
-        max_age_source=max_age_source,
         prompt=prompt,
-        auth_time_essential=claims.auth_time_essential,
-        include_auth_time=(
-            max_age is not None or policy.require_auth_time or claims.auth_time_essential
-        ),
-        has_openid_scope=has_openid_scope,
         transaction_started_at=transaction_started_at,
     )

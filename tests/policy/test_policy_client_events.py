@@ -74,9 +74,7 @@ def pk(at: int, *, uv: bool = True, aaguid: str = YUBIKEY) -> Event:
 
 def run(params: Mapping[str, str], policy: Mapping[str, Any], events: Sequence[Event]) -> Decision:
     client = ClientPolicy(**policy)
-    requirement = parse_requirement(
-        params, client, LADDER, has_openid_scope=True, transaction_started_at=STARTED
-    )
+    requirement = parse_requirement(params, client, LADDER, transaction_started_at=STARTED)
     state = SessionState(
         "u1", tuple(events), created_at=min(e.at for e in events), last_active_at=NOW - 5
     )
@@ -277,9 +275,7 @@ def test_an_unaccepted_event_never_changes_auth_time_nor_meets_max_age(
     before = [replace(before[0], remembered=False), *before[1:]]
     params = {k: v for k, v in {"max_age": max_age, "acr_values": acr}.items() if v is not None}
     started = NOW - 100  # the transaction began before the extra event
-    requirement = parse_requirement(
-        params, policy, LADDER, has_openid_scope=True, transaction_started_at=started
-    )
+    requirement = parse_requirement(params, policy, LADDER, transaction_started_at=started)
     first = min(e.at for e in before)
     without = SessionState("u", tuple(before), created_at=first, last_active_at=NOW - 100)
     with_extra = SessionState("u", (*before, extra), created_at=first, last_active_at=NOW - 100)

@@ -124,9 +124,7 @@ def run(
     now: int = NOW,
 ) -> Decision:
     client = ClientPolicy(**policy)
-    requirement = parse_requirement(
-        params, client, LADDER, has_openid_scope=True, transaction_started_at=STARTED
-    )
+    requirement = parse_requirement(params, client, LADDER, transaction_started_at=STARTED)
     if state is not None and not isinstance(state, SessionState):
         state = session(state)
     return decide(requirement, client, LADDER, state, enrolled, now)
@@ -1003,9 +1001,7 @@ def test_prompt_none_never_returns_ui() -> None:
 
 def test_works_without_openid_scope() -> None:
     client = ClientPolicy()
-    requirement = parse_requirement(
-        {"acr_values": A2, "max_age": "300"}, client, LADDER, has_openid_scope=False
-    )
+    requirement = parse_requirement({"acr_values": A2, "max_age": "300"}, client, LADDER)
     decision = decide(requirement, client, LADDER, session([pwd()]), ALL, NOW)
     assert summary(decision) == ("step", A2, SECOND_FACTORS, "acr_not_met")
 
@@ -1160,12 +1156,10 @@ def test_doc_passkey_plus_pin() -> None:
 def test_max_age_0_is_not_met_by_a_login_in_the_same_second_outside_a_transaction() -> None:
     """docs/security.md case 23: max_age=0 always demands a new event."""
     client = ClientPolicy()
-    requirement = parse_requirement({"max_age": "0"}, client, LADDER, has_openid_scope=True)
+    requirement = parse_requirement({"max_age": "0"}, client, LADDER)
     decision = decide(requirement, client, LADDER, session([pwd(NOW)]), ALL, NOW)
     assert isinstance(decision, StepUp) and decision.reason == "max_age"
-    within = parse_requirement(
-        {"max_age": "0"}, client, LADDER, has_openid_scope=True, transaction_started_at=NOW
-    )
+    within = parse_requirement({"max_age": "0"}, client, LADDER, transaction_started_at=NOW)
     assert isinstance(decide(within, client, LADDER, session([pwd(NOW)]), ALL, NOW), Satisfied)
 
 
@@ -1348,9 +1342,7 @@ def test_decide_plans(
     expected: tuple[Any, ...],
 ) -> None:
     client = ClientPolicy(**policy)
-    requirement = parse_requirement(
-        params, client, PLAN_LADDER, has_openid_scope=True, transaction_started_at=STARTED
-    )
+    requirement = parse_requirement(params, client, PLAN_LADDER, transaction_started_at=STARTED)
     decision = decide(requirement, client, PLAN_LADDER, session(state), enrolled, NOW)
     assert summary(decision) == expected
 
@@ -1372,9 +1364,7 @@ def test_plan_offers_the_passkeys_of_a_shortest_plan() -> None:
         }
     )
     client = ClientPolicy()
-    requirement = parse_requirement(
-        {"acr_values": "urn:example:acr:hw+otp"}, client, ladder, has_openid_scope=True
-    )
+    requirement = parse_requirement({"acr_values": "urn:example:acr:hw+otp"}, client, ladder)
     enrolled = (E_PASSWORD, E_SYNC, E_HW, E_HW2, E_TOTP)
     decision = decide(requirement, client, ladder, session([pwd()]), enrolled, NOW)
     assert decision == StepUp(
@@ -1398,9 +1388,7 @@ def test_plan_longer_than_the_cap_is_refused() -> None:
         }
     )
     client = ClientPolicy()
-    requirement = parse_requirement(
-        {"acr_values": "urn:example:many"}, client, ladder, has_openid_scope=True
-    )
+    requirement = parse_requirement({"acr_values": "urn:example:many"}, client, ladder)
     enrolled = tuple(EnrolledMethod("passkey", credential_id=f"k{i}") for i in range(count))
     decision = decide(requirement, client, ladder, session([pwd()]), enrolled, NOW)
     assert summary(decision) == ("fail", UNMET, "unmet")

@@ -689,7 +689,6 @@ def test_decide_matches_the_plain_recomputation(data: st.DataObject) -> None:
         data.draw(requests(ladder)),
         policy,
         ladder,
-        has_openid_scope=True,
         transaction_started_at=started,
     )
     expected = ref_decide(requirement, policy, ladder, session, enrolled, NOW)
@@ -770,7 +769,7 @@ def test_plans_match_the_plain_recomputation(
     (docs/security.md case 49), where random ladders rarely need a plan."""
     ladder = default_ladder()
     requirement = parse_requirement(
-        params, policy, ladder, has_openid_scope=True, transaction_started_at=NOW - started_ago
+        params, policy, ladder, transaction_started_at=NOW - started_ago
     )
     expected = ref_decide(requirement, policy, ladder, session, enrolled, NOW)
     assert decide(requirement, policy, ladder, session, enrolled, NOW) == expected

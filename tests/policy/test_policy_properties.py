@@ -150,9 +150,7 @@ def _accepts(event: Event, policy: ClientPolicy) -> bool:
 
 
 def _requirement(params: dict[str, str], policy: ClientPolicy, started: int) -> Requirement:
-    return parse_requirement(
-        params, policy, LADDER, has_openid_scope=True, transaction_started_at=started
-    )
+    return parse_requirement(params, policy, LADDER, transaction_started_at=started)
 
 
 @given(
@@ -323,7 +321,7 @@ def test_parse_requirement_only_raises_requirement_error(
     if claims is not None:
         params = {**params, "claims": claims}
     try:
-        requirement = parse_requirement(params, policy, LADDER, has_openid_scope=False)
+        requirement = parse_requirement(params, policy, LADDER)
     except RequirementError as exc:
         assert exc.error == "invalid_request"
         assert exc.description

@@ -20,9 +20,7 @@ A1, A2, PHR, PHRH = LADDER.acr_values
 
 
 def parse(params: dict[str, Any], policy: ClientPolicy | None = None) -> Requirement:
-    return parse_requirement(
-        params, policy or ClientPolicy(), LADDER, has_openid_scope=True, transaction_started_at=7
-    )
+    return parse_requirement(params, policy or ClientPolicy(), LADDER, transaction_started_at=7)
 
 
 def claims(member: str = "id_token", **acr: Any) -> str:
@@ -65,8 +63,6 @@ def test_invalid_max_age(max_age: str) -> None:
 def test_valid_max_age(max_age: str, expected: int) -> None:
     requirement = parse({"max_age": max_age})
     assert requirement.max_age == expected
-    assert requirement.max_age_source == "request"
-    assert requirement.include_auth_time
 
 
 @pytest.mark.parametrize(
@@ -164,8 +160,6 @@ def test_claims_null_members_and_other_claims_ignored() -> None:
 
 def test_claims_auth_time_essential() -> None:
     requirement = parse({"claims": json.dumps({"id_token": {"auth_time": {"essential": True}}})})
-    assert requirement.auth_time_essential
-    assert requirement.include_auth_time
     assert requirement.max_age is None
 
 
@@ -175,8 +169,6 @@ def test_client_defaults_merge() -> None:
     assert merged.acr_values == (A2,)
     assert merged.acr_source == "default"
     assert merged.max_age == 300
-    assert merged.max_age_source == "default"
-    assert merged.include_auth_time
     # Request values win, even a larger max_age (OIDC Registration: "overrides").
     explicit = parse({"acr_values": A1, "max_age": "900"}, policy)
     assert explicit.acr_values == (A1,)
@@ -186,16 +178,13 @@ def test_client_defaults_merge() -> None:
 
 def test_empty_parameters_count_as_absent() -> None:
     requirement = parse({"acr_values": "", "prompt": "", "claims": ""})
-    assert requirement == Requirement(has_openid_scope=True, transaction_started_at=7)
+    assert requirement == Requirement(transaction_started_at=7)
 
 
 def test_without_openid_scope() -> None:
-    requirement = parse_requirement(
-        {"acr_values": A2, "max_age": "60"}, ClientPolicy(), LADDER, has_openid_scope=False
-    )
+    requirement = parse_requirement({"acr_values": A2, "max_age": "60"}, ClientPolicy(), LADDER)
     assert requirement.acr_values == (A2,)
     assert requirement.max_age == 60
-    assert not requirement.has_openid_scope
     assert requirement.transaction_started_at is None
 
 
