@@ -149,7 +149,19 @@ def test_client_policy_set_and_show(runner, app: Flask) -> None:
         row = db.session.scalar(
             db.select(AuditEvent).where(AuditEvent.event == "client_policy_changed")
         )
-        assert row.details["after"]["default_max_age"] == 120 and row.details["before"] == {}
+        # The console's and the API's shape (provider/flows/admin/client_policy.py):
+        # the fields that changed, before and after.
+        assert row.details["by"] == "cli"
+        assert row.details["before"] == {
+            "minimum_acr": None,
+            "default_max_age": None,
+            "step_up_methods": [],
+        }
+        assert row.details["after"] == {
+            "minimum_acr": "urn:belay:acr:2fa",
+            "default_max_age": 120,
+            "step_up_methods": ["totp", "pin"],
+        }
 
 
 def test_client_policy_refuses_bad_values(runner) -> None:

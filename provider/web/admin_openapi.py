@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import current_app
 
-from provider.flows.admin import CLIENT_FIELDS, USER_FACTORS
+from provider.flows.admin.client_fields import CLIENT_FIELDS
+from provider.flows.admin.users import USER_FACTORS
 from provider.flows.clients import GRANT_TYPES, MAX_RESOURCES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
