@@ -1,6 +1,6 @@
 """The admin REST API (``/api/admin/…``): the console's and the CLI's
 operations as JSON, described by the OpenAPI 3.1 document at
-``/api/admin/openapi.json`` (provider/web/admin_openapi.py; a test runs
+``/api/admin/openapi.json`` (provider/web/admin_openapi/; a test runs
 Schemathesis against it).
 
 Authentication: ``Authorization: Bearer <access token>`` where the token was
