@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provider import clock
+from provider.observability import STEP_UP_EVENTS
 from provider.storage import admin as store
 
-__all__ = ["STEP_UP_EVENTS", "dashboard"]
-
-#: Audit events that record a successful step-up (the dashboard counts them).
-STEP_UP_EVENTS = ("step_up", "step_up_api", "confirm_access", "admin_step_up")
+__all__ = ["dashboard"]
 
 
 def dashboard(*, days: int = 7, now: int | None = None) -> dict[str, Any]:
