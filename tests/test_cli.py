@@ -206,3 +206,18 @@ def test_ladder_show_and_set(runner, app: Flask, tmp_path) -> None:
 
     with app.app_context():
         save_ladder(default_ladder_data())
+
+
+def test_flask_finds_the_same_commands_as_belay() -> None:
+    """``flask --app provider.app …`` (README.md) offers every ``belay`` command:
+    provider.app does not import the CLI, so they are Flask plugins (pyproject.toml)."""
+    from importlib.metadata import entry_points
+
+    from provider.cli import COMMANDS
+
+    plugins = {
+        ep.name: ep.load()
+        for ep in entry_points(group="flask.commands")
+        if ep.value.startswith("provider.")
+    }
+    assert plugins == {command.name: command for command in COMMANDS}
