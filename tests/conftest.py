@@ -129,6 +129,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def runner(app: Flask) -> Any:
+    # The command line adds its commands to the app (provider.app does not import it).
+    from provider.cli import register
+
+    register(app)
     return app.test_cli_runner()
 
 

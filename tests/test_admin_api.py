@@ -24,10 +24,10 @@ def _restore_ladder(app: Flask) -> Iterator[None]:
 
 
 def admin_token(app: Flask, actions: Actions, client_id: str = "ops") -> str:
-    from provider.flows import admin as admin_flow
+    from provider.flows.admin import clients as admin_clients
 
     with app.app_context():
-        _client, secret = admin_flow.create_client(
+        _client, secret = admin_clients.create_client(
             {"client_id": client_id, "grant_types": ["client_credentials"], "is_admin": True},
             actor="test",
         )
@@ -86,10 +86,10 @@ def test_no_token_bad_token_and_non_admin_tokens_are_refused(app: Flask, actions
 
 def test_unmarking_the_admin_client_revokes_its_access(app: Flask, actions: Actions, api) -> None:
     assert api.get("/clients").status_code == 200
-    from provider.flows import admin as admin_flow
+    from provider.flows.admin import clients as admin_clients
 
     with app.app_context():
-        admin_flow.update_client("ops", {"is_admin": False}, actor="test")
+        admin_clients.update_client("ops", {"is_admin": False}, actor="test")
     assert api.get("/clients").status_code == 403
 
 

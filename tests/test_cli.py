@@ -149,7 +149,19 @@ def test_client_policy_set_and_show(runner, app: Flask) -> None:
         row = db.session.scalar(
             db.select(AuditEvent).where(AuditEvent.event == "client_policy_changed")
         )
-        assert row.details["after"]["default_max_age"] == 120 and row.details["before"] == {}
+        # The console's and the API's shape (provider/flows/admin/client_policy.py):
+        # the fields that changed, before and after.
+        assert row.details["by"] == "cli"
+        assert row.details["before"] == {
+            "minimum_acr": None,
+            "default_max_age": None,
+            "step_up_methods": [],
+        }
+        assert row.details["after"] == {
+            "minimum_acr": "urn:belay:acr:2fa",
+            "default_max_age": 120,
+            "step_up_methods": ["totp", "pin"],
+        }
 
 
 def test_client_policy_refuses_bad_values(runner) -> None:
@@ -194,3 +206,18 @@ def test_ladder_show_and_set(runner, app: Flask, tmp_path) -> None:
 
     with app.app_context():
         save_ladder(default_ladder_data())
+
+
+def test_flask_finds_the_same_commands_as_belay() -> None:
+    """``flask --app provider.app …`` (README.md) offers every ``belay`` command:
+    provider.app does not import the CLI, so they are Flask plugins (pyproject.toml)."""
+    from importlib.metadata import entry_points
+
+    from provider.cli import COMMANDS
+
+    plugins = {
+        ep.name: ep.load()
+        for ep in entry_points(group="flask.commands")
+        if ep.value.startswith("provider.")
+    }
+    assert plugins == {command.name: command for command in COMMANDS}

@@ -81,10 +81,12 @@ class MissingCommand(click.UsageError):
 
 
 def _root(app: Flask) -> click.Group:
-    """``belay``: the app's commands plus Flask-Migrate's ``db`` (a Flask plugin)."""
+    """``belay``: its commands plus Flask-Migrate's ``db`` (a Flask plugin)."""
     from flask_migrate.cli import db
 
-    return click.Group("belay", commands={**app.cli.commands, "db": db})
+    from provider.cli import COMMANDS
+
+    return click.Group("belay", commands={**{c.name: c for c in COMMANDS}, "db": db})
 
 
 def _parse(root: click.Group, words: list[str]) -> click.Command:

@@ -736,12 +736,12 @@ def test_ten_parallel_sign_ins_with_one_code_one_wins(
 def test_an_admin_factor_reset_removes_the_code_destinations(
     actions: Actions, app: Flask, sms: SmsSink
 ) -> None:
-    from provider.flows import admin as admin_flow
+    from provider.flows.admin import users as admin_users
 
     user_id = _user(actions)
     with app.app_context():
         user = db.session.get(User, user_id)
-        removed = admin_flow.reset_factors(user, actor="test")
+        removed = admin_users.reset_factors(user, actor="test")
         assert {"email_otp", "sms_otp"} <= set(removed)
         registry = app.extensions["belay_factors"]
         assert registry.get("email_otp").enrolled(user_id) == []

@@ -60,14 +60,14 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced(
 ) -> None:
     """A connection idle for PING_IDLE_SECONDS is checked before use: a dead one is
     replaced and the request that needed it succeeds."""
-    from provider import app as app_module
+    from provider.storage import engine as engine_module
 
     with app.app_context():
         db.engine.dispose()  # an empty pool: the next checkout makes the only connection
         with db.engine.connect() as connection:
             dead = connection.connection.dbapi_connection
         _kill(dead)
-        monkeypatch.setattr(app_module, "PING_IDLE_SECONDS", 0.0)
+        monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 0.0)
         assert client.get("/readyz").status_code == 200
         with db.engine.connect() as connection:
             assert connection.connection.dbapi_connection is not dead

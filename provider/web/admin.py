@@ -32,8 +32,16 @@ from flask import (
 from provider import clock, policy
 from provider.factors.base import FactorError
 from provider.flows import account as account_flow
-from provider.flows import admin as admin_flow
 from provider.flows import step_up
+from provider.flows.admin import access as admin_access
+from provider.flows.admin import audit_log as admin_audit
+from provider.flows.admin import client_policy
+from provider.flows.admin import clients as admin_clients
+from provider.flows.admin import dashboard as admin_dashboard
+from provider.flows.admin import ladder as admin_ladder
+from provider.flows.admin import simulator as admin_simulator
+from provider.flows.admin import users as admin_users
+from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.clients import GRANT_TYPES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
@@ -54,7 +62,7 @@ def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
 
     While a step-up is in progress, an event made since it started counts
     (like "Confirm access"); a stale start is dropped."""
-    target, max_age = admin_flow.admin_target()
+    target, max_age = admin_access.admin_target()
     started = session.get(_STARTED)
     if isinstance(started, int) and clock.now() - started > max_age:
         started = None
@@ -89,7 +97,7 @@ def _step_up_page(
         factors=factors,
         action=url_for("admin.confirm", next=_next_target()),
         tx="admin",
-        max_age=admin_flow.admin_target()[1],
+        max_age=admin_access.admin_target()[1],
         **extra,
     ), 403
 
@@ -184,7 +192,7 @@ def confirm() -> Any:
 @bp.get("/")
 @admin_required
 def dashboard(user: User) -> Any:
-    stats = admin_flow.dashboard()
+    stats = admin_dashboard.dashboard()
     charts = {
         "acr": bar_chart(stats["step_ups_by_acr"], title="Step-ups by acr", chart_id="chart-acr"),
         "method": bar_chart(
@@ -229,7 +237,7 @@ def _choices() -> dict[str, Any]:
         "grant_types": GRANT_TYPES,
         "algs": SUPPORTED_ALGS,
         "methods": policy.METHODS,
-        "ladder": admin_flow.ladder_data(),
+        "ladder": admin_ladder.ladder_data(),
     }
 
 
@@ -243,7 +251,7 @@ def _clients_page(user: User, status: int = 200, **extra: Any) -> Any:
     return render_template(
         "admin/clients.html",
         user=user,
-        clients=[admin_flow.client_to_dict(c) for c in admin_flow.list_clients()],
+        clients=[admin_clients.client_to_dict(c) for c in admin_clients.list_clients()],
         **_choices(),
         **extra,
     ), status
@@ -259,25 +267,22 @@ def create_client(user: User) -> Any:
     if not data["grant_types"]:
         data.pop("grant_types")
     try:
-        client, secret = admin_flow.create_client(data, actor=_actor(user))
-    except admin_flow.AdminError as exc:
+        client, secret = admin_clients.create_client(data, actor=_actor(user))
+    except AdminError as exc:
         return _clients_page(user, 400, errors=exc.errors, form=request.form)
     return _client_page(user, client.client_id, new_secret=secret, created=True)
 
 
 def _client_page(user: User, client_id: str, status: int = 200, **extra: Any) -> Any:
     try:
-        client = admin_flow.get_client(client_id)
-    except admin_flow.NotFound:
+        client = admin_clients.get_client(client_id)
+    except NotFound:
         abort(404)
-    data = admin_flow.client_to_dict(client)
-    ladder = policy.ladder_from_data(admin_flow.ladder_data())
-    effective = policy.client_policy_to_dict(policy.client_policy_from_dict(data["policy"], ladder))
     return render_template(
         "admin/client.html",
         user=user,
-        client=data,
-        policy=effective,
+        client=admin_clients.client_to_dict(client),
+        policy=client_policy.effective_policy(client_id),
         **_choices(),
         **extra,
     ), status
@@ -294,10 +299,10 @@ def client(user: User, client_id: str) -> Any:
 def edit_client(user: User, client_id: str) -> Any:
     data = _client_form()
     try:
-        _, secret = admin_flow.update_client(client_id, data, actor=_actor(user))
-    except admin_flow.NotFound:
+        _, secret = admin_clients.update_client(client_id, data, actor=_actor(user))
+    except NotFound:
         abort(404)
-    except admin_flow.AdminError as exc:
+    except AdminError as exc:
         return _client_page(user, client_id, 400, errors=exc.errors)
     if secret:
         return _client_page(user, client_id, new_secret=secret)
@@ -309,10 +314,10 @@ def edit_client(user: User, client_id: str) -> Any:
 @admin_required
 def rotate_secret(user: User, client_id: str) -> Any:
     try:
-        secret = admin_flow.rotate_secret(client_id, actor=_actor(user))
-    except admin_flow.NotFound:
+        secret = admin_clients.rotate_secret(client_id, actor=_actor(user))
+    except NotFound:
         abort(404)
-    except admin_flow.AdminError as exc:
+    except AdminError as exc:
         return _client_page(user, client_id, 400, errors=exc.errors)
     return _client_page(user, client_id, new_secret=secret)
 
@@ -321,8 +326,8 @@ def rotate_secret(user: User, client_id: str) -> Any:
 @admin_required
 def delete_client(user: User, client_id: str) -> Any:
     try:
-        admin_flow.delete_client(client_id, actor=_actor(user))
-    except admin_flow.NotFound:
+        admin_clients.delete_client(client_id, actor=_actor(user))
+    except NotFound:
         abort(404)
     flash(f"Client {client_id} deleted.", "notice")
     return redirect(url_for("admin.clients"))
@@ -352,8 +357,8 @@ def edit_policy(user: User, client_id: str) -> Any:
     )
     assignments.append("step_up_methods=" + ",".join(form.getlist("step_up_methods")))
     try:
-        admin_flow.update_policy(client_id, assignments=assignments, actor=_actor(user))
-    except admin_flow.NotFound:
+        client_policy.update_policy(client_id, assignments=assignments, actor=_actor(user))
+    except NotFound:
         abort(404)
     except policy.PolicyValidationError as exc:
         return _client_page(
@@ -391,20 +396,20 @@ def simulator(user: User) -> Any:
         ]
         params = {k: form.get(k, "")[:4000] for k in ("acr_values", "max_age", "claims", "prompt")}
         try:
-            result = admin_flow.simulate(
+            result = admin_simulator.simulate(
                 form.get("client_id", "")[:300],
                 enrolled=enrolled_specs,
                 events=events,
                 params=params,
             )
-        except admin_flow.NotFound:
+        except NotFound:
             errors["client_id"] = "no such client"
-        except admin_flow.AdminError as exc:
+        except AdminError as exc:
             errors = exc.errors
     return render_template(
         "admin/simulator.html",
         user=user,
-        clients=admin_flow.list_clients(),
+        clients=admin_clients.list_clients(),
         methods=policy.METHODS,
         form=form,
         result=result,
@@ -419,7 +424,7 @@ def simulator(user: User) -> Any:
 @admin_required
 def ladder(user: User) -> Any:
     errors: list[str] = []
-    text = json.dumps(admin_flow.ladder_data(), indent=2)
+    text = json.dumps(admin_ladder.ladder_data(), indent=2)
     if request.method == "POST":
         text = request.form.get("ladder", "")[:200000]
         try:
@@ -428,7 +433,7 @@ def ladder(user: User) -> Any:
             errors = [exc.description]
         else:
             try:
-                admin_flow.save_ladder(data, actor=_actor(user))
+                admin_ladder.save_ladder(data, actor=_actor(user))
             except policy.LadderError as exc:
                 errors = list(exc.errors)
             else:
@@ -437,7 +442,7 @@ def ladder(user: User) -> Any:
     return render_template(
         "admin/ladder.html",
         user=user,
-        ladder=admin_flow.ladder_data(),
+        ladder=admin_ladder.ladder_data(),
         text=text,
         errors=errors,
     ), (400 if errors else 200)
@@ -458,7 +463,7 @@ def _users_page(user: User, status: int = 200, **extra: Any) -> Any:
         "admin/users.html",
         user=user,
         query=query,
-        users=admin_flow.search_users(query),
+        users=admin_users.search_users(query),
         **extra,
     ), status
 
@@ -468,7 +473,7 @@ def _users_page(user: User, status: int = 200, **extra: Any) -> Any:
 def create_user(user: User) -> Any:
     form = request.form
     try:
-        created = admin_flow.create_user(
+        created = admin_users.create_user(
             form.get("username", "")[:200],
             password=form.get("password", "")[:2000] or None,
             is_admin=form.get("is_admin") == "on",
@@ -476,7 +481,7 @@ def create_user(user: User) -> Any:
             name=form.get("name", "")[:300] or None,
             actor=_actor(user),
         )
-    except admin_flow.AdminError as exc:
+    except AdminError as exc:
         return _users_page(user, 400, errors=exc.errors, form=form)
     flash(f"User {created.username} created.", "notice")
     return redirect(url_for("admin.user_detail", user_id=created.id))
@@ -484,8 +489,8 @@ def create_user(user: User) -> Any:
 
 def _user_or_404(user_id: int) -> User:
     try:
-        return admin_flow.find_user(user_id)
-    except admin_flow.NotFound:
+        return admin_users.find_user(user_id)
+    except NotFound:
         abort(404)
 
 
@@ -500,8 +505,8 @@ def _user_page(user: User, user_id: int, status: int = 200, **extra: Any) -> Any
     return render_template(
         "admin/user.html",
         user=user,
-        target=admin_flow.user_to_dict(target, detail=True),
-        events=admin_flow.list_audit(admin_flow.AuditFilter(user=str(target.id), limit=50)),
+        target=admin_users.user_to_dict(target, detail=True),
+        events=admin_audit.list_audit(admin_audit.AuditFilter(user=str(target.id), limit=50)),
         **extra,
     ), status
 
@@ -512,8 +517,8 @@ def unlock_user(user: User, user_id: int) -> Any:
     target = _user_or_404(user_id)
     factor = request.form.get("factor", "")[:30] or None
     try:
-        admin_flow.unlock_user(target, factor, actor=_actor(user))
-    except admin_flow.AdminError as exc:
+        admin_users.unlock_user(target, factor, actor=_actor(user))
+    except AdminError as exc:
         return _user_page(user, user_id, 400, errors=exc.errors)
     flash(f"Unlocked {factor or 'every factor'}.", "notice")
     return redirect(url_for("admin.user_detail", user_id=user_id))
@@ -523,7 +528,7 @@ def unlock_user(user: User, user_id: int) -> Any:
 @admin_required
 def reset_factors(user: User, user_id: int) -> Any:
     target = _user_or_404(user_id)
-    removed = admin_flow.reset_factors(target, actor=_actor(user))
+    removed = admin_users.reset_factors(target, actor=_actor(user))
     flash(f"Removed: {', '.join(removed) or 'nothing'}; every lock cleared.", "notice")
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
@@ -532,7 +537,7 @@ def reset_factors(user: User, user_id: int) -> Any:
 @admin_required
 def revoke_sessions(user: User, user_id: int) -> Any:
     target = _user_or_404(user_id)
-    count = admin_flow.revoke_sessions(target, actor=_actor(user))
+    count = admin_users.revoke_sessions(target, actor=_actor(user))
     flash(f"Revoked {count} session(s).", "notice")
     if target.id == user.id:
         return redirect(url_for("login.login"))
@@ -546,15 +551,15 @@ def revoke_sessions(user: User, user_id: int) -> Any:
 @admin_required
 def audit_log(user: User) -> Any:
     try:
-        filters = admin_flow.parse_audit_filter(request.args)
-    except admin_flow.AdminError as exc:
+        filters = admin_audit.parse_audit_filter(request.args)
+    except AdminError as exc:
         return render_template(
             "admin/audit.html", user=user, rows=[], errors=exc.errors, args=request.args
         ), 400
     return render_template(
         "admin/audit.html",
         user=user,
-        rows=admin_flow.list_audit(filters),
+        rows=admin_audit.list_audit(filters),
         errors={},
         args=request.args,
     )
@@ -564,10 +569,10 @@ def audit_log(user: User) -> Any:
 @admin_required
 def audit_export(user: User) -> Any:
     try:
-        filters = admin_flow.parse_audit_filter(request.args)
-    except admin_flow.AdminError as exc:
+        filters = admin_audit.parse_audit_filter(request.args)
+    except AdminError as exc:
         return Response("; ".join(f"{k}: {v}" for k, v in exc.errors.items()), 400)
-    body = admin_flow.audit_csv(admin_flow.list_audit(filters))
+    body = admin_audit.audit_csv(admin_audit.list_audit(filters))
     return Response(
         body,
         mimetype="text/csv",

@@ -1,6 +1,6 @@
 """The admin REST API (``/api/admin/…``): the console's and the CLI's
 operations as JSON, described by the OpenAPI 3.1 document at
-``/api/admin/openapi.json`` (provider/web/admin_openapi.py; a test runs
+``/api/admin/openapi.json`` (provider/web/admin_openapi/; a test runs
 Schemathesis against it).
 
 Authentication: ``Authorization: Bearer <access token>`` where the token was
@@ -17,10 +17,16 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from provider import clock, policy
-from provider.flows import admin as admin_flow
-from provider.storage import accounts
-from provider.storage import grants as token_store
+from provider import policy
+from provider.flows.admin import access as admin_access
+from provider.flows.admin import audit_log as admin_audit
+from provider.flows.admin import client_policy
+from provider.flows.admin import clients as admin_clients
+from provider.flows.admin import dashboard as admin_dashboard
+from provider.flows.admin import ladder as admin_ladder
+from provider.flows.admin import simulator as admin_simulator
+from provider.flows.admin import users as admin_users
+from provider.flows.admin.errors import AdminError, NotFound
 from provider.web.admin_openapi import openapi_document
 from provider.web.json_body import JSONBodyError, read_json
 
@@ -57,35 +63,26 @@ def _unauthorized(error: str | None, description: str) -> Response:
 
 
 def _authenticate() -> str | Response:
-    """The calling admin client's id, or the RFC 6750 error response."""
+    """The calling admin client's actor, or the RFC 6750 error response."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized(None, "A bearer access token is required.")
-    token = token.strip()
-    row = token_store.find_token(token) if len(token) <= 4096 else None
-    now = clock.now()
-    if row is None or row.revoked_at is not None or row.access_expires_at <= now:
-        return _unauthorized("invalid_token", "The access token is invalid or expired.")
-    client = accounts.get_client(row.client_id)
-    if (
-        row.user_id is not None
-        or admin_flow.ADMIN_SCOPE not in row.scope.split()
-        or client is None
-        or not client.is_admin
-        or client.is_public
-    ):
-        response = _error(
-            403,
-            "insufficient_scope",
-            "The token must come from an admin client with the belay:admin scope.",
-        )
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="belay-admin", error="insufficient_scope", '
-            f'scope="{admin_flow.ADMIN_SCOPE}"'
-        )
-        return response
-    return f"api:{client.client_id}"
+    try:
+        return admin_access.api_actor(token.strip())
+    except admin_access.TokenRefused as refused:
+        if refused.error == "invalid_token":
+            return _unauthorized("invalid_token", "The access token is invalid or expired.")
+    response = _error(
+        403,
+        "insufficient_scope",
+        "The token must come from an admin client with the belay:admin scope.",
+    )
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer realm="belay-admin", error="insufficient_scope", '
+        f'scope="{admin_access.ADMIN_SCOPE}"'
+    )
+    return response
 
 
 def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,9 +95,9 @@ def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
             return actor
         try:
             return view(actor, **kwargs)
-        except admin_flow.NotFound as exc:
+        except NotFound as exc:
             return _error(404, "not_found", str(exc.args[0]) if exc.args else "not found")
-        except admin_flow.AdminError as exc:
+        except AdminError as exc:
             return _error(400, "invalid_request", str(exc), exc.errors)
         except policy.PolicyValidationError as exc:
             return _error(400, "invalid_request", str(exc), exc.errors)
@@ -117,14 +114,14 @@ def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
 def _body() -> dict[str, Any]:
     data = read_json()
     if not isinstance(data, dict):
-        raise admin_flow.AdminError({"body": "must be a JSON object"})
+        raise AdminError({"body": "must be a JSON object"})
     return data
 
 
 def _user(user_id: int) -> Any:
     if not 0 < user_id <= _MAX_ID:
-        raise admin_flow.NotFound(f"no user {user_id}")
-    return admin_flow.find_user(user_id)
+        raise NotFound(f"no user {user_id}")
+    return admin_users.find_user(user_id)
 
 
 @bp.get("/openapi.json")
@@ -138,68 +135,67 @@ def openapi() -> Response:
 @bp.get("/clients")
 @api_view
 def list_clients(actor: str) -> Response:
-    return _json({"clients": [admin_flow.client_to_dict(c) for c in admin_flow.list_clients()]})
+    return _json(
+        {"clients": [admin_clients.client_to_dict(c) for c in admin_clients.list_clients()]}
+    )
 
 
 @bp.post("/clients")
 @api_view
 def create_client(actor: str) -> Response:
-    client, secret = admin_flow.create_client(_body(), actor=actor)
-    return _json({"client": admin_flow.client_to_dict(client), "client_secret": secret}, 201)
+    client, secret = admin_clients.create_client(_body(), actor=actor)
+    return _json({"client": admin_clients.client_to_dict(client), "client_secret": secret}, 201)
 
 
 @bp.get("/clients/<path:client_id>")
 @api_view
 def get_client(actor: str, client_id: str) -> Response:
-    return _json({"client": admin_flow.client_to_dict(admin_flow.get_client(client_id))})
+    return _json({"client": admin_clients.client_to_dict(admin_clients.get_client(client_id))})
 
 
 @bp.patch("/clients/<path:client_id>")
 @api_view
 def update_client(actor: str, client_id: str) -> Response:
-    admin_flow.get_client(client_id)
-    client, secret = admin_flow.update_client(client_id, _body(), actor=actor)
-    return _json({"client": admin_flow.client_to_dict(client), "client_secret": secret})
+    admin_clients.get_client(client_id)
+    client, secret = admin_clients.update_client(client_id, _body(), actor=actor)
+    return _json({"client": admin_clients.client_to_dict(client), "client_secret": secret})
 
 
 @bp.delete("/clients/<path:client_id>")
 @api_view
 def delete_client(actor: str, client_id: str) -> Response:
-    admin_flow.delete_client(client_id, actor=actor)
+    admin_clients.delete_client(client_id, actor=actor)
     return Response(status=204)
 
 
 @bp.post("/clients/<path:client_id>/secret")
 @api_view
 def rotate_secret(actor: str, client_id: str) -> Response:
-    return _json({"client_secret": admin_flow.rotate_secret(client_id, actor=actor)})
+    return _json({"client_secret": admin_clients.rotate_secret(client_id, actor=actor)})
 
 
 @bp.get("/clients/<path:client_id>/policy")
 @api_view
 def get_policy(actor: str, client_id: str) -> Response:
-    client = admin_flow.get_client(client_id)
-    ladder = policy.ladder_from_data(admin_flow.ladder_data())
-    current = policy.client_policy_from_dict(client.policy or {}, ladder)
-    return _json({"policy": policy.client_policy_to_dict(current)})
+    return _json({"policy": client_policy.effective_policy(client_id)})
 
 
 @bp.put("/clients/<path:client_id>/policy")
 @api_view
 def replace_policy(actor: str, client_id: str) -> Response:
-    admin_flow.get_client(client_id)
+    admin_clients.get_client(client_id)
     body = _body()
     return _json(
-        {"policy": admin_flow.update_policy(client_id, data=body, replace=True, actor=actor)}
+        {"policy": client_policy.update_policy(client_id, data=body, replace=True, actor=actor)}
     )
 
 
 @bp.patch("/clients/<path:client_id>/policy")
 @api_view
 def patch_policy(actor: str, client_id: str) -> Response:
-    admin_flow.get_client(client_id)
+    admin_clients.get_client(client_id)
     body = _body()
-    return _json({"policy": admin_flow.update_policy(client_id, data=body, actor=actor)})
+    return _json({"policy": client_policy.update_policy(client_id, data=body, actor=actor)})
 
 
 # -- the ladder --------------------------------------------------------------------
@@ -208,13 +204,13 @@ def patch_policy(actor: str, client_id: str) -> Response:
 @bp.get("/ladder")
 @api_view
 def get_ladder(actor: str) -> Response:
-    return _json(admin_flow.ladder_data())
+    return _json(admin_ladder.ladder_data())
 
 
 @bp.put("/ladder")
 @api_view
 def put_ladder(actor: str) -> Response:
-    ladder = admin_flow.save_ladder(_body(), actor=actor)
+    ladder = admin_ladder.save_ladder(_body(), actor=actor)
     return _json(policy.ladder_to_data(ladder))
 
 
@@ -226,8 +222,8 @@ def put_ladder(actor: str) -> Response:
 def list_users(actor: str) -> Response:
     query = request.args.get("q", "")
     if len(query) > 150:
-        raise admin_flow.AdminError({"q": "at most 150 characters"})
-    return _json({"users": [admin_flow.user_to_dict(u) for u in admin_flow.search_users(query)]})
+        raise AdminError({"q": "at most 150 characters"})
+    return _json({"users": [admin_users.user_to_dict(u) for u in admin_users.search_users(query)]})
 
 
 @bp.post("/users")
@@ -236,10 +232,10 @@ def create_user(actor: str) -> Response:
     body = _body()
     unknown = sorted(set(body) - {"username", "password", "is_admin", "email", "name"})
     if unknown:
-        raise admin_flow.AdminError({k: "unknown field" for k in unknown})
+        raise AdminError({k: "unknown field" for k in unknown})
     if not isinstance(body.get("is_admin", False), bool):
-        raise admin_flow.AdminError({"is_admin": "must be true or false"})
-    user = admin_flow.create_user(
+        raise AdminError({"is_admin": "must be true or false"})
+    user = admin_users.create_user(
         body.get("username"),  # type: ignore[arg-type]
         password=body.get("password"),
         is_admin=body.get("is_admin", False),
@@ -247,13 +243,13 @@ def create_user(actor: str) -> Response:
         name=body.get("name"),
         actor=actor,
     )
-    return _json({"user": admin_flow.user_to_dict(user, detail=True)}, 201)
+    return _json({"user": admin_users.user_to_dict(user, detail=True)}, 201)
 
 
 @bp.get("/users/<int:user_id>")
 @api_view
 def get_user(actor: str, user_id: int) -> Response:
-    return _json({"user": admin_flow.user_to_dict(_user(user_id), detail=True)})
+    return _json({"user": admin_users.user_to_dict(_user(user_id), detail=True)})
 
 
 @bp.post("/users/<int:user_id>/unlock")
@@ -264,31 +260,31 @@ def unlock_user(actor: str, user_id: int) -> Response:
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        raise admin_flow.AdminError({"body": "must be a JSON object"})
+        raise AdminError({"body": "must be a JSON object"})
     factor = body.get("factor")
     if factor is not None and not isinstance(factor, str):
-        raise admin_flow.AdminError({"factor": "must be a factor name"})
-    return _json({"cleared": admin_flow.unlock_user(user, factor, actor=actor)})
+        raise AdminError({"factor": "must be a factor name"})
+    return _json({"cleared": admin_users.unlock_user(user, factor, actor=actor)})
 
 
 @bp.post("/users/<int:user_id>/reset-factors")
 @api_view
 def reset_factors(actor: str, user_id: int) -> Response:
-    return _json({"removed": admin_flow.reset_factors(_user(user_id), actor=actor)})
+    return _json({"removed": admin_users.reset_factors(_user(user_id), actor=actor)})
 
 
 @bp.post("/users/<int:user_id>/revoke-sessions")
 @api_view
 def revoke_sessions(actor: str, user_id: int) -> Response:
-    return _json({"revoked": admin_flow.revoke_sessions(_user(user_id), actor=actor)})
+    return _json({"revoked": admin_users.revoke_sessions(_user(user_id), actor=actor)})
 
 
 @bp.get("/users/<int:user_id>/events")
 @api_view
 def user_events(actor: str, user_id: int) -> Response:
     user = _user(user_id)
-    rows = admin_flow.list_audit(admin_flow.AuditFilter(user=str(user.id), limit=100))
-    return _json({"events": [admin_flow.audit_to_dict(r) for r in rows]})
+    rows = admin_audit.list_audit(admin_audit.AuditFilter(user=str(user.id), limit=100))
+    return _json({"events": [admin_audit.audit_to_dict(r) for r in rows]})
 
 
 # -- audit, simulator, stats ---------------------------------------------------------
@@ -297,16 +293,18 @@ def user_events(actor: str, user_id: int) -> Response:
 @bp.get("/audit")
 @api_view
 def audit_log(actor: str) -> Response:
-    filters = admin_flow.parse_audit_filter(request.args)
-    return _json({"events": [admin_flow.audit_to_dict(r) for r in admin_flow.list_audit(filters)]})
+    filters = admin_audit.parse_audit_filter(request.args)
+    return _json(
+        {"events": [admin_audit.audit_to_dict(r) for r in admin_audit.list_audit(filters)]}
+    )
 
 
 @bp.get("/audit.csv")
 @api_view
 def audit_csv(actor: str) -> Response:
-    filters = admin_flow.parse_audit_filter(request.args)
+    filters = admin_audit.parse_audit_filter(request.args)
     return Response(
-        admin_flow.audit_csv(admin_flow.list_audit(filters)),
+        admin_audit.audit_csv(admin_audit.list_audit(filters)),
         mimetype="text/csv",
         headers={"Cache-Control": "no-store"},
     )
@@ -332,15 +330,17 @@ def simulate(actor: str) -> Response:
     )
     errors.update({k: "unknown field" for k in unknown})
     if errors:
-        raise admin_flow.AdminError(errors)
+        raise AdminError(errors)
     params: dict[str, Any] = {
         k: body[k] for k in ("acr_values", "max_age", "claims", "prompt", "scope") if k in body
     }
-    result = admin_flow.simulate(str(client_id), enrolled=enrolled, events=events, params=params)
+    result = admin_simulator.simulate(
+        str(client_id), enrolled=enrolled, events=events, params=params
+    )
     return _json(result.to_dict())
 
 
 @bp.get("/stats")
 @api_view
 def stats(actor: str) -> Response:
-    return _json(admin_flow.dashboard())
+    return _json(admin_dashboard.dashboard())

@@ -18,14 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pyotp
 from flask import current_app
+from flask.cli import with_appcontext
 
-from provider import clock
-from provider.flows.login import hasher
-from provider.storage import accounts
-from provider.storage.models import User
+from provider.factors.pin import PinFactor
+from provider.factors.pin_policy import PinRejected
+from provider.factors.totp import TotpFactor
+from provider.flows.admin import client_policy, clients, users
+from provider.flows.assurance import lifecycle
+from provider.flows.clients import allowed_resources, register_client, update_metadata
 
-__all__ = ["seed_demo"]
+__all__ = ["demo_command", "seed_demo"]
+
+#: Who the audit log says made the demo's changes.
+ACTOR = "belay demo"
 
 BANK_URL = "http://localhost:5001"
 #: The demo bank's API: the one RFC 8707 resource demo-bank may ask tokens for.
@@ -40,9 +47,6 @@ def _credentials_file() -> Path:
 
 def _random_pin() -> str:
     """A six-digit PIN the PIN policy accepts (random until one passes)."""
-    from provider.factors.pin import PinFactor
-    from provider.factors.pin_policy import PinRejected
-
     factor = current_app.extensions["belay_factors"].get("pin")
     assert isinstance(factor, PinFactor)
     length = max(6, factor.min_length)
@@ -83,11 +87,7 @@ def _ensure_second_factors(username: str, pin: str, totp_secret: str) -> str:
 
     Returns the authenticator's otpauth:// URI.
     """
-    from provider.factors.pin import PinFactor
-    from provider.factors.totp import TotpFactor
-    from provider.flows.assurance import lifecycle
-
-    user = accounts.user_by_name(username)
+    user = users.user_named(username)
     assert user is not None
     factors = current_app.extensions["belay_factors"]
     pin_factor, totp_factor = factors.get("pin"), factors.get("totp")
@@ -99,63 +99,44 @@ def _ensure_second_factors(username: str, pin: str, totp_secret: str) -> str:
     if not totp_factor.status(user.id).enrolled:
         return lifecycle.import_totp(user, totp_secret, actor=actor).uri
     # Only the URI is wanted: build it without touching the stored authenticator.
-    import pyotp
-
     issuer_name = totp_factor.issuer_name
     return pyotp.TOTP(totp_secret).provisioning_uri(name=username, issuer_name=issuer_name)
 
 
 def _ensure_user(username: str, password: str, *, admin: bool, name: str, email: str) -> None:
-    if accounts.user_by_name(username) is None:
-        accounts.add(
-            User(
-                username=username,
-                password_hash=hasher().hash(password),
-                is_admin=admin,
-                name=name,
-                email=email,
-                created_at=clock.now(),
-            )
+    if users.user_named(username) is None:
+        users.create_user(
+            username, password=password, is_admin=admin, email=email, name=name, actor=ACTOR
         )
 
 
 def _bank_policy_without_password() -> None:
     """An older demo's ``demo-bank``: make password re-entry no step-up for it."""
-    from provider import policy
-    from provider.storage import audit
-    from provider.storage.ladder import current_ladder
-
-    client = accounts.get_client("demo-bank")
+    client = clients.find_client("demo-bank")
     if client is None or (client.policy or {}).get("step_up_methods"):
         return  # already set (an admin's own choice is kept)
-    before = dict(client.policy or {})
-    updated = {**before, "step_up_methods": BANK_STEP_UP_METHODS}
-    client.policy = policy.client_policy_to_dict(
-        policy.client_policy_from_dict(updated, current_ladder())
-    )
-    accounts.commit()
-    audit.record(
-        "client_policy_changed",
-        "success",
-        client_id="demo-bank",
-        details={"before": before, "after": client.policy, "by": "belay demo"},
+    client_policy.update_policy(
+        "demo-bank", data={"step_up_methods": BANK_STEP_UP_METHODS}, actor=ACTOR
     )
 
 
 def _bank_resources() -> None:
     """An older demo's ``demo-bank``: allow it the bank API as a resource (a client
     may name only its registered resources, docs/security.md case 56)."""
-    from provider.flows.clients import allowed_resources, update_metadata
-
-    client = accounts.get_client("demo-bank")
+    client = clients.find_client("demo-bank")
     if client is None or allowed_resources(client):
         return  # already set (an admin's own choice is kept)
-    update_metadata("demo-bank", {"resources": [BANK_API_URL]}, actor="belay demo")
+    update_metadata("demo-bank", {"resources": [BANK_API_URL]}, actor=ACTOR)
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Seed a demo admin, user and clients, and print how to use them."""
+    seed_demo()
 
 
 def seed_demo() -> dict[str, Any]:
-    from provider.flows.clients import register_client
-
     creds = _load_or_create()
     _ensure_user(
         "admin", creds["admin_password"], admin=True, name="Demo Admin", email="admin@example.test"
@@ -167,7 +148,7 @@ def seed_demo() -> dict[str, Any]:
         name="Alice Example",
         email="alice@example.test",
     )
-    if accounts.get_client("demo-bank") is None:
+    if clients.find_client("demo-bank") is None:
         register_client(
             "demo-bank",
             name="Demo Bank",
@@ -183,7 +164,7 @@ def seed_demo() -> dict[str, Any]:
     else:
         _bank_policy_without_password()
         _bank_resources()
-    if accounts.get_client("demo-public") is None:
+    if clients.find_client("demo-public") is None:
         register_client(
             "demo-public",
             name="Demo Public App",
