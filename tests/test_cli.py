@@ -208,16 +208,25 @@ def test_ladder_show_and_set(runner, app: Flask, tmp_path) -> None:
         save_ladder(default_ladder_data())
 
 
-def test_flask_finds_the_same_commands_as_belay() -> None:
-    """``flask --app provider.app …`` (README.md) offers every ``belay`` command:
-    provider.app does not import the CLI, so they are Flask plugins (pyproject.toml)."""
-    from importlib.metadata import entry_points
+def test_flask_finds_the_same_commands_as_belay(tmp_path) -> None:
+    """``flask --app provider.cli …`` (README.md) offers every ``belay`` command:
+    provider.app does not import the CLI, so the CLI's own factory adds them."""
+    import subprocess
+    import sys
 
     from provider.cli import COMMANDS
+    from tests.conftest import free_port, server_env
 
-    plugins = {
-        ep.name: ep.load()
-        for ep in entry_points(group="flask.commands")
-        if ep.value.startswith("provider.")
+    env = server_env(free_port(), BELAY_INSTANCE_PATH=str(tmp_path))
+    listed = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "provider.cli", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    commands = {
+        line.split()[0] for line in listed.split("Commands:")[1].splitlines() if line.strip()
     }
-    assert plugins == {command.name: command for command in COMMANDS}
+    assert {command.name for command in COMMANDS} <= commands, listed

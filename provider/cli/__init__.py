@@ -8,8 +8,8 @@ the admin API do. Secrets are read from standard input (``--password-stdin``,
 
 The command line sits above the application (``cli → app``): it builds the
 app with :func:`provider.app.create_app` and adds its own commands; the app
-knows nothing of it. ``flask --app provider.app …`` finds the same commands
-through the ``flask.commands`` entry points in pyproject.toml.
+knows nothing of it. ``flask --app provider.cli …`` offers the same commands:
+Flask finds :func:`create_app` here, the application with the commands added.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from provider.app import create_app
+from provider.app import create_app as create_application
 from provider.cli.clients import client_group
 from provider.cli.demo import demo_command
 from provider.cli.ladder import ladder_group
@@ -28,7 +28,7 @@ from provider.cli.reports import audit_command, simulate_command, stats_command
 from provider.cli.users import user_group
 from provider.flows.data_key import DataKeyMismatch
 
-__all__ = ["COMMANDS", "belay", "main", "register"]
+__all__ = ["COMMANDS", "belay", "create_app", "main", "register"]
 
 #: Every top-level command (``belay db …`` is Flask-Migrate's, a Flask plugin).
 COMMANDS: tuple[click.Command, ...] = (
@@ -53,9 +53,16 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def create_app() -> Flask:
+    """The application with the ``belay`` commands (``flask --app provider.cli …``)."""
+    app = _make_app()
+    register(app)
+    return app
+
+
 def _make_app() -> Flask:
     try:
-        return create_app()
+        return create_application()
     except DataKeyMismatch as exc:
         # A clear message and exit status 1, not a traceback (docs/security.md case 57).
         raise click.ClickException(str(exc)) from None
