@@ -24,6 +24,7 @@ from flask import current_app
 
 from provider import clock, policy
 from provider.crypto import sha256_hex
+from provider.errors import BelayError
 from provider.flows import authorize as authorize_flow
 from provider.flows import step_up
 from provider.flows.assurance import lifecycle
@@ -96,7 +97,7 @@ STEP_UP_EVENTS = ("step_up", "step_up_api", "confirm_access", "admin_step_up")
 USER_FACTORS = ("password", "pin", "totp", "backup_code", "passkey")
 
 
-class AdminError(ValueError):
+class AdminError(BelayError, ValueError):
     """Input an admin must correct; ``errors`` maps each field to a message."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:

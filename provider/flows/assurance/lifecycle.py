@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from provider import clock
+from provider.errors import BelayError
 from provider.factors.base import FactorError
 from provider.factors.otp import normalise_email, normalise_phone
 from provider.factors.pin import PinFactor
@@ -103,21 +104,23 @@ UNLOCKABLE: dict[str, tuple[str, ...]] = {
 _DESTINATION_METHODS = {"email": "email_otp", "phone": "sms_otp"}
 
 
-class Rejected(ValueError):
-    """A change refused; ``message`` is for people, ``field`` names the input."""
+class Rejected(BelayError, ValueError):
+    """A change refused; ``message`` (the ``description``) is for people,
+    ``field`` names the input."""
 
     def __init__(self, message: str, *, status: int = 400, field: str = "request") -> None:
-        super().__init__(message)
+        super().__init__(message, status_code=status)
         self.message = message
-        self.status = status
         self.field = field
 
 
 class NotConfirmed(Rejected):
     """The user has not confirmed access at the account's level."""
 
-    def __init__(self) -> None:
-        super().__init__("Confirm it's you first, then make the change.", status=403)
+    error = "confirm_access"
+
+    def __init__(self, message: str = "Confirm it's you first, then make the change.") -> None:
+        super().__init__(message, status=403)
 
 
 @dataclass(frozen=True)
