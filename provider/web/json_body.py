@@ -29,7 +29,6 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
     "JSONBodyError",
-    "bad_text",
     "parse",
     "read_json",
 ]
@@ -55,7 +54,7 @@ class JSONBodyError(BelayError, ValueError):
         return self.status_code
 
 
-def bad_text(value: str) -> str | None:
+def _bad_text(value: str) -> str | None:
     """What is wrong with a string that is about to be stored, or ``None``."""
     if "\x00" in value:
         return "must not contain NUL characters"
@@ -102,7 +101,7 @@ def _check_strings(value: Any) -> None:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            problem = bad_text(item)
+            problem = _bad_text(item)
             if problem:
                 raise JSONBodyError(f"JSON strings {problem}.")
         elif isinstance(item, dict):
