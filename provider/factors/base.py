@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from provider.errors import BelayError
 from provider.policy import EnrolledMethod
 
 __all__ = [
@@ -39,14 +40,15 @@ class Verified:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class FactorError(Exception):
-    """A failed check. ``code`` is stable (API error), ``message`` is for people."""
+class FactorError(BelayError):
+    """A failed check. ``code`` is stable (API error), ``message`` is for people
+    (the :class:`BelayError` ``error`` and ``description``)."""
 
     code = "invalid_code"
     status_code = 400
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, error=self.code)
         self.message = message
 
 

@@ -1,24 +1,41 @@
-"""The user's own account: "Confirm access" and factor management rules."""
+"""The user's own account: "Confirm access", what the account page shows,
+and the changes a user makes without confirming (sign out a session, forget a
+browser). Factor changes behind Confirm access: provider/flows/assurance/lifecycle.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from flask import current_app
 
 from provider import clock, policy
+from provider.crypto import random_token
 from provider.flows import step_up
+from provider.flows.assurance import events
+from provider.oidc.server import sign_jwt
+from provider.storage import audit, devices
+from provider.storage import passkeys as passkey_store
+from provider.storage import sessions as session_store
 from provider.storage.ladder import current_ladder
-from provider.storage.models import User, WebSession
+from provider.storage.models import AuditEvent, Passkey, RememberedDevice, User, WebSession
 
 __all__ = [
     "RECOVERY_ADMIN_RESET",
     "RECOVERY_BACKUP_CODE",
     "SECOND_FACTORS",
     "AccessCheck",
+    "Overview",
+    "ReauthToken",
     "check_access",
     "check_level",
+    "confirm_access",
+    "current_acr",
+    "forget_device",
+    "issue_reauth_token",
+    "overview",
+    "revoke_session",
 ]
 
 SECOND_FACTORS = ("totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp")
@@ -161,3 +178,125 @@ def _recovery(
         return needed, RECOVERY_BACKUP_CODE, False
     has_backup_codes = any(m.method == "backup_code" and not m.locked for m in enrolled)
     return needed, RECOVERY_ADMIN_RESET, has_backup_codes
+
+
+def confirm_access(
+    user: User,
+    row: WebSession,
+    access: AccessCheck,
+    *,
+    method: str,
+    submitted: Mapping[str, str],
+    purpose: str,
+    ip: str | None,
+) -> step_up.StepUpDone | None:
+    """Confirm access: one factor check inside this session, at the level
+    ``access`` asks (:func:`check_access` for the account page,
+    :func:`check_level` for the admin console); ``purpose`` is the audit event
+    (``confirm_access``, ``admin_step_up``). ``None`` when access is already
+    confirmed (nothing checked); a :class:`provider.factors.base.FactorError`
+    when the check fails."""
+    if access.confirmed:
+        return None
+    return step_up.verify_in_session(
+        user=user,
+        row=row,
+        method=method,
+        submitted=submitted,
+        allowed=access.methods,
+        client_id=None,
+        purpose=purpose,
+        target_acr=access.target_acr,
+        ip=ip,
+    )
+
+
+# -- what the account page shows -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The user's passkeys, sessions, remembered browsers and latest events."""
+
+    passkeys: list[Passkey]
+    sessions: list[WebSession]
+    devices: list[RememberedDevice]
+    events: list[AuditEvent]
+
+
+def overview(user: User) -> Overview:
+    return Overview(
+        passkeys=passkey_store.list_for_user(user.id),
+        sessions=session_store.list_for_user(user.id),
+        devices=devices.list_for_user(user.id),
+        events=audit.recent(user_id=user.id, limit=20),
+    )
+
+
+def current_acr(row: WebSession, previous_seen_at: int | None) -> str | None:
+    """The session's acr for the OP's own pages (no remembered browser counts)."""
+    return step_up.current_acr(row, previous_seen_at, current_ladder())
+
+
+# -- changes that need no confirmation (taking access away) ----------------------------
+
+
+def revoke_session(user: User, current: WebSession, session_id: str) -> None:
+    """Sign out another of the user's sessions (never the current one)."""
+    for other in session_store.list_for_user(user.id):
+        if str(other.id) == session_id and other.id != current.id:
+            session_store.delete_session(other)
+            audit.record("session_revoked", "success", user_id=user.id)
+
+
+def forget_device(user: User, device_id: int, *, ip: str | None) -> bool:
+    """Forget a remembered browser of the user's; False when there is none."""
+    if not devices.revoke(user.id, device_id):
+        return False
+    audit.record(
+        "device_revoked", "success", user_id=user.id, ip=ip, details={"device_id": device_id}
+    )
+    return True
+
+
+# -- the first-party step-up API's re-auth token ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ReauthToken:
+    """A short-lived signed token bound to the user and the session."""
+
+    token: str
+    acr: str | None
+    amr: list[str]
+    auth_time: int | None
+
+
+def issue_reauth_token(user: User, row: WebSession) -> ReauthToken:
+    """The session's state now, from the OP's own view (a remembered browser
+    never counts here, docs/security.md case 47), signed as a re-auth token."""
+    now = clock.now()
+    own = policy.ClientPolicy()
+    state = events.client_state(row, None, own, now)
+    assert state is not None
+    acr = policy.session_acr(state, own, current_ladder(), now)
+    amr = list(policy.session_amr(state.events))
+    auth_time = policy.client_auth_time(state.events, own)
+    config = current_app.config
+    token = sign_jwt(
+        {
+            "iss": config["ISSUER"],
+            "aud": config["ISSUER"],
+            "sub": str(user.id),
+            "sid": row.sid,
+            "iat": now,
+            "exp": now + int(config["REAUTH_TOKEN_TTL"]),
+            "jti": random_token(16),
+            "acr": acr,
+            "amr": amr,
+            "auth_time": auth_time,
+        },
+        alg=config["DEFAULT_SIGNING_ALG"],
+        typ="reauth+jwt",
+    )
+    return ReauthToken(token, acr, amr, auth_time)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from provider import clock, policy
 from provider.crypto import sha256_hex
+from provider.errors import BelayError
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.storage import accounts, audit
@@ -32,8 +33,10 @@ MAX_RESOURCES = 50
 METADATA_KEYS = ("resources",)
 
 
-class ClientRegistrationError(ValueError):
+class ClientRegistrationError(BelayError, ValueError):
     """A client that cannot be registered; the message says why."""
+
+    error = "invalid_client_metadata"
 
 
 def register_client(

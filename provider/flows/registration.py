@@ -15,8 +15,11 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app
+
 from provider import clock, policy
-from provider.crypto import random_token, sha256_hex
+from provider.crypto import constant_time_equals, random_token, sha256_hex
+from provider.errors import BelayError
 from provider.flows.clients import ClientRegistrationError, register_client
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
@@ -25,7 +28,16 @@ from provider.storage import admin as admin_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
-__all__ = ["RegistrationError", "client_metadata", "delete", "register", "update"]
+__all__ = [
+    "InvalidToken",
+    "RegistrationError",
+    "check_initial_access_token",
+    "client_metadata",
+    "delete",
+    "managed_client",
+    "register",
+    "update",
+]
 
 _SCOPES = {"openid", "profile", "email", "offline_access"}
 #: At most this many redirect URIs (and post-logout ones) per registration.
@@ -60,13 +72,50 @@ _KNOWN = {
 }
 
 
-class RegistrationError(ValueError):
+class RegistrationError(BelayError, ValueError):
     """RFC 7591 §3.2.2 error: ``error`` is invalid_redirect_uri or invalid_client_metadata."""
 
     def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
+        super().__init__(description, error=error)
+
+
+class InvalidToken(BelayError):
+    """No bearer token, or not the right one (RFC 6750 §3.1)."""
+
+    error = "invalid_token"
+    status_code = 401
+    description = "Bearer token required."
+
+    def get_headers(self) -> dict[str, str]:
+        return {**super().get_headers(), "WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def check_initial_access_token(token: str, *, ip: str | None) -> None:
+    """RFC 7591 §3: registration needs the initial access token
+    (``REGISTRATION_INITIAL_ACCESS_TOKEN``); :class:`InvalidToken` otherwise
+    (audited)."""
+    expected = str(current_app.config["REGISTRATION_INITIAL_ACCESS_TOKEN"] or "")
+    if (
+        not expected
+        or not token
+        or not constant_time_equals(sha256_hex(token), sha256_hex(expected))
+    ):
+        audit.record("client_registered", "refused", reason="initial_access_token", ip=ip)
+        raise InvalidToken()
+
+
+def managed_client(client_id: str, token: str) -> Client:
+    """The client its registration access token manages (RFC 7592 §2); an
+    unknown client and a wrong token answer the same :class:`InvalidToken`."""
+    client = accounts.get_client(client_id)
+    if (
+        client is None
+        or client.registration_access_token_hash is None
+        or not token
+        or not constant_time_equals(client.registration_access_token_hash, sha256_hex(token))
+    ):
+        raise InvalidToken()
+    return client
 
 
 def _bad(description: str) -> RegistrationError:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from provider.errors import BelayError
+
 __all__ = [
     "LadderError",
     "PolicyError",
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-class PolicyError(Exception):
+class PolicyError(BelayError):
     """Base class of every error raised by :mod:`provider.policy`."""
 
 

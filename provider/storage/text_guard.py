@@ -6,7 +6,7 @@ PostgreSQL refuses NUL in text (the driver raised ``DataError``, answered as a
 500); SQLite stored both. Views and flows refuse such input where they read it
 (provider/web/json_body.py for JSON bodies, ``/authorize`` for its parameters,
 the storage lookups that answer "not found"); whatever slips past them stops
-here, with :class:`UnstorableText`, which the error handlers answer with a 400
+here, with :class:`provider.errors.UnstorableText`, which the error handlers answer with a 400
 — the same on SQLite and PostgreSQL.
 """
 
@@ -19,13 +19,11 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-__all__ = ["UnstorableText", "install"]
+from provider.errors import UnstorableText
+
+__all__ = ["install"]
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
-
-
-class UnstorableText(ValueError):
-    """A string that no database column may hold."""
 
 
 def _check(parameters: Any) -> None:
@@ -38,7 +36,7 @@ def _check(parameters: Any) -> None:
     for value in values:
         if isinstance(value, str):
             if _BAD.search(value):
-                raise UnstorableText("text must not contain NUL characters or lone surrogates")
+                raise UnstorableText()
         elif isinstance(value, Mapping | list | tuple):
             _check(value)  # executemany: a list of parameter sets
 

@@ -24,53 +24,19 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from provider import clock
-from provider.factors.base import FactorError
+from provider.errors import BelayError
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import account as account_flow
 from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
 from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
-from provider.storage import audit, devices
-from provider.storage import passkeys as passkey_store
-from provider.storage import sessions as session_store
 from provider.storage.models import User, WebSession
 from provider.web import factor_forms
 from provider.web import session as web_session
+from provider.web.errors import form_error
 
 bp = Blueprint("account", __name__)
-
-_CONFIRM_STARTED = "confirm_started_at"
-
-
-def _access(row: WebSession, user: User) -> account_flow.AccessCheck:
-    """Confirm-access state; a confirmation in progress lasts CONFIRM_ACCESS_MAX_AGE.
-
-    While the page asks to confirm, an event made since it asked counts even if
-    it is a few seconds old (no loop); a stale start is dropped so old events
-    never count as fresh.
-    """
-    started = session.get(_CONFIRM_STARTED)
-    if (
-        isinstance(started, int)
-        and clock.now() - started > current_app.config["CONFIRM_ACCESS_MAX_AGE"]
-    ):
-        started = None
-    access = account_flow.check_access(user, row, web_session.previous_seen_at(), started)
-    if access.confirmed:
-        session.pop(_CONFIRM_STARTED, None)
-    elif started is None:
-        session[_CONFIRM_STARTED] = clock.now()
-    return access
-
-
-def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
-    """Confirm-access state for the passkey endpoints (provider/web/webauthn.py)."""
-    return _access(row, user)
-
-
-def access_confirmed(row: WebSession, user: User) -> bool:
-    return _access(row, user).confirmed
 
 
 def _field(name: str, limit: int = 1024) -> str:
@@ -78,12 +44,84 @@ def _field(name: str, limit: int = 1024) -> str:
     return value[:limit]
 
 
+# -- Confirm access (also the passkey endpoints' and the admin console's) --------------
+
+#: Flask-session key: when the account page started asking to confirm
+_CONFIRM_STARTED = "confirm_started_at"
+
+
+def track_access(
+    key: str, max_age: int, check: Callable[[int | None], account_flow.AccessCheck]
+) -> account_flow.AccessCheck:
+    """``check(started_at)`` with the start of the confirmation in progress,
+    kept in the Flask session under ``key`` for at most ``max_age`` seconds:
+    while a page asks to confirm, an event made since it asked counts even if
+    it is a few seconds old (no loop); a stale start is dropped so old events
+    never count as fresh."""
+    started = session.get(key)
+    if isinstance(started, int) and clock.now() - started > max_age:
+        started = None
+    access = check(started)
+    if access.confirmed:
+        session.pop(key, None)
+    elif started is None:
+        session[key] = clock.now()
+    return access
+
+
+def access_check(row: WebSession, user: User) -> account_flow.AccessCheck:
+    """The account's Confirm-access state (the rule:
+    :func:`provider.flows.account.check_access`); a confirmation in progress
+    lasts ``CONFIRM_ACCESS_MAX_AGE``."""
+    return track_access(
+        _CONFIRM_STARTED,
+        current_app.config["CONFIRM_ACCESS_MAX_AGE"],
+        lambda started: account_flow.check_access(
+            user, row, web_session.previous_seen_at(), started
+        ),
+    )
+
+
+def confirmed_actor(row: WebSession, user: User, *, refusal: str | None = None) -> lifecycle.Actor:
+    """The user acting on their own account with access confirmed; otherwise
+    :class:`lifecycle.NotConfirmed` (a 403 ``confirm_access``; ``refusal``
+    replaces its description)."""
+    try:
+        return lifecycle.by_user(access_check(row, user), ip=request.remote_addr)
+    except lifecycle.NotConfirmed:
+        if refusal is None:
+            raise
+        raise lifecycle.NotConfirmed(refusal) from None
+
+
+def confirm_in_session(
+    row: WebSession, user: User, access: account_flow.AccessCheck, *, purpose: str
+) -> None:
+    """Check the factor this form submits against ``access`` (the page's access
+    check: :func:`access_check`, the admin console's own), then rotate the
+    session cookie (provider/flows/account.py ``confirm_access``). A
+    :class:`provider.factors.base.FactorError` when the check fails; nothing
+    happens when access is already confirmed."""
+    done = account_flow.confirm_access(
+        user,
+        row,
+        access,
+        method=_field("method", 30),
+        submitted={k: v[:4096] for k, v in request.form.items() if k not in ("csrf_token", "tx")},
+        purpose=purpose,
+        ip=request.remote_addr,
+    )
+    if done is not None:
+        web_session.rotate_cookie(done.cookie_token)
+
+
 def render_account(row: WebSession, user: User, status: int = 200, **extra: Any) -> Any:
-    access = _access(row, user)
+    access = access_check(row, user)
     registry = step_up.factors()
     enrolled = {m.method: m for m in registry.enrolled(user.id)}
     second = [m for m in enrolled if m in account_flow.SECOND_FACTORS]
     confirm_factors = factor_forms.offered(user.id, access.methods)
+    shown = account_flow.overview(user)
     return render_template(
         "account.html",
         user=user,
@@ -96,13 +134,13 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         totp=registry.get("totp").status(user.id),  # type: ignore[attr-defined]
         backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
         code_channels=_code_channels(user),
-        passkeys=passkey_store.list_for_user(user.id),
-        sessions=session_store.list_for_user(user.id),
+        passkeys=shown.passkeys,
+        sessions=shown.sessions,
         devices=[
             {"row": d, "description": device_flow.describe_user_agent(d.user_agent)}
-            for d in devices.list_for_user(user.id)
+            for d in shown.devices
         ],
-        events=audit.recent(user_id=user.id, limit=20),
+        events=shown.events,
         now=clock.now(),
         tx="",
         action=url_for("account.confirm"),
@@ -150,24 +188,10 @@ def confirm() -> Any:
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in
-    access = _access(row, user)
-    if access.confirmed:
-        return redirect(url_for("account.index"))
     try:
-        done = step_up.verify_in_session(
-            user=user,
-            row=row,
-            method=_field("method", 30),
-            submitted={k: v[:4096] for k, v in request.form.items() if k != "csrf_token"},
-            allowed=access.methods,
-            client_id=None,
-            purpose="confirm_access",
-            target_acr=access.target_acr,
-            ip=request.remote_addr,
-        )
-    except FactorError as exc:
-        return render_account(row, user, 401, error=exc.message)
-    web_session.rotate_cookie(done.cookie_token)
+        confirm_in_session(row, user, access_check(row, user), purpose="confirm_access")
+    except BelayError as exc:  # a FactorError: the check failed
+        return form_error(functools.partial(render_account, row, user), exc, status=401)
     return redirect(url_for("account.index"))
 
 
@@ -176,7 +200,10 @@ def confirmed_access(
 ) -> Callable[..., Any]:
     """Run ``view(row, user, actor, **kwargs)`` only for a signed-in user whose
     access is confirmed (``actor`` is what provider/flows/assurance/lifecycle.py
-    asks for a change); otherwise send them to sign in or to "Confirm access"."""
+    asks for a change); otherwise send them to sign in or to "Confirm access".
+
+    A change the view lets refuse (a :class:`BelayError`, e.g.
+    ``lifecycle.Rejected``) shows the account page again with its description."""
 
     @functools.wraps(view)
     def guarded(**kwargs: Any) -> Any:
@@ -185,11 +212,14 @@ def confirmed_access(
             return redirect(url_for("login.login"))
         row, user = signed_in
         try:
-            actor = lifecycle.by_user(_access(row, user), ip=request.remote_addr)
+            actor = confirmed_actor(row, user)
         except lifecycle.NotConfirmed as exc:
-            flash(exc.message, "error")
+            flash(exc.description, "error")
             return redirect(url_for("account.index"))
-        return view(row, user, actor, **kwargs)
+        try:
+            return view(row, user, actor, **kwargs)
+        except BelayError as exc:
+            return form_error(functools.partial(render_account, row, user), exc)
 
     return guarded
 
@@ -205,25 +235,16 @@ def change_password(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # One character more than allowed is read, so a too long password is
     # refused (never cut short).
     limit = lifecycle.PASSWORD_MAX_LENGTH + 1
-    try:
-        lifecycle.set_password(
-            user,
-            _field("password", limit),
-            confirm=_field("password_confirm", limit),
-            actor=actor,
-        )
-    except lifecycle.Rejected as exc:
-        return render_account(row, user, exc.status, error=exc.message)
+    lifecycle.set_password(
+        user, _field("password", limit), confirm=_field("password_confirm", limit), actor=actor
+    )
     return _done("Your password was changed.")
 
 
 @bp.post("/account/pin")
 @confirmed_access
 def set_pin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
-    try:
-        lifecycle.set_pin(user, _field("pin", 64), _field("pin_confirm", 64), actor=actor)
-    except lifecycle.Rejected as exc:
-        return render_account(row, user, exc.status, error=exc.message)
+    lifecycle.set_pin(user, _field("pin", 64), _field("pin_confirm", 64), actor=actor)
     return _done("Your PIN is set.")
 
 
@@ -252,9 +273,8 @@ def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
         lifecycle.confirm_totp(user, _field("code", 64), actor=actor)
     except lifecycle.Rejected as exc:
         factor: Any = step_up.factors().get("totp")
-        return render_account(
-            row, user, exc.status, error=exc.message, totp_enrolment=factor.pending(user.id)
-        )
+        page = functools.partial(render_account, row, user)
+        return form_error(page, exc, totp_enrolment=factor.pending(user.id))
     # Kept in the session's history as an enrolment proof, never counted.
     token = assurance_events.add_enrolment_proof(row, "totp", ("otp",))
     web_session.rotate_cookie(token)
@@ -282,8 +302,6 @@ def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: s
     except DeliveryFailed as exc:
         code_login.record_send(method, exc, user_id=user.id, client_id=None, ip=request.remote_addr)
         return render_account(row, user, 503, error=exc.message)
-    except FactorError as exc:
-        return render_account(row, user, exc.status_code, error=exc.message)
     code_login.record_send(method, None, user_id=user.id, client_id=None, ip=request.remote_addr)
     flash(f"We sent a code to {sent.masked}.", "notice")
     return redirect(url_for("account.index"))
@@ -294,10 +312,7 @@ def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: s
 def verify_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     if _code_factor(kind) is None:
         return redirect(url_for("account.index"))
-    try:
-        lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
-    except lifecycle.Rejected as exc:
-        return render_account(row, user, exc.status, error=exc.message)
+    lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
     what = "email address" if kind == "email" else "phone number"
     return _done(f"Your {what} is verified.")
 
@@ -315,11 +330,7 @@ def revoke_session() -> Any:
     if signed_in is None:
         return redirect(url_for("login.login"))
     row, user = signed_in
-    target_id = request.form.get("session_id", "")
-    for other in session_store.list_for_user(user.id):
-        if str(other.id) == target_id and other.id != row.id:
-            session_store.delete_session(other)
-            audit.record("session_revoked", "success", user_id=user.id)
+    account_flow.revoke_session(user, row, request.form.get("session_id", ""))
     return redirect(url_for("account.index"))
 
 
@@ -331,14 +342,7 @@ def revoke_device(device_id: int) -> Any:
     if signed_in is None:
         return redirect(url_for("login.login"))
     _row, user = signed_in
-    if devices.revoke(user.id, device_id):
-        audit.record(
-            "device_revoked",
-            "success",
-            user_id=user.id,
-            ip=request.remote_addr,
-            details={"device_id": device_id},
-        )
+    if account_flow.forget_device(user, device_id, ip=request.remote_addr):
         flash("That browser is no longer remembered.", "notice")
     return redirect(url_for("account.index"))
 
@@ -346,11 +350,7 @@ def revoke_device(device_id: int) -> Any:
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
 @confirmed_access
 def rename_passkey(row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
-    try:
-        renamed = lifecycle.rename_passkey(user, passkey_id, _field("name", 200), actor=actor)
-    except lifecycle.Rejected as exc:
-        return render_account(row, user, exc.status, error=exc.message)
-    if not renamed:
+    if not lifecycle.rename_passkey(user, passkey_id, _field("name", 200), actor=actor):
         return redirect(url_for("account.index"))
     return _done("Passkey renamed.")
 

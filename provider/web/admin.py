@@ -32,7 +32,6 @@ from flask import (
 from provider import clock, policy
 from provider.factors.base import FactorError
 from provider.flows import account as account_flow
-from provider.flows import step_up
 from provider.flows.admin import access as admin_access
 from provider.flows.admin import audit_log as admin_audit
 from provider.flows.admin import client_policy
@@ -46,6 +45,7 @@ from provider.flows.clients import GRANT_TYPES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.storage.models import User, WebSession
+from provider.web import account as account_web
 from provider.web import factor_forms, json_body
 from provider.web import session as web_session
 from provider.web.admin_charts import bar_chart, line_chart
@@ -164,25 +164,11 @@ def confirm() -> Any:
     if not user.is_admin:
         abort(403)
     access = access_check(row, user)
-    if not access.confirmed:
-        try:
-            done = step_up.verify_in_session(
-                user=user,
-                row=row,
-                method=request.form.get("method", "")[:30],
-                submitted={
-                    k: v[:4096] for k, v in request.form.items() if k not in ("csrf_token", "tx")
-                },
-                allowed=access.methods,
-                client_id=None,
-                purpose="admin_step_up",
-                target_acr=access.target_acr,
-                ip=request.remote_addr,
-            )
-        except FactorError as exc:
-            page, _ = _step_up_page(row, user, access, error=exc.message)
-            return page, 401
-        web_session.rotate_cookie(done.cookie_token)
+    try:
+        account_web.confirm_in_session(row, user, access, purpose="admin_step_up")
+    except FactorError as exc:
+        page, _ = _step_up_page(row, user, access, error=exc.message)
+        return page, 401
     return redirect(_next_target())
 
 

@@ -1,8 +1,22 @@
-"""Every error becomes a page or a JSON body here — never a stack trace."""
+"""Every error becomes a page or a JSON body here — never a stack trace.
+
+The one module that turns a :class:`provider.errors.BelayError` into an HTTP
+answer (docs/design.md convention 2). Three shapes:
+
+- an OAuth error redirect: ``/authorize`` builds it itself
+  (provider/flows/authorize.py ``error_redirect``) — not here;
+- JSON ``{"error", "error_description"[, "retry_after"]}`` (not cached) for
+  the API and XHR endpoints (:func:`wants_json`), an ``error.html`` page for
+  everything else: :func:`error_response`, which the handler registered by
+  :func:`init_app` answers with when a view lets a ``BelayError`` propagate;
+- the in-form error: the view's own form shown again with the error's
+  description (:func:`form_error`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
@@ -11,13 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from provider.crypto import DataKeyError
+from provider.errors import BelayError
 from provider.extensions import db
-from provider.storage.text_guard import UnstorableText
 
-__all__ = ["init_app"]
+__all__ = ["error_response", "form_error", "init_app", "wants_json"]
 
 log = logging.getLogger(__name__)
 
+#: Paths whose errors are JSON (the API, XHR and protocol endpoints).
 _JSON_PATHS = (
     "/token",
     "/introspect",
@@ -31,19 +46,52 @@ _JSON_PATHS = (
 )
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Is this request answered in JSON (else an HTML page)?"""
     return request.path.startswith(_JSON_PATHS)
 
 
-def _respond(status: int, error: str, description: str) -> Response:
-    if _wants_json():
-        response = jsonify({"error": error, "error_description": description})
+def _respond(
+    status: int, error: str, description: str, body: dict[str, Any] | None = None
+) -> Response:
+    if wants_json():
+        response = jsonify(body or {"error": error, "error_description": description})
     else:
         response = make_response(
             render_template("error.html", title=description, error=error, description="")
         )
     response.status_code = status
     return response
+
+
+def error_response(
+    exc: BelayError, *, status: int | None = None, retry_after: int | None = None
+) -> Response:
+    """``exc`` as JSON or an HTML page (:func:`wants_json`), with its
+    ``status_code`` unless ``status`` is given, and its ``Retry-After``.
+
+    ``retry_after`` announces a wait the error itself does not carry."""
+    body = exc.get_body()
+    headers = exc.get_headers()
+    if retry_after is not None and exc.retry_after is None:
+        body["retry_after"] = retry_after
+        headers["Retry-After"] = str(retry_after)
+    response = _respond(status or exc.status_code, exc.error, exc.description, body)
+    if response.is_json:
+        headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+    response.headers.update(headers)
+    return response
+
+
+def form_error(
+    page: Callable[..., Any], exc: BelayError, *, status: int | None = None, **context: Any
+) -> Any:
+    """The in-form error: ``page(status, error=exc.description, **context)`` —
+    the view's own renderer shows the form again, with the error's
+    ``status_code`` unless ``status`` is given. Nothing half-done is kept (a
+    rollback, as for any error)."""
+    db.session.rollback()
+    return page(status or exc.status_code, error=exc.description, **context)
 
 
 def init_app(app: Flask) -> None:
@@ -66,14 +114,13 @@ def init_app(app: Flask) -> None:
         }
         return _respond(code, names.get(code, "error"), exc.description or exc.name)
 
-    @app.errorhandler(UnstorableText)
-    def unstorable_text(exc: UnstorableText) -> Any:
-        # docs/security.md case 53: NUL or a lone surrogate reached the database
-        # layer (refused before any statement ran): the client's input, a 400.
+    @app.errorhandler(BelayError)
+    def belay_error(exc: BelayError) -> Any:
+        # Nothing half-done is kept: e.g. UnstorableText (docs/security.md case
+        # 53), NUL or a lone surrogate that reached the database layer (refused
+        # before any statement ran) -- the client's input, a 400.
         db.session.rollback()
-        return _respond(
-            400, "invalid_request", "Text must not contain NUL characters or invalid Unicode."
-        )
+        return error_response(exc)
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError) -> Any:

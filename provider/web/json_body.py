@@ -3,8 +3,8 @@
 Every endpoint that takes JSON — the step-up API, WebAuthn, dynamic client
 registration, the admin API — reads its body here, and the admin console's
 JSON text fields go through :func:`parse`. A body is refused, with a
-:class:`JSONBodyError` the endpoint turns into a 400 (413 when too large) in
-its own error format, when it is:
+:class:`JSONBodyError` (a :class:`provider.errors.BelayError`: a 400, or 413
+when too large), when it is:
 
 - larger than ``max_bytes`` (checked before anything is parsed);
 - not UTF-8, not JSON, or uses ``NaN``/``Infinity`` (not JSON: RFC 8259 §6);
@@ -23,11 +23,12 @@ from typing import Any
 
 from flask import request
 
+from provider.errors import BelayError
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
     "JSONBodyError",
-    "bad_text",
     "parse",
     "read_json",
 ]
@@ -36,18 +37,24 @@ DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_MAX_DEPTH = 32
 
 
-class JSONBodyError(ValueError):
-    """Why a JSON body is refused: ``status`` (400, or 413 with ``error``
+class JSONBodyError(BelayError, ValueError):
+    """Why a JSON body is refused: ``status_code`` (400, or 413 with ``error``
     ``too_large`` as for any body over ``MAX_CONTENT_LENGTH``) and a description."""
 
     def __init__(self, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
-        self.error = "too_large" if status == 413 else "invalid_request"
+        super().__init__(
+            description,
+            error="too_large" if status == 413 else "invalid_request",
+            status_code=status,
+        )
+
+    @property
+    def status(self) -> int:
+        """``status_code`` (the name provider/web/webauthn.py and admin_api.py still read)."""
+        return self.status_code
 
 
-def bad_text(value: str) -> str | None:
+def _bad_text(value: str) -> str | None:
     """What is wrong with a string that is about to be stored, or ``None``."""
     if "\x00" in value:
         return "must not contain NUL characters"
@@ -94,7 +101,7 @@ def _check_strings(value: Any) -> None:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            problem = bad_text(item)
+            problem = _bad_text(item)
             if problem:
                 raise JSONBodyError(f"JSON strings {problem}.")
         elif isinstance(item, dict):

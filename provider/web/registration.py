@@ -9,9 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from provider.crypto import constant_time_equals, sha256_hex
 from provider.flows import registration as flow
-from provider.storage import accounts, audit
 from provider.storage.models import Client
 from provider.web.json_body import JSONBodyError, read_json
 
@@ -33,26 +31,21 @@ def _bearer() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _invalid_token() -> Response:
-    response = _json({"error": "invalid_token", "error_description": "Bearer token required."}, 401)
-    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return response
-
-
 def _enabled() -> None:
     if not current_app.config["REGISTRATION_ENABLED"]:
         abort(404)
 
 
-def _error(exc: flow.RegistrationError) -> Response:
-    return _json({"error": exc.error, "error_description": exc.description}, 400)
-
-
-def _body_error(exc: JSONBodyError) -> Response:
-    """A body that is not acceptable JSON (provider/web/json_body.py) is
-    ``invalid_client_metadata`` (RFC 7591 §3.2.2); one too large, a 413."""
-    error = "invalid_client_metadata" if exc.status == 400 else exc.error
-    return _json({"error": error, "error_description": exc.description}, exc.status)
+def _body() -> Any:
+    """The request's JSON body; one that is not acceptable JSON
+    (provider/web/json_body.py) is ``invalid_client_metadata`` (RFC 7591
+    §3.2.2), one too large a 413."""
+    try:
+        return read_json()
+    except JSONBodyError as exc:
+        if exc.status_code != 400:
+            raise
+        raise flow.RegistrationError("invalid_client_metadata", exc.description) from None
 
 
 def _uri(client: Client) -> str:
@@ -62,23 +55,8 @@ def _uri(client: Client) -> str:
 @bp.post("/register")
 def register() -> Response:
     _enabled()
-    expected = str(current_app.config["REGISTRATION_INITIAL_ACCESS_TOKEN"] or "")
-    token = _bearer()
-    if (
-        not expected
-        or not token
-        or not constant_time_equals(sha256_hex(token), sha256_hex(expected))
-    ):
-        audit.record(
-            "client_registered", "refused", reason="initial_access_token", ip=request.remote_addr
-        )
-        return _invalid_token()
-    try:
-        client, secret, access_token = flow.register(read_json())
-    except JSONBodyError as exc:
-        return _body_error(exc)
-    except flow.RegistrationError as exc:
-        return _error(exc)
+    flow.check_initial_access_token(_bearer(), ip=request.remote_addr)
+    client, secret, access_token = flow.register(_body())
     body = flow.client_metadata(client)
     if secret:
         body["client_secret"] = secret
@@ -87,47 +65,25 @@ def register() -> Response:
     return _json(body, 201)
 
 
-def _managed(client_id: str) -> Client | Response:
+def _managed(client_id: str) -> Client:
     _enabled()
-    client = accounts.get_client(client_id)
-    token = _bearer()
-    if (
-        client is None
-        or client.registration_access_token_hash is None
-        or not token
-        or not constant_time_equals(client.registration_access_token_hash, sha256_hex(token))
-    ):
-        # RFC 7592 §2: an unknown client and a wrong token answer the same.
-        return _invalid_token()
-    return client
+    return flow.managed_client(client_id, _bearer())
 
 
 @bp.get("/register/<path:client_id>")
 def read(client_id: str) -> Response:
     client = _managed(client_id)
-    if isinstance(client, Response):
-        return client
     return _json({**flow.client_metadata(client), "registration_client_uri": _uri(client)}, 200)
 
 
 @bp.put("/register/<path:client_id>")
 def update(client_id: str) -> Response:
     client = _managed(client_id)
-    if isinstance(client, Response):
-        return client
-    try:
-        flow.update(client, read_json())
-    except JSONBodyError as exc:
-        return _body_error(exc)
-    except flow.RegistrationError as exc:
-        return _error(exc)
+    flow.update(client, _body())
     return _json({**flow.client_metadata(client), "registration_client_uri": _uri(client)}, 200)
 
 
 @bp.delete("/register/<path:client_id>")
 def delete(client_id: str) -> Response:
-    client = _managed(client_id)
-    if isinstance(client, Response):
-        return client
-    flow.delete(client)
+    flow.delete(_managed(client_id))
     return Response(status=204)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request, Response, g
+from flask import Flask, Request, Response, g, has_request_context, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
-from provider.storage import sessions as store
+from provider.flows import browser_session as store
 from provider.storage.models import User, WebSession
 
 __all__ = [
@@ -84,8 +84,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        token = request.cookies.get(app.config["SESSION_COOKIE_NAME"], "")
-        row = store.find(token, idle_timeout=app.config["SESSION_IDLE_TIMEOUT"]) if token else None
+        row = store.find(request.cookies.get(app.config["SESSION_COOKIE_NAME"], ""))
         if row is None:
             pre = _pre_session_token(app, request)
             return ServerSession({CSRF_KEY: pre} if pre else None, None)
@@ -114,14 +113,12 @@ class ServerSessionInterface(SessionInterface):
             self._save_pre_session(app, session, response, carries_pre)
             return
         if row is None and session.modified and session:
-            row, session.new_token = store.create(
-                absolute_timeout=app.config["SESSION_ABSOLUTE_TIMEOUT"], user_agent=None
-            )
+            row, session.new_token = store.open_session(user_agent=None)
         if row is None:
             return
         if carries_pre:
             response.delete_cookie(pre_name, path="/")
-        store.record_activity(row, dict(session) if session.modified else None)
+        store.save(row, dict(session) if session.modified else None)
         if session.new_token:
             response.set_cookie(
                 name,
@@ -155,14 +152,10 @@ class ServerSessionInterface(SessionInterface):
 
 
 def _request_cookies() -> Any:
-    from flask import has_request_context, request
-
     return request.cookies if has_request_context() else {}
 
 
 def _session() -> ServerSession:
-    from flask import session
-
     assert isinstance(session, ServerSession)
     return session
 
@@ -174,18 +167,13 @@ def current_row() -> WebSession | None:
 
 def ensure_row() -> WebSession:
     """The session's row, created now if this browser has none yet."""
-    from flask import current_app, request
-
     row = current_row()
     if row is None:
-        session = _session()
-        row, session.new_token = store.create(
-            absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
-            user_agent=request.headers.get("User-Agent"),
+        server_session = _session()
+        row, server_session.new_token = store.open_session(
+            request.headers.get("User-Agent"), dict(server_session)
         )
-        if session:
-            store.record_activity(row, dict(session))
-        session.row_id = row.id
+        server_session.row_id = row.id
         g.belay_session_row = row
     return row
 
@@ -219,10 +207,8 @@ def previous_seen_at() -> int | None:
 
 def signed_in() -> tuple[WebSession, User] | None:
     """This browser's session and its (enabled) user, or None."""
-    from provider.storage import accounts
-
     row = current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
-    if row is None or user is None or user.disabled_at is not None:
+    user = store.signed_in_user(row)
+    if row is None or user is None:
         return None
     return row, user

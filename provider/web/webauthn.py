@@ -115,12 +115,9 @@ def _confirmed() -> tuple[WebSession, User, lifecycle.Actor]:
     """The signed-in user with access confirmed at the account's level (both
     registration calls check it on the server, docs/security.md case 45)."""
     row, user = _signed_in()
-    try:
-        actor = lifecycle.by_user(account_web.access_check(row, user), ip=request.remote_addr)
-    except lifecycle.NotConfirmed:
-        raise _Refused(
-            403, "confirm_access", "Confirm it's you first, then add a passkey."
-        ) from None
+    actor = account_web.confirmed_actor(
+        row, user, refusal="Confirm it's you first, then add a passkey."
+    )
     return row, user, actor
 
 

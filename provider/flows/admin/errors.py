@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from provider.errors import BelayError
+
 __all__ = ["AdminError", "NotFound"]
 
 
-class AdminError(ValueError):
+class AdminError(BelayError, ValueError):
     """Input an admin must correct; ``errors`` maps each field to a message."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:

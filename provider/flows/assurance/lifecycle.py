@@ -35,14 +35,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from provider import clock
+from provider.errors import BelayError
+from provider.factors.attempts import state_of
 from provider.factors.base import FactorError
 from provider.factors.otp import normalise_email, normalise_phone
+from provider.factors.passkey import PasskeyRejected
 from provider.factors.pin import PinFactor
 from provider.factors.pin_policy import PinRejected
 from provider.factors.totp import TotpEnrolment, TotpFactor
 from provider.flows import passkeys as passkey_flow
 from provider.flows import step_up
 from provider.flows.account import AccessCheck
+from provider.flows.login import hasher, password_limits
 from provider.storage import accounts, audit, devices, throttle
 from provider.storage import otp as otp_store
 from provider.storage import passkeys as passkey_store
@@ -103,21 +107,23 @@ UNLOCKABLE: dict[str, tuple[str, ...]] = {
 _DESTINATION_METHODS = {"email": "email_otp", "phone": "sms_otp"}
 
 
-class Rejected(ValueError):
-    """A change refused; ``message`` is for people, ``field`` names the input."""
+class Rejected(BelayError, ValueError):
+    """A change refused; ``message`` (the ``description``) is for people,
+    ``field`` names the input."""
 
     def __init__(self, message: str, *, status: int = 400, field: str = "request") -> None:
-        super().__init__(message)
+        super().__init__(message, status_code=status)
         self.message = message
-        self.status = status
         self.field = field
 
 
 class NotConfirmed(Rejected):
     """The user has not confirmed access at the account's level."""
 
-    def __init__(self) -> None:
-        super().__init__("Confirm it's you first, then make the change.", status=403)
+    error = "confirm_access"
+
+    def __init__(self, message: str = "Confirm it's you first, then make the change.") -> None:
+        super().__init__(message, status=403)
 
 
 @dataclass(frozen=True)
@@ -196,8 +202,6 @@ def password_problem(password: object) -> str | None:
 
 def hash_password(password: object) -> str:
     """The hash of a password that passes the rules; :class:`Rejected` otherwise."""
-    from provider.flows.login import hasher
-
     problem = password_problem(password)
     if problem is not None:
         raise Rejected(problem, field="password")
@@ -280,8 +284,6 @@ def register_passkey(
     """Finish a passkey registration started in this browser session. The
     ceremony is not an authentication event (case 45). Raises
     ``PasskeyRejected`` (audited as a failure)."""
-    from provider.factors.passkey import PasskeyRejected
-
     try:
         consumed = passkey_flow.take_challenge(
             session_id=session_id, ceremony="registration", user_id=user.id
@@ -479,9 +481,6 @@ def lock_state(user_id: int, method: str) -> LockState | None:
     """How ``method`` is locked for the user now, or None (not locked, or only
     a short delay between tries)."""
     if method == "password":
-        from provider.factors.attempts import state_of
-        from provider.flows.login import password_limits
-
         state: Any = state_of(user_id, "password", password_limits())
     else:
         try:
