@@ -56,7 +56,7 @@ def user_create(
             username, password=password, is_admin=admin, email=email, name=name, actor=ACTOR
         )
     except AdminError as exc:
-        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        raise fail(exc) from None
     click.echo(f"Created user {username} (id {user.id}){' as admin' if admin else ''}")
 
 
@@ -157,8 +157,7 @@ def user_set_phone(username: str, phone: str) -> None:
 @click.option(
     "--factor",
     default=None,
-    help="only this factor: password, pin, totp, backup_code, email_otp, sms_otp or passkey "
-    "(default: all)",
+    help=f"only this factor: {', '.join(users.UNLOCKABLE_FACTORS)} (default: all)",
 )
 @with_appcontext
 def user_unlock(username: str, factor: str | None) -> None:
