@@ -249,3 +249,14 @@ def test_simulate_refuses_a_bad_event_age_like_the_console(runner, actions: Acti
     assert runner.invoke(args=["simulate", "nobody"]).exit_code == 1
     ok = runner.invoke(args=["simulate", "rp", "--event", "password", "--event", "totp:5"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_user_events_checks_the_limit_like_the_audit_filter(runner, actions: Actions) -> None:
+    actions.create_user("alice")
+    assert runner.invoke(args=["user", "revoke-sessions", "alice"]).exit_code == 0
+    one = runner.invoke(args=["user", "events", "alice", "--limit", "1"])
+    assert one.exit_code == 0 and len(one.output.splitlines()) == 1, one.output
+    for limit in ("0", "-1", "10001"):
+        refused = runner.invoke(args=["user", "events", "alice", "--limit", limit])
+        assert refused.exit_code == 1 and "limit: must be a number" in refused.output, limit
+    assert runner.invoke(args=["user", "events", "nobody"]).exit_code == 1

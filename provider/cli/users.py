@@ -213,6 +213,9 @@ def user_revoke_sessions(username: str) -> None:
 @with_appcontext
 def user_events(username: str, limit: int) -> None:
     """A user's audit events (JSON lines, newest first)."""
-    user = _user(username)
-    for row in audit_log.list_audit(audit_log.AuditFilter(user=str(user.id), limit=limit)):
+    try:
+        rows = audit_log.user_events(_user(username), limit=limit)
+    except AdminError as exc:
+        raise fail(exc) from None
+    for row in rows:
         click.echo(json.dumps(audit_log.audit_to_dict(row), sort_keys=True))

@@ -280,8 +280,7 @@ def revoke_sessions(actor: str, user_id: int) -> Response:
 @bp.get("/users/<int:user_id>/events")
 @api_view
 def user_events(actor: str, user_id: int) -> Response:
-    user = _user(user_id)
-    rows = admin_audit.list_audit(admin_audit.AuditFilter(user=str(user.id), limit=100))
+    rows = admin_audit.user_events(_user(user_id), limit=100)
     return _json({"events": [admin_audit.audit_to_dict(r) for r in rows]})
 
 
