@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from provider import policy
+from provider.flows.admin.client_fields import CLIENT_FIELDS
 from tests.conftest import Actions
 
 TWO_FA = "urn:belay:acr:2fa"
@@ -119,6 +120,10 @@ def test_clients_crud_and_policy(app: Flask, api) -> None:
     assert replaced.get_json()["policy"]["minimum_acr"] is None
     rotated = api.post("/clients/shop/secret")
     assert rotated.status_code == 200 and rotated.get_json()["client_secret"]
+    assert api.patch("/clients/nobody", {"resources": []}).status_code == 404
+    assert api.patch("/clients/shop", {"resourcez": []}).get_json()["errors"] == {
+        "resourcez": "unknown field; known fields: " + ", ".join(CLIENT_FIELDS)
+    }
     assert api.delete("/clients/shop").status_code == 204
     assert api.get("/clients/shop").status_code == 404
     with app.app_context():
@@ -138,6 +143,13 @@ def test_users_ladder_audit_simulate_stats(app: Flask, api) -> None:
     assert [u["username"] for u in api.get("/users?q=dav").get_json()["users"]] == ["dave"]
     assert api.post(f"/users/{user_id}/unlock", {"factor": "pin"}).status_code == 200
     assert api.post(f"/users/{user_id}/unlock", {"factor": "eye"}).status_code == 400
+    for factor in ("email_otp", "sms_otp", None):  # documented, as the flows take them
+        assert api.post(f"/users/{user_id}/unlock", {"factor": factor}).status_code == 200
+    assert api.post("/users/999999/unlock", {"factor": "pin"}).status_code == 404
+    # is_admin is checked by the flow (the console and the CLI pass a bool)
+    not_bool = api.post("/users", {"username": "erin", "is_admin": "yes"})
+    assert not_bool.status_code == 400
+    assert not_bool.get_json()["errors"] == {"is_admin": "must be true or false"}
     assert api.post(f"/users/{user_id}/reset-factors").get_json() == {"removed": []}
     assert api.post(f"/users/{user_id}/revoke-sessions").get_json() == {"revoked": 0}
     events = api.get(f"/users/{user_id}/events").get_json()["events"]

@@ -606,3 +606,13 @@ def test_dashboard_draws_svg_charts(app: Flask, confirmed: Admin) -> None:
         assert f'<svg id="{chart}"' in page.text
     assert TWO_FA in page.text and "<polyline" in page.text
     assert "<script" not in page.text.split('id="main"')[1]
+
+
+def test_the_policy_form_sends_every_policy_field() -> None:
+    """The console's policy editor posts every field the flows take (a field added
+    to the policy and not to the form could not be changed from the console)."""
+    from provider.policy import POLICY_FIELDS
+    from provider.web import admin
+
+    sent = [*admin._POLICY_TEXT_FIELDS, *admin._POLICY_CHECKBOXES, "step_up_methods"]
+    assert sorted(sent) == sorted(POLICY_FIELDS)

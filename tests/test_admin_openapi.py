@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from provider.flows.admin import audit_log, dashboard, simulator, users
 from provider.flows.admin.client_fields import CLIENT_FIELDS
+from provider.flows.admin.errors import AdminError
 from provider.flows.clients import GRANT_TYPES, MAX_RESOURCES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
@@ -67,6 +69,28 @@ def test_the_answers_match_what_the_flows_return(app: Flask, actions: Actions) -
     assert [f["method"] for f in shown["factors"]] == list(users.USER_FACTORS)
     assert set(factor["properties"]) == set(shown["factors"][0])
     assert set(schemas["Stats"]["properties"]) == set(figures)
+
+
+def test_the_unlock_factors_are_those_the_flows_accept(app: Flask, actions: Actions) -> None:
+    """POST /users/{user_id}/unlock documents each factor ``unlock_user`` takes
+    (the codes by email and SMS too, not only the factors a user's state lists),
+    and null for every factor; any other name is refused."""
+    operation = _document(app)["paths"]["/users/{user_id}/unlock"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    documented = schema["properties"]["factor"]["enum"]
+    assert documented == [*users.UNLOCKABLE_FACTORS, None]
+    assert {"email_otp", "sms_otp"} < set(documented)
+    # The console's per-factor buttons (its factor table) name only unlockable factors.
+    assert set(users.USER_FACTORS) < set(users.UNLOCKABLE_FACTORS)
+    user_id = actions.create_user()
+    with app.app_context():
+        user = users.find_user(int(user_id))
+        for factor in documented:
+            assert isinstance(users.unlock_user(user, factor, actor="test"), int)
+        for refused in ("retina", "otp", "email", ""):
+            with pytest.raises(AdminError) as raised:
+                users.unlock_user(user, refused, actor="test")
+            assert set(raised.value.errors) == {"factor"}
 
 
 def test_every_route_has_one_operation_and_no_more(app: Flask) -> None:

@@ -230,3 +230,30 @@ def test_flask_finds_the_same_commands_as_belay(tmp_path) -> None:
         line.split()[0] for line in listed.split("Commands:")[1].splitlines() if line.strip()
     }
     assert {command.name for command in COMMANDS} <= commands, listed
+
+
+def test_demo_gives_an_older_demo_bank_its_resource_as_an_admin_change(runner, app: Flask) -> None:
+    """An older demo's ``demo-bank`` without resources gets the bank API through
+    the admin use-case (``update_client``): one ``client_updated`` row, before and after."""
+    from provider.cli.demo import BANK_API_URL
+    from provider.flows.admin import clients
+    from provider.storage import admin as store
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        clients.update_client("demo-bank", {"resources": []}, actor="test")
+        assert [r.details["by"] for r in store.audit_events(event="client_created")] == [
+            "belay demo",
+            "belay demo",
+        ]
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        assert clients.client_to_dict(clients.get_client("demo-bank"))["resources"] == [
+            BANK_API_URL
+        ]
+        latest = store.audit_events(event="client_updated", client_id="demo-bank")[0]
+        assert latest.details == {
+            "by": "belay demo",
+            "before": {"resources": []},
+            "after": {"resources": [BANK_API_URL]},
+        }

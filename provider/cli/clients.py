@@ -12,13 +12,9 @@ from flask.cli import with_appcontext
 from provider import policy
 from provider.cli.common import ACTOR, echo_json, fail, read_secret
 from provider.flows.admin import client_policy, clients
+from provider.flows.admin.client_fields import metadata_fields
 from provider.flows.admin.errors import AdminError, NotFound
-from provider.flows.clients import (
-    GRANT_TYPES,
-    ClientRegistrationError,
-    register_client,
-    update_metadata,
-)
+from provider.flows.clients import GRANT_TYPES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 
@@ -81,30 +77,36 @@ def client_create(
     id_token_alg: str | None,
     metadata_json: str | None,
 ) -> None:
-    """Register a client (prints a generated secret once)."""
-    client_policy_data = _json_option(policy_json) if policy_json else None
+    """Register a client (prints a generated secret once).
+
+    The console's and the admin API's use-case
+    (:func:`provider.flows.admin.clients.create_client`): the same checks."""
+    data: dict[str, Any] = {
+        "client_id": client_id,
+        "client_type": "public" if public else "confidential",
+        "redirect_uris": list(redirect_uris),
+        "post_logout_redirect_uris": list(post_logout),
+        "first_party": first_party,
+        "access_token_format": token_format,
+    }
+    for key, value in (
+        ("name", name),
+        ("token_endpoint_auth_method", auth_method),
+        ("grant_types", list(grant_types) or None),
+        ("id_token_signed_response_alg", id_token_alg),
+        ("policy", _json_option(policy_json) if policy_json else None),
+    ):
+        if value is not None:
+            data[key] = value
     jwks = _json_option(jwks_json) if jwks_json else None
     metadata = _json_option(metadata_json)
     try:
-        secret = register_client(
-            client_id,
-            redirect_uris=list(redirect_uris),
-            public=public,
-            secret=read_secret("client secret") if secret_stdin else None,
-            name=name,
-            auth_method=auth_method,
-            first_party=first_party,
-            token_format=token_format,
-            post_logout_redirect_uris=list(post_logout),
-            grant_types=list(grant_types) or None,
-            client_policy=client_policy_data,
-            jwks=jwks,
-            id_token_alg=id_token_alg,
-            metadata=metadata,
-            actor=ACTOR,
-        )
-    except ClientRegistrationError as exc:
-        raise click.ClickException(str(exc)) from exc
+        if metadata is not None:
+            data.update(metadata_fields(metadata))
+        secret_given = read_secret("client secret") if secret_stdin else None
+        _, secret = clients.create_client(data, actor=ACTOR, secret=secret_given, jwks=jwks)
+    except AdminError as exc:
+        raise fail(exc) from None
     click.echo(f"Created client {client_id}")
     if secret and not secret_stdin:
         click.echo(f"client_secret: {secret}  (shown once)")
@@ -213,13 +215,12 @@ def client_update(
             changes[key] = value
     if grant_types:
         changes["grant_types"] = list(grant_types)
-    secret = None
     try:
-        if changes or metadata is None:
-            _, secret = clients.update_client(client_id, changes, actor=ACTOR)
         if metadata is not None:
-            update_metadata(client_id, metadata, actor=ACTOR)
-    except (AdminError, NotFound, ClientRegistrationError) as exc:
+            # One change like PATCH /api/admin/clients/…: one audit row, before and after.
+            changes.update(metadata_fields(metadata))
+        _, secret = clients.update_client(client_id, changes, actor=ACTOR)
+    except (AdminError, NotFound) as exc:
         raise fail(exc) from None
     click.echo(f"Updated client {client_id}")
     if secret:

@@ -27,7 +27,7 @@ from provider.factors.pin_policy import PinRejected
 from provider.factors.totp import TotpFactor
 from provider.flows.admin import client_policy, clients, users
 from provider.flows.assurance import lifecycle
-from provider.flows.clients import allowed_resources, register_client, update_metadata
+from provider.flows.clients import allowed_resources
 
 __all__ = ["demo_command", "seed_demo"]
 
@@ -126,7 +126,7 @@ def _bank_resources() -> None:
     client = clients.find_client("demo-bank")
     if client is None or allowed_resources(client):
         return  # already set (an admin's own choice is kept)
-    update_metadata("demo-bank", {"resources": [BANK_API_URL]}, actor=ACTOR)
+    clients.update_client("demo-bank", {"resources": [BANK_API_URL]}, actor=ACTOR)
 
 
 @click.command("demo")
@@ -149,28 +149,36 @@ def seed_demo() -> dict[str, Any]:
         email="alice@example.test",
     )
     if clients.find_client("demo-bank") is None:
-        register_client(
-            "demo-bank",
-            name="Demo Bank",
-            redirect_uris=[f"{BANK_URL}/callback"],
-            post_logout_redirect_uris=[f"{BANK_URL}/"],
-            public=False,
+        clients.create_client(
+            {
+                "client_id": "demo-bank",
+                "name": "Demo Bank",
+                "redirect_uris": [f"{BANK_URL}/callback"],
+                "post_logout_redirect_uris": [f"{BANK_URL}/"],
+                "client_type": "confidential",
+                "first_party": True,
+                "token_endpoint_auth_method": "client_secret_basic",
+                "policy": {"step_up_methods": BANK_STEP_UP_METHODS},
+                "resources": [BANK_API_URL],
+            },
+            actor=ACTOR,
             secret=creds["bank_secret"],
-            first_party=True,
-            auth_method="client_secret_basic",
-            client_policy={"step_up_methods": BANK_STEP_UP_METHODS},
-            metadata={"resources": [BANK_API_URL]},
         )
     else:
         _bank_policy_without_password()
         _bank_resources()
     if clients.find_client("demo-public") is None:
-        register_client(
-            "demo-public",
-            name="Demo Public App",
-            redirect_uris=["http://localhost:5001/callback", "http://127.0.0.1:8976/callback"],
-            public=True,
-            secret=None,
+        clients.create_client(
+            {
+                "client_id": "demo-public",
+                "name": "Demo Public App",
+                "redirect_uris": [
+                    "http://localhost:5001/callback",
+                    "http://127.0.0.1:8976/callback",
+                ],
+                "client_type": "public",
+            },
+            actor=ACTOR,
         )
     totp_uri = _ensure_second_factors("alice", creds["alice_pin"], creds["alice_totp_secret"])
     issuer = current_app.config["ISSUER"]

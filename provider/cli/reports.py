@@ -66,7 +66,9 @@ def simulate_command(
     parsed: list[dict[str, Any]] = []
     for spec in events:
         method, _, ago = spec.partition(":")
-        parsed.append({"method": method, "seconds_ago": int(ago) if ago.isdigit() else 0})
+        # Checked by the simulator like the console's and the API's (not read as 0).
+        seconds_ago: int | str = int(ago) if ago.isdigit() else (ago or 0)
+        parsed.append({"method": method, "seconds_ago": seconds_ago})
     params = {"acr_values": acr_values, "max_age": max_age, "claims": claims, "prompt": prompt}
     try:
         result = simulator.simulate(

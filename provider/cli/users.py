@@ -56,7 +56,7 @@ def user_create(
             username, password=password, is_admin=admin, email=email, name=name, actor=ACTOR
         )
     except AdminError as exc:
-        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        raise fail(exc) from None
     click.echo(f"Created user {username} (id {user.id}){' as admin' if admin else ''}")
 
 
@@ -157,8 +157,7 @@ def user_set_phone(username: str, phone: str) -> None:
 @click.option(
     "--factor",
     default=None,
-    help="only this factor: password, pin, totp, backup_code, email_otp, sms_otp or passkey "
-    "(default: all)",
+    help=f"only this factor: {', '.join(users.UNLOCKABLE_FACTORS)} (default: all)",
 )
 @with_appcontext
 def user_unlock(username: str, factor: str | None) -> None:
@@ -214,6 +213,9 @@ def user_revoke_sessions(username: str) -> None:
 @with_appcontext
 def user_events(username: str, limit: int) -> None:
     """A user's audit events (JSON lines, newest first)."""
-    user = _user(username)
-    for row in audit_log.list_audit(audit_log.AuditFilter(user=str(user.id), limit=limit)):
+    try:
+        rows = audit_log.user_events(_user(username), limit=limit)
+    except AdminError as exc:
+        raise fail(exc) from None
+    for row in rows:
         click.echo(json.dumps(audit_log.audit_to_dict(row), sort_keys=True))

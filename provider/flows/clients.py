@@ -18,11 +18,11 @@ from provider.storage.models import Client
 __all__ = [
     "GRANT_TYPES",
     "MAX_RESOURCES",
+    "METADATA_KEYS",
     "ClientRegistrationError",
     "allowed_resources",
     "checked_metadata",
     "register_client",
-    "update_metadata",
 ]
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -147,7 +147,7 @@ def _resource_problem(value: Any) -> str | None:
 
 
 def checked_metadata(metadata: Any) -> dict[str, Any]:
-    """Validate registration metadata given to ``--metadata``: today the
+    """Validate registration metadata: today the
     ``resources`` key, the RFC 8707 resource values the client may name at
     /authorize (docs/security.md case 56). Other keys are refused, so that a
     typo never silently does nothing."""
@@ -172,30 +172,6 @@ def checked_metadata(metadata: Any) -> dict[str, Any]:
                 raise ClientRegistrationError(f"resources: {str(value)[:200]!r} {problem}")
         result["resources"] = list(dict.fromkeys(resources))
     return result
-
-
-def update_metadata(client_id: str, metadata: Any, *, actor: str = "cli") -> dict[str, Any]:
-    """Merge ``metadata`` into a client's registration metadata (a key set to
-    ``null`` is removed); returns the stored metadata."""
-    client = accounts.get_client(client_id)
-    if client is None:
-        raise ClientRegistrationError(f"no client {client_id!r}")
-    if not isinstance(metadata, dict):
-        raise ClientRegistrationError("metadata must be a JSON object")
-    removed = [k for k, v in metadata.items() if v is None]
-    checked = checked_metadata({k: v for k, v in metadata.items() if v is not None})
-    before = dict(client.registration_metadata or {})
-    after = {k: v for k, v in before.items() if k not in removed}
-    after.update(checked)
-    client.registration_metadata = after
-    accounts.commit()
-    audit.record(
-        "client_updated",
-        "success",
-        client_id=client_id,
-        details={"by": actor, "metadata": sorted(metadata)},
-    )
-    return after
 
 
 def allowed_resources(client: Client) -> list[str]:

@@ -492,7 +492,7 @@ def _user_page(user: User, user_id: int, status: int = 200, **extra: Any) -> Any
         "admin/user.html",
         user=user,
         target=admin_users.user_to_dict(target, detail=True),
-        events=admin_audit.list_audit(admin_audit.AuditFilter(user=str(target.id), limit=50)),
+        events=admin_audit.user_events(target, limit=50),
         **extra,
     ), status
 

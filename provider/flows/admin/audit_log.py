@@ -17,7 +17,7 @@ from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.admin.users import find_user
 from provider.storage import admin as store
 from provider.storage import audit
-from provider.storage.models import AuditEvent
+from provider.storage.models import AuditEvent, User
 
 __all__ = [
     "AuditFilter",
@@ -26,6 +26,7 @@ __all__ = [
     "list_audit",
     "parse_audit_filter",
     "record_change",
+    "user_events",
 ]
 
 
@@ -122,6 +123,13 @@ def list_audit(filters: AuditFilter) -> list[AuditEvent]:
         until=filters.until,
         limit=filters.limit,
     )
+
+
+def user_events(user: User, *, limit: int | str) -> list[AuditEvent]:
+    """A user's audit events, newest first (the console's user page, GET
+    /api/admin/users/{id}/events, ``belay user events``); ``limit`` is checked
+    like the audit filter's. Raises :class:`AdminError`."""
+    return list_audit(parse_audit_filter({"user": str(user.id), "limit": str(limit)}))
 
 
 def audit_to_dict(row: AuditEvent) -> dict[str, Any]:

@@ -8,11 +8,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from provider.flows.admin.access import ADMIN_SCOPE
-from provider.flows.clients import GRANT_TYPES, ClientRegistrationError, checked_metadata
+from provider.flows.admin.errors import AdminError
+from provider.flows.clients import (
+    GRANT_TYPES,
+    METADATA_KEYS,
+    ClientRegistrationError,
+    checked_metadata,
+)
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
 
-__all__ = ["CLIENT_FIELDS", "checked_fields", "scope_with_admin"]
+__all__ = ["CLIENT_FIELDS", "checked_fields", "metadata_fields", "scope_with_admin"]
 
 
 #: The client fields an admin may change (``belay client update``, PATCH, the edit form).
@@ -31,6 +37,25 @@ CLIENT_FIELDS = (
     #: kept in its registration metadata, checked like ``--metadata`` in the CLI
     "resources",
 )
+
+
+def metadata_fields(metadata: Any) -> dict[str, Any]:
+    """Registration metadata as given to ``belay client create/update --metadata``
+    (a JSON object; ``null`` clears a key), as the client fields it names: each
+    key this version understands is a field of its own (today ``resources``),
+    checked by :func:`checked_fields` like the admin API's. Other keys are refused,
+    so that a typo never silently does nothing. Raises :class:`AdminError`."""
+    if not isinstance(metadata, Mapping):
+        raise AdminError({"metadata": "must be a JSON object"})
+    unknown = sorted(str(k) for k in metadata if k not in METADATA_KEYS)
+    if unknown:
+        raise AdminError(
+            {
+                "metadata": f"unsupported key(s): {', '.join(unknown)} "
+                f"(supported: {', '.join(METADATA_KEYS)})"
+            }
+        )
+    return dict(metadata)
 
 
 def scope_with_admin(scope: str, is_admin: bool) -> str:
@@ -124,7 +149,7 @@ def checked_fields(
             values["id_token_signed_response_alg"] = alg
     if "resources" in data:
         try:
-            # The CLI's own check (``--metadata``); null or [] lists none.
+            # The registration rule (provider/flows/clients.py); null or [] lists none.
             checked = checked_metadata({"resources": data["resources"] or []})
         except ClientRegistrationError as exc:
             errors["resources"] = str(exc)

@@ -69,9 +69,19 @@ def get_client(client_id: str) -> Client:
     return client
 
 
-def create_client(data: Mapping[str, Any], *, actor: str) -> tuple[Client, str | None]:
-    """Register a client from the admin's fields; returns it and its new secret
-    (shown once). Raises :class:`AdminError`."""
+def create_client(
+    data: Mapping[str, Any],
+    *,
+    actor: str,
+    secret: str | None = None,
+    jwks: Mapping[str, Any] | None = None,
+) -> tuple[Client, str | None]:
+    """Register a client from the admin's fields (the console's form, POST
+    /api/admin/clients, ``belay client create``); returns it and its secret
+    (generated unless given; shown once). Raises :class:`AdminError`.
+
+    ``secret`` (the admin's own, ``--secret-stdin``) and ``jwks`` (the public
+    JWK Set for ``private_key_jwt``, ``--jwks``) only the command line offers."""
     errors: dict[str, str] = {}
     client_id = data.get("client_id")
     if not isinstance(client_id, str):
@@ -95,6 +105,8 @@ def create_client(data: Mapping[str, Any], *, actor: str) -> tuple[Client, str |
             policy.client_policy_from_dict(policy_data, admin_ladder.current_ladder())
         except policy.PolicyValidationError as exc:
             raise AdminError({f"policy.{k}": v for k, v in exc.errors.items()}) from None
+    if jwks is not None and not isinstance(jwks, Mapping):
+        raise AdminError({"jwks": "must be a JSON Web Key Set (an object)"})
     grants = values.get("grant_types")
     if is_admin and grants and "client_credentials" not in grants:
         raise AdminError({"is_admin": "an admin client needs the client_credentials grant"})
@@ -103,7 +115,7 @@ def create_client(data: Mapping[str, Any], *, actor: str) -> tuple[Client, str |
             client_id,
             redirect_uris=values.get("redirect_uris", []),
             public=client_type == "public",
-            secret=None,
+            secret=secret,
             name=values.get("name") or None,
             auth_method=values.get("token_endpoint_auth_method"),
             first_party=bool(values.get("first_party", False)),
@@ -112,6 +124,7 @@ def create_client(data: Mapping[str, Any], *, actor: str) -> tuple[Client, str |
             grant_types=grants or None,
             scope=scope_with_admin("openid profile email offline_access", is_admin),
             client_policy=dict(policy_data) if policy_data else None,
+            jwks=dict(jwks) if jwks else None,
             id_token_alg=values.get("id_token_signed_response_alg"),
             metadata={"resources": values["resources"]} if values.get("resources") else None,
             actor=actor,

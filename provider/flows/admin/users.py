@@ -16,6 +16,7 @@ from provider.storage import sessions as session_store
 from provider.storage.models import User
 
 __all__ = [
+    "UNLOCKABLE_FACTORS",
     "USER_FACTORS",
     "create_user",
     "find_user",
@@ -29,6 +30,9 @@ __all__ = [
 
 #: The factors an admin sees the state of (the console, the API, ``belay user show``).
 USER_FACTORS = ("password", "pin", "totp", "backup_code", "passkey")
+#: The factors an admin may unlock one by one (:func:`unlock_user`): those above
+#: and the codes by email or SMS, whose failures lock them too.
+UNLOCKABLE_FACTORS = tuple(lifecycle.UNLOCKABLE)
 
 
 def search_users(query: str = "", *, limit: int = 100) -> list[User]:
@@ -101,6 +105,8 @@ def create_user(
         errors["username"] = "a username is 1-150 characters without spaces"
     elif accounts.user_by_name(username):
         errors["username"] = "this username is taken"
+    if not isinstance(is_admin, bool):
+        errors["is_admin"] = "must be true or false"
     problem = lifecycle.password_problem(password) if password is not None else None
     if problem is not None:
         errors["password"] = problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provider.flows.admin.users import USER_FACTORS
+from provider.flows.admin.users import UNLOCKABLE_FACTORS
 from provider.web.admin_openapi.builders import json_response, obj, ref
 from provider.web.admin_openapi.schemas import CLIENT_ID_SCHEMA
 
@@ -207,7 +207,10 @@ def paths() -> dict[str, Any]:
                             "schema": {
                                 "type": "object",
                                 "additionalProperties": False,
-                                "properties": {"factor": {"enum": list(USER_FACTORS)}},
+                                "properties": {
+                                    # null (or no body): every factor
+                                    "factor": {"enum": [*UNLOCKABLE_FACTORS, None]}
+                                },
                             }
                         }
                     },
