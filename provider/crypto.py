@@ -1,4 +1,5 @@
-"""Small cryptographic helpers: token hashing, random values, data-key encryption."""
+"""Small cryptographic helpers: token hashing, random values, data-key encryption
+and key derivation."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "DataKey",
     "DataKeyError",
     "InvalidToken",
     "constant_time_equals",
+    "derive_key",
+    "keyed_hash",
     "random_token",
     "sha256_hex",
 ]
@@ -29,6 +34,20 @@ def sha256_hex(value: str) -> str:
 
 def constant_time_equals(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def derive_key(secret: str, info: bytes, *, length: int = 32) -> bytes:
+    """A key for one purpose only: HKDF-SHA256 of ``secret`` (RFC 5869) with the
+    purpose in ``info``, so ``secret`` itself is never used for two purposes."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(
+        secret.encode()
+    )
+
+
+def keyed_hash(key: bytes, message: str) -> str:
+    """HMAC-SHA256 of ``message`` under ``key``, in hex: how high-entropy
+    single-use values (backup codes, one-time codes) are stored."""
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 #: What the data key's fingerprint is an HMAC of (docs/security.md case 57).

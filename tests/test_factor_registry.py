@@ -115,12 +115,18 @@ def test_a_new_factor_is_listed_after_the_known_ones() -> None:
     class Carrier:
         method = "carrier_pigeon"
         amr = ("otp",)
+        category = "possession"
         form_id = "pigeon-form"
         fields = ("code",)
         label = "Pigeon"
+        counters = ("carrier_pigeon",)
+        removable = True
 
         def enrolled(self, user_id: int) -> list[EnrolledMethod]:
             return [EnrolledMethod(self.method)]
+
+        def status(self, user_id: int) -> Any:
+            return None
 
         def verify(self, user_id: int, submitted: Any) -> Verified:
             return Verified(self.method, self.amr)

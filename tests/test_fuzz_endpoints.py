@@ -285,7 +285,7 @@ def test_malformed_basic_authorization_is_invalid_client(
     token_world: TokenWorld, header: str
 ) -> None:
     """Found by the fuzzing above: Authlib's and werkzeug's Basic parsers raise
-    on these (provider/oidc/server.py and provider/observability.py catch it)."""
+    on these (provider/oidc/server/ and provider/observability.py catch it)."""
     for path in ("/token", "/introspect", "/revoke"):
         response = token_world.actions.client.post(
             path,

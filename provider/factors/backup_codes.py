@@ -20,19 +20,22 @@ docs say so (docs/design.md "The ACR model").
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from provider import clock
+from provider.crypto import derive_key, keyed_hash
 from provider.factors.attempts import reserve_or_raise, state_of
-from provider.factors.base import InvalidCode, Malformed, NotEnrolled, Replayed, Verified
-from provider.policy import POSSESSION, EnrolledMethod
+from provider.factors.base import (
+    CatalogueFacts,
+    InvalidCode,
+    Malformed,
+    NotEnrolled,
+    Replayed,
+    Verified,
+)
+from provider.policy import EnrolledMethod
 from provider.storage import factors as store
 from provider.storage import throttle
 
@@ -60,9 +63,7 @@ USED_MESSAGE = "That backup code was already used. Each code works once."
 def derive_hmac_key(data_key: str) -> bytes:
     """The backup-code HMAC key: HKDF-SHA256 of the data key (RFC 5869), so the
     data key itself is never used for two purposes."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"belay backup codes v1"
-    ).derive(data_key.encode())
+    return derive_key(data_key, b"belay backup codes v1")
 
 
 def normalise(value: object) -> str | None:
@@ -92,16 +93,15 @@ class BackupCodeStatus:
     failures: int
 
 
-class BackupCodeFactor:
+class BackupCodeFactor(CatalogueFacts, method="backup_code"):
     """The user's current set of backup codes."""
 
-    method = "backup_code"
-    amr: tuple[str, ...] = ("otp",)
-    category = POSSESSION
     form_id = "backup-form"
     fields: tuple[str, ...] = ("code",)
     label = "Backup code"
     counter = "backup_code"
+    counters: tuple[str, ...] = (counter,)
+    removable = True
 
     def __init__(
         self, *, hmac_key: bytes, limits: throttle.Limits, now: Callable[[], int] = clock.now
@@ -114,8 +114,7 @@ class BackupCodeFactor:
 
     def _hash(self, user_id: int, code: str) -> str:
         # The user id is part of the message: one user's code is nothing to another.
-        message = f"{user_id}:{code}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return keyed_hash(self._key, f"{user_id}:{code}")
 
     # -- management -------------------------------------------------------------
 
@@ -156,7 +155,7 @@ class BackupCodeFactor:
             return []
         return [
             EnrolledMethod(
-                "backup_code", locked=throttle.is_locked(user_id, self.counter, self._limits)
+                self.method, locked=throttle.is_locked(user_id, self.counter, self._limits)
             )
         ]
 
@@ -181,7 +180,7 @@ class BackupCodeFactor:
             raise InvalidCode(WRONG_MESSAGE)
         throttle.reset(user_id, self.counter)
         return Verified(
-            "backup_code",
+            self.method,
             self.amr,
             credential_id=f"backup_code:{used_id}",
             details={"remaining": self.remaining(user_id)},

@@ -15,11 +15,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from provider.errors import BelayError
 from provider.policy import EnrolledMethod
+from provider.policy.model import CATALOGUE
 
 __all__ = [
     "Busy",
+    "CatalogueFacts",
     "Factor",
     "FactorError",
+    "FactorStatus",
     "InvalidCode",
     "Locked",
     "Malformed",
@@ -106,23 +109,50 @@ class Busy(FactorError):
         super().__init__(message)
 
 
+class FactorStatus(Protocol):
+    """A factor's failure state for one user (what pages and locks show)."""
+
+    @property
+    def locked(self) -> bool:
+        """Locked: refused unchecked until an unlock (or a lock window's end)."""
+        ...
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds before the next attempt is allowed (0: now, or locked for good)."""
+        ...
+
+    @property
+    def failures(self) -> int: ...
+
+
 @runtime_checkable
 class Factor(Protocol):
     """A way to prove who you are, e.g. a PIN or a TOTP app."""
 
     #: method name used by the policy engine and the pages ("pin", "totp", …)
     method: str
-    #: RFC 8176 values this factor's events carry
+    #: RFC 8176 values this factor's events carry (from the policy's catalogue)
     amr: tuple[str, ...]
+    #: the factor category it proves (from the policy's catalogue)
+    category: str
     #: id of the challenge-page form that submits it (docs/design.md page contract)
     form_id: str
     #: the form fields ``verify`` reads
     fields: tuple[str, ...]
     #: what people call it
     label: str
+    #: its failure counters (provider.storage.throttle): what an unlock clears
+    counters: tuple[str, ...]
+    #: whether :meth:`remove` removes it as a whole (the password: never; passkeys: one by one)
+    removable: bool
 
     def enrolled(self, user_id: int) -> list[EnrolledMethod]:
         """What the user can use now (empty when not enrolled)."""
+        ...
+
+    def status(self, user_id: int) -> FactorStatus:
+        """The user's failure state for this factor."""
         ...
 
     def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
@@ -132,3 +162,20 @@ class Factor(Protocol):
     def remove(self, user_id: int) -> None:
         """Delete the factor (the caller has confirmed access)."""
         ...
+
+
+class CatalogueFacts:
+    """A factor class's ``method``, ``amr`` and ``category``, read from the
+    policy's method catalogue (provider.policy.model.CATALOGUE): name the
+    method once, ``class PinFactor(CatalogueFacts, method="pin")``."""
+
+    method: str
+    amr: tuple[str, ...]
+    category: str
+
+    def __init_subclass__(cls, *, method: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        facts = CATALOGUE[method]
+        cls.method = facts.method
+        cls.amr = facts.amr
+        cls.category = facts.category

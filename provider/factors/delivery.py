@@ -3,6 +3,10 @@
 A channel is enabled only when it is configured (:func:`channels_from_config`).
 Sending raises :class:`DeliveryFailed` with a message fit for people; the
 caller audits it, and a failed delivery never counts as a failed attempt.
+
+The email bodies are the ``email/code.txt`` and ``email/code.html`` templates,
+rendered by a plain Jinja2 environment over the application's templates
+directory (HTML autoescaped), not by Flask's request-bound ``render_template``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 import requests
-from flask import render_template
+from flask import current_app
+from jinja2 import BaseLoader, Environment, select_autoescape
 
 __all__ = [
     "Channel",
@@ -23,6 +28,7 @@ __all__ = [
     "EmailChannel",
     "WebhookSmsChannel",
     "channels_from_config",
+    "message_templates",
     "sms_text",
 ]
 
@@ -30,6 +36,14 @@ __all__ = [
 TIMEOUT = 5.0
 #: the webhook is tried at most this many times
 WEBHOOK_ATTEMPTS = 2
+
+
+def message_templates(loader: BaseLoader) -> Environment:
+    """A Jinja2 environment for message bodies: HTML templates autoescaped, like
+    the pages' (Flask's own choice of extensions)."""
+    return Environment(
+        loader=loader, autoescape=select_autoescape(("html", "htm", "xml", "xhtml", "svg"))
+    )
 
 
 class DeliveryFailed(Exception):
@@ -65,6 +79,7 @@ class EmailChannel:
         username: str = "",
         password: str = "",
         issuer_name: str = "Belay",
+        templates: Environment | None = None,
     ) -> None:
         if security not in {"starttls", "tls", "none"}:
             raise ValueError("security must be starttls, tls or none")
@@ -76,6 +91,16 @@ class EmailChannel:
         self.username = username
         self.password = password
         self.issuer_name = issuer_name
+        self._templates = templates
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+        if self._templates is None:
+            # The application's templates directory (configuration, not a request).
+            loader = current_app.jinja_loader
+            if loader is None:  # pragma: no cover - the app always has its folder
+                raise RuntimeError("no templates directory to render email messages from")
+            self._templates = message_templates(loader)
+        return self._templates.get_template(name).render(context)
 
     def message(self, to: str, code: str, *, ttl: int, purpose: str) -> EmailMessage:
         context: dict[str, Any] = {
@@ -90,8 +115,8 @@ class EmailChannel:
         msg["Subject"] = self.subject
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid()
-        msg.set_content(render_template("email/code.txt", **context))
-        msg.add_alternative(render_template("email/code.html", **context), subtype="html")
+        msg.set_content(self._render("email/code.txt", context))
+        msg.add_alternative(self._render("email/code.html", context), subtype="html")
         return msg
 
     def send(self, to: str, code: str, *, ttl: int, purpose: str) -> None:

@@ -25,19 +25,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from provider import clock
-from provider.extensions import db
-from provider.factors.attempts import reserve_or_raise, state_of
+from provider.crypto import derive_key, keyed_hash
+from provider.factors.attempts import AttemptState, reserve_or_raise, state_of
 from provider.factors.base import (
     FactorError,
     InvalidCode,
@@ -47,14 +42,15 @@ from provider.factors.base import (
     Verified,
 )
 from provider.factors.delivery import Channel, DeliveryFailed
-from provider.policy import POSSESSION, EnrolledMethod
+from provider.policy import EnrolledMethod
+from provider.policy.model import CATALOGUE
 from provider.storage import otp as store
 from provider.storage import throttle
-from provider.storage.models import User
 
 __all__ = [
+    "CODE_CHANNELS",
     "CODE_DIGITS",
-    "DeliveryFailed",
+    "CodeChannel",
     "OtpFactor",
     "OtpSettings",
     "ResendLimited",
@@ -70,6 +66,25 @@ __all__ = [
 ]
 
 CODE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class CodeChannel:
+    """One way codes are sent: its method, its delivery channel, what the
+    account page calls the destination, and what people call it."""
+
+    method: str
+    channel: str
+    destination: str
+    label: str
+
+
+#: The one-time-code methods (one :class:`OtpFactor` each).
+CODE_CHANNELS: tuple[CodeChannel, ...] = (
+    CodeChannel("email_otp", "email", "email", "Email"),
+    CodeChannel("sms_otp", "sms", "phone", "Text message"),
+)
+
 #: purposes: sign-in with a code, a step-up inside a session, a new destination
 LOGIN = "login"
 STEP_UP = "step_up"
@@ -108,9 +123,7 @@ class Unavailable(FactorError):
 
 def derive_hmac_key(data_key: str) -> bytes:
     """HKDF-SHA256 of the data key, for this purpose only (RFC 5869)."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"belay one-time codes v1"
-    ).derive(data_key.encode())
+    return derive_key(data_key, b"belay one-time codes v1")
 
 
 def sign_in_context(session_id: int, tx_id: str) -> str:
@@ -178,19 +191,17 @@ class Sent:
 
 
 class OtpFactor:
-    """Codes sent through one delivery channel."""
+    """Codes sent through one delivery channel (``method`` ``email_otp`` or
+    ``sms_otp``; its ``amr`` and ``category`` from the policy's catalogue)."""
 
-    category = POSSESSION
     fields: tuple[str, ...] = ("code",)
     form_id = "code-form"
+    removable = True
 
     def __init__(
         self,
         *,
-        method: str,
-        channel_name: str,
-        amr: tuple[str, ...],
-        label: str,
+        code_channel: CodeChannel,
         channel: Channel | None,
         hmac_key: bytes,
         limits: throttle.Limits,
@@ -199,11 +210,16 @@ class OtpFactor:
     ) -> None:
         if len(hmac_key) < 32:
             raise ValueError("the one-time-code HMAC key needs at least 256 bits")
-        self.method = method
-        self.channel_name = channel_name
-        self.amr = amr
-        self.label = label
-        self.counter = method
+        facts = CATALOGUE[code_channel.method]
+        self.method = facts.method
+        self.amr = facts.amr
+        self.category = facts.category
+        self.channel_name = code_channel.channel
+        #: what the account page calls the destination ("email", "phone")
+        self.destination_kind = code_channel.destination
+        self.label = code_channel.label
+        self.counter = self.method
+        self.counters: tuple[str, ...] = (self.method,)
         self.channel = channel
         self._key = hmac_key
         self._limits = limits
@@ -213,21 +229,14 @@ class OtpFactor:
     # -- helpers ---------------------------------------------------------------
 
     def _hash(self, user_id: int, purpose: str, context: str, code: str) -> str:
-        message = f"{user_id}:{self.channel_name}:{purpose}:{context}:{code}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return keyed_hash(self._key, f"{user_id}:{self.channel_name}:{purpose}:{context}:{code}")
 
     def _context_hash(self, purpose: str, context: str) -> str:
-        message = f"context:{self.channel_name}:{purpose}:{context}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return keyed_hash(self._key, f"context:{self.channel_name}:{purpose}:{context}")
 
     def destination(self, user_id: int) -> str | None:
         """The user's verified address or number, or None."""
-        user = db.session.get(User, user_id)
-        if user is None:
-            return None
-        if self.channel_name == "email":
-            return user.email if user.email and user.email_verified_at else None
-        return user.phone if user.phone and user.phone_verified_at else None
+        return store.verified_destination(user_id, self.channel_name)
 
     def normalise_destination(self, value: object) -> str | None:
         if self.channel_name == "email":
@@ -372,7 +381,7 @@ class OtpFactor:
 
     # -- the Factor protocol ----------------------------------------------------
 
-    def status(self, user_id: int) -> object:
+    def status(self, user_id: int) -> AttemptState:
         return state_of(user_id, self.counter, self._limits)
 
     def enrolled(self, user_id: int) -> list[EnrolledMethod]:

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from provider.factors.attempts import state_of
+from provider.factors.attempts import AttemptState, state_of
 from provider.factors.base import (
     Busy,
+    CatalogueFacts,
     InvalidCode,
     Locked,
     Malformed,
@@ -33,14 +34,16 @@ from provider.factors.base import (
     Verified,
 )
 from provider.factors.hashing import HasherBusy, SecretHasher
-from provider.policy import KNOWLEDGE, EnrolledMethod
+from provider.policy import EnrolledMethod
+from provider.policy.model import CATALOGUE
 from provider.storage import factors as store
 from provider.storage import throttle
 
 __all__ = ["AMR", "FACTOR", "PasswordCheck", "PasswordFactor", "check_password"]
 
 FACTOR = "password"
-AMR = ("pwd",)
+#: the password's amr (from the policy's catalogue)
+AMR = CATALOGUE[FACTOR].amr
 
 
 @dataclass(frozen=True)
@@ -124,19 +127,19 @@ def _encodable(value: str) -> bool:
     return True
 
 
-class PasswordFactor:
+class PasswordFactor(CatalogueFacts, method=FACTOR):
     """The password as a step-up factor, for a user who is already known.
 
     Same counter, limits and rehashing as the login (:func:`check_password`).
     """
 
-    method = FACTOR
-    amr: tuple[str, ...] = AMR
-    category = KNOWLEDGE
     form_id = "password-form"
     fields: tuple[str, ...] = ("password",)
     label = "Password"
     counter = FACTOR
+    counters: tuple[str, ...] = (counter,)
+    #: changed, never removed
+    removable = False
 
     def __init__(self, *, hasher: SecretHasher, limits: throttle.Limits) -> None:
         self._hasher = hasher
@@ -147,9 +150,12 @@ class PasswordFactor:
             return []
         return [
             EnrolledMethod(
-                "password", locked=throttle.is_locked(user_id, self.counter, self._limits)
+                self.method, locked=throttle.is_locked(user_id, self.counter, self._limits)
             )
         ]
+
+    def status(self, user_id: int) -> AttemptState:
+        return state_of(user_id, self.counter, self._limits)
 
     def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
         password = submitted.get("password")
@@ -186,7 +192,7 @@ class PasswordFactor:
             raise InvalidCode("That password is not right.")
         if result.new_hash is not None:
             store.replace_password_hash(user_id, old_hash=stored, new_hash=result.new_hash)
-        return Verified(FACTOR, self.amr)
+        return Verified(self.method, self.amr)
 
     def remove(self, user_id: int) -> None:
         raise NotRemovable("A password can't be removed here; change it instead.")

@@ -19,10 +19,17 @@ from dataclasses import dataclass
 
 from provider import clock
 from provider.factors.attempts import reserve_or_raise, state_of
-from provider.factors.base import Busy, InvalidCode, Malformed, NotEnrolled, Verified
+from provider.factors.base import (
+    Busy,
+    CatalogueFacts,
+    InvalidCode,
+    Malformed,
+    NotEnrolled,
+    Verified,
+)
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.pin_policy import PinRejected, check_pin
-from provider.policy import KNOWLEDGE, EnrolledMethod
+from provider.policy import EnrolledMethod
 from provider.storage import factors as store
 from provider.storage import throttle
 
@@ -50,17 +57,16 @@ class PinStatus:
     failures: int
 
 
-class PinFactor:
+class PinFactor(CatalogueFacts, method="pin"):
     """The user's PIN, one per user, argon2id-hashed."""
 
-    method = "pin"
-    amr: tuple[str, ...] = ("pin",)
-    category = KNOWLEDGE
     form_id = "pin-form"
     fields: tuple[str, ...] = ("pin",)
     label = "PIN"
     #: the failure counter this factor uses (provider.storage.throttle)
     counter = "pin"
+    counters: tuple[str, ...] = (counter,)
+    removable = True
 
     def __init__(
         self,
@@ -121,7 +127,7 @@ class PinFactor:
             return []
         return [
             EnrolledMethod(
-                "pin",
+                self.method,
                 credential_id=f"pin:{row.id}",
                 locked=throttle.is_locked(user_id, self.counter, self._limits),
                 pin_length=row.length,
@@ -172,7 +178,7 @@ class PinFactor:
             store.replace_pin_hash(pin_id, old_hash=pin_hash, new_hash=checked.new_hash)
         throttle.reset(user_id, self.counter)
         return Verified(
-            "pin", self.amr, credential_id=f"pin:{pin_id}", details={"pin_length": length}
+            self.method, self.amr, credential_id=f"pin:{pin_id}", details={"pin_length": length}
         )
 
     def remove(self, user_id: int) -> None:

@@ -8,7 +8,7 @@ configuration (``app.extensions["belay_factors"]``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from provider.crypto import DataKey
 from provider.factors.attempts import limits_from_config
@@ -16,7 +16,7 @@ from provider.factors.backup_codes import BackupCodeFactor, derive_hmac_key
 from provider.factors.base import Factor
 from provider.factors.delivery import channels_from_config
 from provider.factors.hashing import SecretHasher
-from provider.factors.otp import OtpFactor, OtpSettings
+from provider.factors.otp import CODE_CHANNELS, OtpFactor, OtpSettings
 from provider.factors.otp import derive_hmac_key as derive_otp_key
 from provider.factors.passkey import PasskeyFactor, RelyingParty, attestation_roots
 from provider.factors.password import PasswordFactor
@@ -24,22 +24,13 @@ from provider.factors.pin import PinFactor
 from provider.factors.totp import TotpFactor
 from provider.policy import EnrolledMethod
 
-__all__ = ["ORDER", "FactorRegistry", "build_registry"]
+__all__ = ["FactorRegistry", "build_registry"]
 
-#: The order factors are listed and offered in.
-ORDER: tuple[str, ...] = (
-    "password",
-    "passkey",
-    "totp",
-    "pin",
-    "email_otp",
-    "sms_otp",
-    "backup_code",
-)
+F = TypeVar("F", bound=Factor)
 
 
 class FactorRegistry:
-    """Factors by method name."""
+    """Factors by method name, listed in the order they were registered."""
 
     def __init__(self) -> None:
         self._factors: dict[str, Factor] = {}
@@ -59,6 +50,14 @@ class FactorRegistry:
         except KeyError:
             raise LookupError(f"no factor {method!r}") from None
 
+    def get_as(self, method: str, kind: type[F]) -> F:
+        """The factor for ``method`` as its own class, for what only it does
+        (a TOTP's enrolment, a PIN's policy); ``LookupError`` when there is none."""
+        factor = self.get(method)
+        if not isinstance(factor, kind):
+            raise LookupError(f"the factor {method!r} is not a {kind.__name__}")
+        return factor
+
     def __contains__(self, method: object) -> bool:
         return method in self._factors
 
@@ -69,15 +68,33 @@ class FactorRegistry:
         return [factor.method for factor in self.all()]
 
     def all(self) -> list[Factor]:
-        """Every factor: those in :data:`ORDER` first, in that order, then the rest
-        in registration order."""
-        known = [self._factors[m] for m in ORDER if m in self._factors]
-        rest = [f for m, f in self._factors.items() if m not in ORDER]
-        return known + rest
+        """Every factor, in registration order (the order they are listed and offered in)."""
+        return list(self._factors.values())
 
     def enrolled(self, user_id: int) -> list[EnrolledMethod]:
         """What ``user_id`` has, factor by factor (in :meth:`all` order)."""
         return [method for factor in self.all() for method in factor.enrolled(user_id)]
+
+    def removable(self) -> list[str]:
+        """The methods a user or an admin can remove as a whole (:meth:`Factor.remove`)."""
+        return [factor.method for factor in self.all() if factor.removable]
+
+    def counters(self) -> dict[str, tuple[str, ...]]:
+        """Each method's failure counters (what an unlock of the method clears)."""
+        return {factor.method: factor.counters for factor in self.all()}
+
+    def code_factors(self) -> list[OtpFactor]:
+        """The one-time-code factors (email, SMS), configured or not."""
+        return [factor for factor in self.all() if isinstance(factor, OtpFactor)]
+
+    def code_factor(self, channel: str) -> OtpFactor | None:
+        """The code factor of a delivery channel (``email``, ``sms``), or None."""
+        return next((f for f in self.code_factors() if f.channel_name == channel), None)
+
+    def destination_factor(self, kind: str) -> OtpFactor | None:
+        """The code factor receiving codes at a destination (``email``,
+        ``phone``: what the account page calls them), or None."""
+        return next((f for f in self.code_factors() if f.destination_kind == kind), None)
 
 
 def build_registry(
@@ -85,6 +102,7 @@ def build_registry(
 ) -> FactorRegistry:
     """The registry of a deployment, from its configuration (provider/config.py)."""
     registry = FactorRegistry()
+    # Registered in the order factors are listed and offered in.
     registry.register(PasswordFactor(hasher=hasher, limits=limits_from_config(config, "PASSWORD")))
     registry.register(
         PasskeyFactor(
@@ -112,12 +130,6 @@ def build_registry(
             max_length=int(config["PIN_MAX_LENGTH"]),
         )
     )
-    registry.register(
-        BackupCodeFactor(
-            hmac_key=derive_hmac_key(str(config["DATA_KEY"])),
-            limits=limits_from_config(config, "BACKUP_CODE"),
-        )
-    )
     channels = channels_from_config(config)
     settings = OtpSettings(
         ttl=int(config["OTP_CODE_TTL"]),
@@ -126,20 +138,20 @@ def build_registry(
         resend_window=int(config["OTP_RESEND_WINDOW"]),
     )
     otp_key = derive_otp_key(str(config["DATA_KEY"]))
-    for method, channel_name, amr, label in (
-        ("email_otp", "email", ("otp",), "Email"),
-        ("sms_otp", "sms", ("sms",), "Text message"),
-    ):
+    for code_channel in CODE_CHANNELS:
         registry.register(
             OtpFactor(
-                method=method,
-                channel_name=channel_name,
-                amr=amr,
-                label=label,
-                channel=channels.get(channel_name),
+                code_channel=code_channel,
+                channel=channels.get(code_channel.channel),
                 hmac_key=otp_key,
                 limits=limits_from_config(config, "OTP"),
                 settings=settings,
             )
         )
+    registry.register(
+        BackupCodeFactor(
+            hmac_key=derive_hmac_key(str(config["DATA_KEY"])),
+            limits=limits_from_config(config, "BACKUP_CODE"),
+        )
+    )
     return registry

@@ -36,8 +36,15 @@ import segno
 from provider import clock
 from provider.crypto import DataKey
 from provider.factors.attempts import reserve_or_raise, state_of
-from provider.factors.base import InvalidCode, Malformed, NotEnrolled, Replayed, Verified
-from provider.policy import POSSESSION, EnrolledMethod
+from provider.factors.base import (
+    CatalogueFacts,
+    InvalidCode,
+    Malformed,
+    NotEnrolled,
+    Replayed,
+    Verified,
+)
+from provider.policy import EnrolledMethod
 from provider.storage import factors as store
 from provider.storage import throttle
 
@@ -101,12 +108,9 @@ class TotpStatus:
         return self.enrolled
 
 
-class TotpFactor:
+class TotpFactor(CatalogueFacts, method="totp"):
     """The user's authenticator app (one per user)."""
 
-    method = "totp"
-    amr: tuple[str, ...] = ("otp",)
-    category = POSSESSION
     form_id = "totp-form"
     fields: tuple[str, ...] = ("code",)
     label = "Authenticator app"
@@ -116,6 +120,8 @@ class TotpFactor:
     #: no credential yet, so mistyping its first code must not lock the one
     #: that works (and a locked authenticator can still be replaced)
     enrol_counter = "totp_enrol"
+    counters: tuple[str, ...] = (counter, enrol_counter)
+    removable = True
 
     def __init__(
         self,
@@ -229,7 +235,7 @@ class TotpFactor:
             return []  # nothing, or only a pending secret: not offered (B.12)
         return [
             EnrolledMethod(
-                "totp",
+                self.method,
                 credential_id=f"totp:{row.id}",
                 locked=throttle.is_locked(user_id, self.counter, self._limits),
             )
@@ -260,7 +266,7 @@ class TotpFactor:
         for step in steps:
             if store.consume_totp_step(credential_id, step):
                 throttle.reset(user_id, self.counter)
-                return Verified("totp", self.amr, credential_id=f"totp:{credential_id}")
+                return Verified(self.method, self.amr, credential_id=f"totp:{credential_id}")
         # The attempt stays counted: a replayed code is what an eavesdropper sends.
         raise Replayed(REPLAYED_MESSAGE)
 

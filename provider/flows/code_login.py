@@ -19,13 +19,12 @@ purpose: a step-up code, or a sign-in code from another browser, cannot sign in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
-from provider.factors.otp import LOGIN
+from provider.factors.otp import CODE_CHANNELS, LOGIN, OtpFactor
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit
 from provider.storage.models import User
@@ -41,7 +40,8 @@ __all__ = [
     "verify_login_code",
 ]
 
-CHANNEL_METHODS = {"email": "email_otp", "sms": "sms_otp"}
+#: method by delivery channel (from the factors' catalogue of code channels)
+CHANNEL_METHODS = {c.channel: c.method for c in CODE_CHANNELS}
 
 FAILURE_MESSAGE = "That code did not work. Check it, or ask for a new one in a moment."
 
@@ -74,22 +74,19 @@ def _registry() -> FactorRegistry:
     return registry
 
 
-def _factor(channel: str) -> Any:
-    method = CHANNEL_METHODS.get(channel)
-    if method is None or method not in _registry():
-        return None
-    factor: Any = _registry().get(method)
-    return factor if factor.channel is not None else None
+def _factor(channel: str) -> OtpFactor | None:
+    """The configured code factor of ``channel``, or None."""
+    factor = _registry().code_factor(channel)
+    return factor if factor is not None and factor.channel is not None else None
 
 
 def available_channels() -> list[dict[str, str]]:
     """The configured code channels: ``[{"channel", "method", "label"}]``."""
-    shown = []
-    for channel, method in CHANNEL_METHODS.items():
-        factor = _factor(channel)
-        if factor is not None:
-            shown.append({"channel": channel, "method": method, "label": factor.label})
-    return shown
+    return [
+        {"channel": factor.channel_name, "method": factor.method, "label": factor.label}
+        for factor in _registry().code_factors()
+        if factor.channel is not None
+    ]
 
 
 def _user(username: str) -> User | None:

@@ -17,11 +17,10 @@ from typing import Any
 
 from joserfc import jwk
 from joserfc.jwk import ECKey, OKPKey, RSAKey
-from sqlalchemy import update
 
 from provider import clock
 from provider.crypto import DataKey
-from provider.extensions import db
+from provider.storage import keys as store
 from provider.storage.models import SigningKey
 
 __all__ = ["SUPPORTED_ALGS", "KeyRing", "create_key", "ensure_keys", "rotate_keys"]
@@ -44,7 +43,7 @@ def create_key(alg: str, data_key: DataKey, *, activates_at: int) -> SigningKey:
     kid = key.thumbprint()
     public = dict(key.as_dict(private=False))
     public.update({"kid": kid, "alg": alg, "use": "sig"})
-    row = SigningKey(
+    return store.add_key(
         kid=kid,
         alg=alg,
         private_jwk=data_key.encrypt(json.dumps(key.as_dict(private=True))),
@@ -52,18 +51,15 @@ def create_key(alg: str, data_key: DataKey, *, activates_at: int) -> SigningKey:
         created_at=clock.now(),
         activates_at=activates_at,
     )
-    db.session.add(row)
-    return row
 
 
 def ensure_keys(data_key: DataKey) -> list[str]:
     """Create one active key per supported algorithm where none exists."""
     created = []
     for alg in SUPPORTED_ALGS:
-        exists = db.session.scalar(db.select(SigningKey.id).where(SigningKey.alg == alg).limit(1))
-        if exists is None:
+        if not store.has_key(alg):
             created.append(create_key(alg, data_key, activates_at=clock.now()).kid)
-    db.session.commit()
+    store.commit()
     return created
 
 
@@ -75,20 +71,16 @@ def rotate_keys(
     activates_at = now + publish_delay
     kids = []
     for alg in algs:
-        db.session.execute(
-            update(SigningKey)
-            .where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
-            .values(retired_at=activates_at)
-        )
+        store.retire_keys(alg, at=activates_at)
         kids.append(create_key(alg, data_key, activates_at=activates_at).kid)
-    db.session.commit()
+    store.commit()
     return kids
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     loaded_at: float
-    rows: tuple[tuple[str, str, int, int | None, dict[str, Any], str], ...]
+    rows: tuple[store.KeyRow, ...]
 
 
 class KeyRing:
@@ -108,17 +100,7 @@ class KeyRing:
     def _rows(self) -> _Snapshot:
         snap = self._snapshot
         if snap is None or time.monotonic() - snap.loaded_at > self._cache_ttl:
-            rows = db.session.execute(
-                db.select(
-                    SigningKey.kid,
-                    SigningKey.alg,
-                    SigningKey.activates_at,
-                    SigningKey.retired_at,
-                    SigningKey.public_jwk,
-                    SigningKey.private_jwk,
-                ).order_by(SigningKey.activates_at)
-            ).all()
-            snap = _Snapshot(time.monotonic(), tuple(tuple(r) for r in rows))
+            snap = _Snapshot(time.monotonic(), store.key_rows())
             self._snapshot = snap
         return snap
 

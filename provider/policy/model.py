@@ -25,10 +25,12 @@ from types import MappingProxyType
 from typing import Final, Literal, TypeAlias
 
 __all__ = [
+    "CATALOGUE",
     "CATEGORIES",
     "KNOWLEDGE",
     "METHODS",
     "POSSESSION",
+    "SECOND_FACTORS",
     "USER_VERIFICATION",
     "AcrEnforcement",
     "AcrSource",
@@ -37,8 +39,10 @@ __all__ = [
     "EnrolledMethod",
     "Event",
     "Fail",
+    "FirstFactor",
     "Lifetime",
     "Login",
+    "MethodFacts",
     "PasskeyUserVerification",
     "Reason",
     "Requirement",
@@ -48,6 +52,7 @@ __all__ = [
     "auth_time_of",
     "categories",
     "event_for",
+    "first_factor_methods",
     "record_activity",
     "record_event",
     "session_amr",
@@ -63,29 +68,66 @@ POSSESSION: Final = "possession"
 USER_VERIFICATION: Final = "user_verification"
 CATEGORIES: Final[tuple[str, ...]] = (KNOWLEDGE, POSSESSION, USER_VERIFICATION)
 
+# --- the method catalogue: the one place a method's facts are written ---
+
+FirstFactor: TypeAlias = Literal["always", "pin_login", "passwordless_login", "never"]
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """What the engine knows of one authentication method.
+
+    - ``amr``: every RFC 8176 value its events can carry (a passkey's own
+      depend on its flags: :func:`event_for`);
+    - ``category``: the factor category it proves (a passkey verified with UV
+      proves :data:`USER_VERIFICATION` too: :func:`categories`);
+    - ``second_factor``: it can add to a session after a login (everything
+      but the password);
+    - ``first_factor``: when a login may start with it: always, with the
+      client's ``pin_login`` or ``passwordless_login``, or never.
+    """
+
+    method: str
+    amr: tuple[str, ...]
+    category: str
+    second_factor: bool = True
+    first_factor: FirstFactor = "never"
+
+
 #: Every method the engine knows, in the stable order step-up offers them.
-METHODS: Final[tuple[str, ...]] = (
-    "passkey",
-    "totp",
-    "pin",
-    "backup_code",
-    "email_otp",
-    "sms_otp",
-    "password",
+CATALOGUE: Final[Mapping[str, MethodFacts]] = MappingProxyType(
+    {
+        facts.method: facts
+        for facts in (
+            MethodFacts("passkey", ("hwk", "swk", "user"), POSSESSION, first_factor="always"),
+            MethodFacts("totp", ("otp",), POSSESSION),
+            # RFC 8176 "pin" is a PIN unlocking a key on the device; we use it for the
+            # server-side PIN too, the closest registered value (docs/acr.md).
+            MethodFacts("pin", ("pin",), KNOWLEDGE, first_factor="pin_login"),
+            # A backup code is a look-up secret; "otp" is the closest registered amr.
+            MethodFacts("backup_code", ("otp",), POSSESSION),
+            MethodFacts("email_otp", ("otp",), POSSESSION, first_factor="passwordless_login"),
+            MethodFacts("sms_otp", ("sms",), POSSESSION, first_factor="passwordless_login"),
+            MethodFacts(
+                "password", ("pwd",), KNOWLEDGE, second_factor=False, first_factor="always"
+            ),
+        )
+    }
 )
 
-# method -> (amr, category); passkey's amr depends on the BE flag (see event_for).
+#: Every method the engine knows, in the stable order step-up offers them.
+METHODS: Final[tuple[str, ...]] = tuple(CATALOGUE)
+
+#: The methods that can add to a session after its login (all but the password).
+SECOND_FACTORS: Final[tuple[str, ...]] = tuple(m for m, f in CATALOGUE.items() if f.second_factor)
+
+# method -> (amr, category) of the methods whose event always carries the same
+# amr; passkey's amr depends on the BE flag (see event_for).
 _SIMPLE_METHODS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
     {
-        "password": ("pwd", KNOWLEDGE),
-        # RFC 8176 "pin" is a PIN unlocking a key on the device; we use it for the
-        # server-side PIN too, the closest registered value (docs/acr.md).
-        "pin": ("pin", KNOWLEDGE),
-        "totp": ("otp", POSSESSION),
-        # A backup code is a look-up secret; "otp" is the closest registered amr.
-        "backup_code": ("otp", POSSESSION),
-        "email_otp": ("otp", POSSESSION),
-        "sms_otp": ("sms", POSSESSION),
+        method: (facts.amr[0], facts.category)
+        for method, facts in CATALOGUE.items()
+        if method != "passkey"
     }
 )
 # categories() per method, built once: rules ask for them on every decide().
@@ -94,6 +136,17 @@ _SIMPLE_CATEGORIES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 _PASSKEY_CATEGORIES: Final = (POSSESSION,)
 _PASSKEY_UV_CATEGORIES: Final = (POSSESSION, USER_VERIFICATION)
+
+
+def first_factor_methods(*, pin_login: bool, passwordless_login: bool) -> frozenset[str]:
+    """The methods a login may start with, for a client's ``pin_login`` and
+    ``passwordless_login`` (:class:`ClientPolicy`)."""
+    allowed = {"always"}
+    if pin_login:
+        allowed.add("pin_login")
+    if passwordless_login:
+        allowed.add("passwordless_login")
+    return frozenset(m for m, facts in CATALOGUE.items() if facts.first_factor in allowed)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ atomic on SQLite and PostgreSQL alike (docs/security.md cases 34 and 35).
 from __future__ import annotations
 
 from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
 
 from provider import clock
 from provider.crypto import sha256_hex
@@ -26,6 +27,7 @@ __all__ = [
     "revoke_family",
     "revoke_token",
     "revoke_tokens_from_code",
+    "revoked_now",
     "save_code",
     "save_token",
 ]
@@ -147,10 +149,14 @@ def revoke_token(token: Token, *, whole_family: bool) -> None:
     db.session.commit()
 
 
+def revoked_now(token: Token) -> bool:
+    """Whether ``token`` is revoked, as the database says now (the row is read again)."""
+    db.session.refresh(token)
+    return token.revoked_at is not None
+
+
 def remember_assertion_jti(client_id: str, jti: str, expires_at: int) -> bool:
     """Record a client-assertion ``jti``; False if it was seen before (replay)."""
-    from sqlalchemy.exc import IntegrityError
-
     now = clock.now()
     db.session.execute(db.delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now))
     try:

@@ -22,6 +22,7 @@ __all__ = [
     "set_destination",
     "supersede",
     "take_try",
+    "verified_destination",
 ]
 
 
@@ -188,6 +189,16 @@ def code_was_used(user_id: int, channel: str, code_hash: str) -> bool:
         )
     )
     return found is not None
+
+
+def verified_destination(user_id: int, channel: str) -> str | None:
+    """The user's verified email address (``channel`` ``email``) or phone number, or None."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    if channel == "email":
+        return user.email if user.email and user.email_verified_at else None
+    return user.phone if user.phone and user.phone_verified_at else None
 
 
 def set_destination(user_id: int, channel: str, value: str | None, verified_at: int | None) -> None:

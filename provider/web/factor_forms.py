@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import request, session
 
+from provider.factors.otp import OtpFactor
 from provider.flows import step_up
 
 __all__ = ["SENT_KEY", "STEP_UP_PURPOSES", "label", "offered", "page_purpose"]
@@ -40,9 +41,9 @@ def offered(user_id: int, methods: Sequence[str]) -> list[dict[str, Any]]:
             factor = registry.get(method)
         except LookupError:
             continue
-        status = getattr(factor, "status", None)
-        retry_after = int(getattr(status(user_id), "retry_after", 0) or 0) if status else 0
-        channel_name = getattr(factor, "channel_name", None)
+        # This page never announced the password's delay (its refusal says it).
+        retry_after = 0 if factor.method == "password" else factor.status(user_id).retry_after
+        channel_name = factor.channel_name if isinstance(factor, OtpFactor) else None
         if factor.form_id == "code-form" and channel_name:
             # One send-code form for every code channel offered (docs/design.md page contract).
             entry = next((f for f in shown if f["form_id"] == "code-form"), None)

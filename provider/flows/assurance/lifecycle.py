@@ -37,7 +37,7 @@ from typing import Any, Literal
 from provider import clock
 from provider.errors import BelayError
 from provider.factors.attempts import state_of
-from provider.factors.base import FactorError
+from provider.factors.base import FactorError, FactorStatus
 from provider.factors.otp import normalise_email, normalise_phone
 from provider.factors.passkey import PasskeyRejected
 from provider.factors.pin import PinFactor
@@ -480,19 +480,18 @@ class LockState:
 def lock_state(user_id: int, method: str) -> LockState | None:
     """How ``method`` is locked for the user now, or None (not locked, or only
     a short delay between tries)."""
+    state: FactorStatus
     if method == "password":
-        state: Any = state_of(user_id, "password", password_limits())
+        # The sign-in's limits, as configured now (the login reads them so).
+        state = state_of(user_id, "password", password_limits())
     else:
         try:
-            status = getattr(_factor(method), "status", None)
+            state = step_up.factors().get(method).status(user_id)
         except LookupError:
             return None
-        if status is None:
-            return None
-        state = status(user_id)
-    if not getattr(state, "locked", False):
+    if not state.locked:
         return None
-    retry_after = int(getattr(state, "retry_after", 0) or 0)
+    retry_after = state.retry_after
     return LockState(method, clock.now() + retry_after if retry_after else None)
 
 
