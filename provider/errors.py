@@ -11,7 +11,7 @@ The roots of each layer subclass it where they live: ``FactorError``
 (provider/factors/base.py), ``PolicyError`` (provider/policy/errors.py),
 ``RegistrationError`` and ``ClientRegistrationError`` (provider/flows/),
 ``Rejected`` (provider/flows/assurance/lifecycle.py), ``AdminError``
-(provider/flows/admin.py), ``JSONBodyError`` (provider/web/json_body.py).
+(provider/flows/admin/errors.py), ``JSONBodyError`` (provider/web/json_body.py).
 
 A utility module: it imports nothing from the rest of Belay.
 """
