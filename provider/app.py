@@ -25,7 +25,6 @@ from provider.flows.purge import purge_once
 from provider.oidc.keys import KeyRing
 from provider.oidc.server import create_server
 from provider.storage import engine as engine_settings
-from provider.storage import ladder as ladder_store
 from provider.storage import text_guard
 from provider.web import (
     account,
@@ -164,7 +163,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         slot_dir=os.path.join(app.instance_path, "argon2-slots"),
         nice=int(app.config["ARGON2_NICE"]),
     )
-    app.extensions["belay_ladder"] = ladder_store.current_ladder
     # Every factor, built once from the configuration (flows look them up here).
     app.extensions["belay_factors"] = build_registry(
         app.config, app.extensions["belay_hasher"], data_key

@@ -5,7 +5,7 @@ docs/design.md convention 2 ("typed errors, mapped once"). Modelled on Authlib's
 programs), an HTTP ``status_code`` and a ``description`` for people (never a
 secret). Layers below the web raise these and build no response;
 provider/web/errors.py turns one into JSON or an HTML page (the OAuth error
-redirect of ``/authorize`` stays with provider/flows/authorize.py).
+redirect of ``/authorize`` stays with provider/flows/authorize/outcomes.py).
 
 The roots of each layer subclass it where they live: ``FactorError``
 (provider/factors/base.py), ``PolicyError`` (provider/policy/errors.py),

@@ -12,7 +12,7 @@ from provider.storage import accounts
 from provider.storage import sessions as store
 from provider.storage.models import User, WebSession
 
-__all__ = ["find", "open_session", "save", "signed_in_user"]
+__all__ = ["find", "open_session", "save", "session_user", "signed_in_user"]
 
 
 def find(token: str) -> WebSession | None:
@@ -38,6 +38,11 @@ def open_session(
 def save(row: WebSession, data: dict[str, Any] | None) -> None:
     """Note the browser's activity, and save ``data`` when given."""
     store.record_activity(row, data)
+
+
+def session_user(row: WebSession | None) -> User | None:
+    """The session's user, disabled or not (the authorize pipeline decides)."""
+    return accounts.get_user(row.user_id) if row is not None else None
 
 
 def signed_in_user(row: WebSession | None) -> User | None:

@@ -18,7 +18,9 @@ from flask import current_app
 from provider import clock
 from provider.factors.passkey import PasskeyFactor, PasskeyRejected, b64url_encode
 from provider.flows import step_up
+from provider.storage import accounts, audit
 from provider.storage import passkeys as store
+from provider.storage.models import User
 
 __all__ = [
     "EXPIRED_MESSAGE",
@@ -26,6 +28,10 @@ __all__ = [
     "attestation_preference",
     "factor",
     "new_challenge",
+    "record_login",
+    "record_login_failure",
+    "record_step_up_failure",
+    "sign_in_user",
     "take_challenge",
 ]
 
@@ -76,3 +82,32 @@ def attestation_preference() -> Literal["none", "direct"]:
     """``direct`` when some client restricts AAGUIDs (its allow-list needs
     attested AAGUIDs), ``none`` otherwise (no privacy cost for nothing)."""
     return "direct" if store.any_client_restricts_aaguids() else "none"
+
+
+def sign_in_user(user_id: int) -> User:
+    """The user a discoverable passkey named, if that account may sign in."""
+    user = accounts.get_user(user_id)
+    if user is None or user.disabled_at is not None:
+        raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+    return user
+
+
+def record_login(user: User, *, client_id: str | None, ip: str | None) -> None:
+    audit.record(
+        "login",
+        "success",
+        user_id=user.id,
+        username=user.username,
+        client_id=client_id,
+        method="passkey",
+        ip=ip,
+    )
+
+
+def record_login_failure(reason: str, *, client_id: str | None, ip: str | None) -> None:
+    audit.record("login", "failure", client_id=client_id, method="passkey", reason=reason, ip=ip)
+
+
+def record_step_up_failure(user_id: int, reason: str) -> None:
+    """A step-up answer refused before any factor was checked (its challenge)."""
+    audit.record("step_up", "failure", user_id=user_id, method="passkey", reason=reason)

@@ -4,7 +4,7 @@ The one module that turns a :class:`provider.errors.BelayError` into an HTTP
 answer (docs/design.md convention 2). Three shapes:
 
 - an OAuth error redirect: ``/authorize`` builds it itself
-  (provider/flows/authorize.py ``error_redirect``) — not here;
+  (provider/flows/authorize/outcomes.py ``error_redirect``) — not here;
 - JSON ``{"error", "error_description"[, "retry_after"]}`` (not cached) for
   the API and XHR endpoints (:func:`wants_json`), an ``error.html`` page for
   everything else: :func:`error_response`, which the handler registered by

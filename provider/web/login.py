@@ -21,29 +21,23 @@ from provider.factors import password as password_factor
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
-from provider.flows import code_login, devices, step_up
+from provider.flows import browser_session, code_login, devices, step_up
 from provider.flows import login as login_flow
 from provider.flows.assurance import events, lifecycle
-from provider.storage import accounts, audit
-from provider.storage.models import AuthorizeTransaction, User
+from provider.storage.models import User
 from provider.web import factor_forms
 from provider.web import session as web_session
-from provider.web.oidc import expired_page, render_outcome, resume
+from provider.web.oidc import expired_page, load_transaction, render_outcome, resume
 
 bp = Blueprint("login", __name__)
 
 
-def _tx() -> AuthorizeTransaction | None:
-    row = web_session.current_row()
-    tx_id = request.values.get("tx")
-    return accounts.get_transaction(tx_id, row.id if row else None)
+def _tx() -> flow.Loaded | None:
+    return load_transaction(request.values.get("tx"))
 
 
-def _client_name(tx: AuthorizeTransaction | None) -> str | None:
-    if tx is None:
-        return None
-    client = accounts.get_client(tx.client_id)
-    return (client.name or client.client_id) if client else None
+def _client_name(tx: flow.Loaded | None) -> str | None:
+    return tx.client_name() if tx is not None else None
 
 
 def _field(name: str, limit: int = 1024) -> str:
@@ -51,21 +45,18 @@ def _field(name: str, limit: int = 1024) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _after_login(tx: AuthorizeTransaction | None) -> Any:
+def _after_login(tx: flow.Loaded | None) -> Any:
     if tx is not None:
         return redirect(url_for("oidc.authorize_resume", tx=tx.id))
     return redirect(url_for("account.index"))
 
 
-def _client_policy(tx: AuthorizeTransaction | None) -> Any:
+def _client_policy(tx: flow.Loaded | None) -> Any:
     """The policy of the transaction's client (None without a transaction)."""
-    if tx is None:
-        return None
-    client = accounts.get_client(tx.client_id)
-    return flow.client_policy(client) if client is not None else None
+    return tx.client_policy() if tx is not None else None
 
 
-def _sign_in(tx: AuthorizeTransaction | None, user: User, verified: Verified) -> Any:
+def _sign_in(tx: flow.Loaded | None, user: User, verified: Verified) -> Any:
     """A new login in this browser (a fresh session id), then on to the authorization."""
     row = web_session.ensure_row()
     token = events.sign_in(
@@ -134,7 +125,7 @@ def login() -> Any:
 CODE_LOGIN_KEY = "code_login"
 
 
-def _code_channels(tx: AuthorizeTransaction | None) -> list[dict[str, str]]:
+def _code_channels(tx: flow.Loaded | None) -> list[dict[str, str]]:
     """Channels offered for sign-in with a code (the client's ``passwordless_login``)."""
     client_policy = _client_policy(tx)
     if client_policy is None or not client_policy.passwordless_login:
@@ -142,16 +133,14 @@ def _code_channels(tx: AuthorizeTransaction | None) -> list[dict[str, str]]:
     return code_login.available_channels()
 
 
-def _pending_code(tx: AuthorizeTransaction | None) -> dict[str, str] | None:
+def _pending_code(tx: flow.Loaded | None) -> dict[str, str] | None:
     pending = session.get(CODE_LOGIN_KEY)
     if tx is None or not isinstance(pending, dict) or pending.get("tx") != tx.id:
         return None
     return pending
 
 
-def _render_login(
-    tx: AuthorizeTransaction | None, *, error: str | None, username: str, status: int
-) -> Any:
+def _render_login(tx: flow.Loaded | None, *, error: str | None, username: str, status: int) -> Any:
     client_policy = _client_policy(tx)
     return render_template(
         "login.html",
@@ -165,9 +154,9 @@ def _render_login(
     ), status
 
 
-def _sign_in_context(tx: AuthorizeTransaction) -> str:
+def _sign_in_context(tx: flow.Loaded) -> str:
     """A sign-in code's context: this browser session and this transaction."""
-    return otp.sign_in_context(tx.session_id, tx.id)
+    return otp.sign_in_context(tx.tx.session_id, tx.id)
 
 
 @bp.post("/login/code")
@@ -313,22 +302,10 @@ def challenge() -> Any:
             return locked
     tx = _tx()
     row = web_session.current_row()
-    user = accounts.get_user(row.user_id) if row is not None else None
+    user = browser_session.session_user(row)
     if tx is None or row is None or user is None:
         return expired_page("This confirmation has expired")
-    validated = flow.validate({k: [v] for k, v in tx.params.items()})
-    if not isinstance(validated, flow.Validated):
-        return resume(tx.id)
-    outcome = flow.evaluate(
-        validated,
-        row=row,
-        previous_seen_at=web_session.previous_seen_at(),
-        tx=tx,
-        ensure_row=web_session.ensure_row,
-        device_token=request.cookies.get(devices.COOKIE),
-        on_rotate=web_session.rotate_cookie,
-        on_challenge_page=True,
-    )
+    outcome = resume(tx, on_challenge_page=True)
     if not isinstance(outcome, flow.ShowStepUp):
         # Nothing (or something else) is needed now: evaluate() already acted on it.
         return render_outcome(outcome)
@@ -337,8 +314,7 @@ def challenge() -> Any:
     enrolled = outcome.enrolled
     if request.method == "POST":
         if request.form.get("cancel"):
-            audit.record("step_up", "cancelled", user_id=user.id, client_id=tx.client_id)
-            return _cancel(tx, validated)
+            return redirect(flow.cancel_step_up(tx, user.id).location)
         try:
             done = step_up.verify_in_session(
                 user=user,
@@ -387,10 +363,10 @@ def challenge() -> Any:
             remember_days=_remember_days(tx),
             # A step for this transaction is done and another is needed (a plan of
             # several challenges, docs/security.md case 49).
-            another_step=row.sid == tx.baseline_sid
+            another_step=row.sid == tx.tx.baseline_sid
             and bool(
                 events.new_event_times(
-                    row, baseline_sid=tx.baseline_sid, baseline_event_id=tx.baseline_event_id
+                    row, baseline_sid=tx.tx.baseline_sid, baseline_event_id=tx.tx.baseline_event_id
                 )
             ),
         ),
@@ -456,9 +432,7 @@ def send_code() -> Any:
     return redirect(back), 303
 
 
-def remember_browser(
-    response: Any, tx: AuthorizeTransaction, user: User, verified: Verified
-) -> None:
+def remember_browser(response: Any, tx: flow.Loaded, user: User, verified: Verified) -> None:
     """The user ticked ``remember_device`` after a step-up for ``tx``: remember
     this browser when the client allows it (devices.remember refuses a password)."""
     days = _remember_days(tx)
@@ -480,7 +454,7 @@ def remember_browser(
         devices.set_cookie(response, device_token, days)
 
 
-def _remember_days(tx: AuthorizeTransaction) -> int:
+def _remember_days(tx: flow.Loaded) -> int:
     """The client's remember_device_days (0: the browser cannot be remembered)."""
     pol = _client_policy(tx)
     return int(pol.remember_device_days) if pol is not None else 0
@@ -491,48 +465,27 @@ def _submitted() -> dict[str, str]:
     return {k: v[:4096] for k, v in request.form.items() if k not in {"csrf_token", "tx"}}
 
 
-def _cancel(tx: AuthorizeTransaction, validated: flow.Validated) -> Any:
-    accounts.delete_transaction(tx)
-    outcome = flow.error_redirect(
-        validated.redirect_uri,
-        "unmet_authentication_requirements",
-        "The user did not complete the required authentication.",
-        validated.state,
-    )
-    return redirect(outcome.location)
-
-
 @bp.route("/consent", methods=["GET", "POST"])
 def consent() -> Any:
     tx = _tx()
     row = web_session.current_row()
     if tx is None or row is None or row.user_id is None:
         return expired_page("This request has expired")
-    client = accounts.get_client(tx.client_id)
-    validated = flow.validate({k: [v] for k, v in tx.params.items()})
-    if client is None or not isinstance(validated, flow.Validated):
-        return resume(tx.id)
-    scopes = [s for s in tx.params.get("scope", "").split() if s in set(client.scope.split())]
+    client = tx.client()
+    if client is None:
+        return render_outcome(resume(tx))
     if request.method == "POST":
         decision = request.form.get("decision")
         if decision == "allow":
-            accounts.grant_consent(row.user_id, client.client_id, set(scopes))
-            tx.consent_given = True
-            accounts.commit()
-            audit.record("consent", "granted", user_id=row.user_id, client_id=client.client_id)
+            flow.allow_consent(tx, row.user_id)
             return redirect(url_for("oidc.authorize_resume", tx=tx.id))
         if decision == "deny":
-            audit.record("consent", "denied", user_id=row.user_id, client_id=client.client_id)
-            accounts.delete_transaction(tx)
-            outcome = flow.error_redirect(
-                validated.redirect_uri, "access_denied", "The user declined.", validated.state
-            )
-            return redirect(outcome.location)
+            return redirect(flow.deny_consent(tx, row.user_id).location)
     return render_template(
         "consent.html",
         tx=tx.id,
         client=client,
-        scopes=scopes,
+        scopes=tx.consent_scopes(),
         error="Choose Allow or Deny." if request.method == "POST" else None,
         now=clock.now(),
     )

@@ -16,21 +16,16 @@ from flask import (
     url_for,
 )
 
-from provider import clock
 from provider.flows import authorize as flow
-from provider.flows import devices
+from provider.flows import devices, protocol
 from provider.oidc import hints
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.oidc.server import user_claims
-from provider.storage import accounts, audit
-from provider.storage import grants as token_store
-from provider.storage import sessions as session_store
 from provider.web import session as web_session
 
 bp = Blueprint("oidc", __name__)
 
-__all__ = ["bp", "expired_page", "render_outcome"]
+__all__ = ["bp", "expired_page", "load_transaction", "render_outcome", "resume"]
 
 
 def _server() -> Any:
@@ -38,7 +33,7 @@ def _server() -> Any:
 
 
 def _ladder_values() -> list[str]:
-    return [level.acr for level in flow.current_ladder().levels]
+    return [level.acr for level in protocol.acr_levels()]
 
 
 def metadata() -> dict[str, Any]:
@@ -88,7 +83,7 @@ def metadata() -> dict[str, Any]:
         # Extension: the ladder's order, so resource servers can accept "this
         # level or above" (provider.resource_server).
         "belay_acr_levels": [
-            {"acr": level.acr, "level": level.level} for level in flow.current_ladder().levels
+            {"acr": level.acr, "level": level.level} for level in protocol.acr_levels()
         ],
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -155,7 +150,7 @@ def authorize() -> Any:
     source = request.args if request.method == "GET" else request.form
     multi = {k: source.getlist(k) for k in source}
     validated = flow.validate(multi)
-    if not isinstance(validated, flow.Validated):
+    if not isinstance(validated, flow.AuthorizeRequest):
         return render_outcome(validated)
     outcome = flow.evaluate(
         validated,
@@ -169,30 +164,36 @@ def authorize() -> Any:
     return render_outcome(outcome)
 
 
-def resume(tx_id: str | None) -> Any:
-    """Carry on with a transaction after login, step-up or consent."""
+def load_transaction(tx_id: str | None) -> flow.Loaded | None:
+    """This browser's live transaction ``tx_id`` (None: show it as expired)."""
     row = web_session.current_row()
-    tx = accounts.get_transaction(tx_id, row.id if row else None)
-    if tx is None:
-        return expired_page()
-    validated = flow.validate({k: [v] for k, v in tx.params.items()})
-    if not isinstance(validated, flow.Validated):
-        return render_outcome(validated)
-    outcome = flow.evaluate(
-        validated,
-        row=row,
+    return flow.load(tx_id, row.id if row else None)
+
+
+def resume(
+    loaded: flow.Loaded, *, on_challenge_page: bool = False, replay_device: bool = True
+) -> flow.Outcome:
+    """Carry on with a transaction after login, step-up or consent, in this browser.
+
+    ``replay_device=False``: a remembered device is not replayed (the passkey
+    step-up's JSON calls only read what the step-up needs)."""
+    return flow.resume(
+        loaded,
+        row=web_session.current_row(),
         previous_seen_at=_previous_seen(),
-        tx=tx,
         ensure_row=web_session.ensure_row,
-        device_token=request.cookies.get(devices.COOKIE),
-        on_rotate=web_session.rotate_cookie,
+        device_token=request.cookies.get(devices.COOKIE) if replay_device else None,
+        on_rotate=web_session.rotate_cookie if replay_device else None,
+        on_challenge_page=on_challenge_page,
     )
-    return render_outcome(outcome)
 
 
 @bp.get("/authorize/resume")
 def authorize_resume() -> Any:
-    return resume(request.args.get("tx"))
+    loaded = load_transaction(request.args.get("tx"))
+    if loaded is None:
+        return expired_page()
+    return render_outcome(resume(loaded))
 
 
 @bp.post("/token")
@@ -206,10 +207,7 @@ def token() -> Response:
         response.status_code = 400
     else:
         response = _server().create_token_response()
-        # What the grant wrote stands whatever it answered: a code claimed before
-        # a failed PKCE or redirect_uri check is spent (the tokens, when issued,
-        # were committed with their claim already).
-        accounts.commit()
+        protocol.finish_token_request()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -246,16 +244,10 @@ def userinfo() -> Response:
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="userinfo"'
         return response
-    row = token_store.find_token(value.strip())
-    now = clock.now()
-    if row is None or row.revoked_at is not None or row.access_expires_at <= now:
-        return _bearer_error("invalid_token", "The access token is invalid or expired", 401)
-    if row.user_id is None or "openid" not in row.scope.split():
-        return _bearer_error("insufficient_scope", "The token lacks the openid scope", 403)
-    user = accounts.get_user(row.user_id)
-    if user is None:
-        return _bearer_error("invalid_token", "The access token is invalid or expired", 401)
-    response = jsonify(user_claims(user, row.scope))
+    claims = protocol.userinfo(value.strip())
+    if isinstance(claims, protocol.UserinfoRefused):
+        return _bearer_error(claims.error, claims.description, claims.status)
+    response = jsonify(claims)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -278,7 +270,7 @@ def logout() -> Any:
                 description="id_token_hint was not issued to this client_id.",
             ), 400
         client_id = client_id or hinted
-    client = accounts.get_client(client_id) if client_id else None
+    client = protocol.logout_client(client_id)
     if target and (client is None or target not in (client.post_logout_redirect_uris or [])):
         return render_template(
             "error.html",
@@ -296,8 +288,7 @@ def logout() -> Any:
         )
     row = web_session.current_row()
     if row is not None:
-        audit.record("logout", "success", user_id=row.user_id, client_id=client_id)
-        session_store.delete_session(row)
+        protocol.sign_out(row, client_id)
         web_session.end()
     if target:
         from authlib.common.urls import add_params_to_uri

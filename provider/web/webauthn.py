@@ -10,6 +10,8 @@ with a 4xx status — fuzzed input never reaches a 500 (docs/security.md C.20).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -20,12 +22,12 @@ from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVer
 from provider.flows import authorize as flow
 from provider.flows import passkeys, step_up
 from provider.flows.assurance import events, lifecycle
-from provider.storage import accounts, audit
-from provider.storage.models import AuthorizeTransaction, User, WebSession
+from provider.storage.models import User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
 from provider.web.json_body import JSONBodyError, read_json
 from provider.web.login import remember_browser
+from provider.web.oidc import load_transaction, resume
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
@@ -89,23 +91,22 @@ def _signed_in() -> tuple[WebSession, User]:
     return signed_in
 
 
-def _tx(tx_id: str) -> AuthorizeTransaction | None:
+_EXPIRED = "This sign-in has expired. Go back to the application."
+
+
+def _tx(tx_id: str) -> flow.Loaded | None:
+    """The sign-in transaction a passkey call names ("": none)."""
     if not tx_id:
         return None
-    row = web_session.current_row()
-    tx = accounts.get_transaction(tx_id, row.id if row else None)
+    tx = load_transaction(tx_id)
     if tx is None:
-        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
+        raise _Refused(400, "expired", _EXPIRED)
     return tx
 
 
-def _client_uv(tx: AuthorizeTransaction | None) -> UserVerification:
-    if tx is None:
-        return "required"
-    client = accounts.get_client(tx.client_id)
-    if client is None:
-        return "required"
-    return flow.client_policy(client).passkey_user_verification
+def _client_uv(tx: flow.Loaded | None) -> UserVerification:
+    pol = tx.client_policy() if tx is not None else None
+    return pol.passkey_user_verification if pol is not None else "required"
 
 
 # -- registration (account page, behind Confirm access) ----------------------------
@@ -199,33 +200,16 @@ def login_verify() -> Response:
             expected_user_id=None,
             client_id=client_id,
         )
-        user = accounts.get_user(assertion.user_id)
-        if user is None or user.disabled_at is not None:
-            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+        user = passkeys.sign_in_user(assertion.user_id)
     except PasskeyRejected as exc:
-        audit.record(
-            "login",
-            "failure",
-            client_id=client_id,
-            method="passkey",
-            reason=exc.reason,
-            ip=request.remote_addr,
-        )
+        passkeys.record_login_failure(exc.reason, client_id=client_id, ip=request.remote_addr)
         raise
     verified = assertion.verified
     token = events.sign_in(
         row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
     )
     web_session.rotate_cookie(token)
-    audit.record(
-        "login",
-        "success",
-        user_id=user.id,
-        username=user.username,
-        client_id=client_id,
-        method="passkey",
-        ip=request.remote_addr,
-    )
+    passkeys.record_login(user, client_id=client_id, ip=request.remote_addr)
     target = url_for("oidc.authorize_resume", tx=tx_id) if tx_id else url_for("account.index")
     return _json({"verified": True, "redirect": target})
 
@@ -233,29 +217,66 @@ def login_verify() -> Response:
 # -- step-up: the authorize challenge page and Confirm access --------------------------
 
 
+class StepUpKind(StrEnum):
+    """Whose step-up a passkey answers."""
+
+    AUTHORIZE = "authorize"  # the challenge page of a sign-in transaction
+    ACCOUNT = "account"  # Confirm access on the account page
+    ADMIN = "admin"  # the admin console's step-up
+
+
+#: ``tx`` on the wire (static/js/passkey.js sends the page's ``data-tx``):
+#: "" for the account page, "admin" for the console, else a transaction id.
+_WIRE = {StepUpKind.ACCOUNT: "", StepUpKind.ADMIN: "admin"}
+_TX_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True)
+class StepUpContext:
+    kind: StepUpKind
+    transaction: flow.Loaded | None = None
+
+    @property
+    def wire(self) -> str:
+        """The ``tx`` value naming this context (kept with the challenge)."""
+        if self.transaction is not None:
+            return self.transaction.id
+        return _WIRE[self.kind]
+
+
+def _step_up_context(body: dict[str, Any]) -> StepUpContext:
+    """The context a step-up call names, read once from its body."""
+    value = body.get("tx", "")
+    if value == _WIRE[StepUpKind.ACCOUNT]:
+        return StepUpContext(StepUpKind.ACCOUNT)
+    if value == _WIRE[StepUpKind.ADMIN]:
+        return StepUpContext(StepUpKind.ADMIN)
+    if not isinstance(value, str) or len(value) > 64 or not set(value) <= _TX_ID_CHARACTERS:
+        raise _Refused(
+            400,
+            "invalid_request",
+            'Unknown step-up context: "tx" must be "", "admin" or a sign-in transaction id.',
+        )
+    transaction = load_transaction(value)
+    if transaction is None:
+        raise _Refused(400, "expired", _EXPIRED)
+    return StepUpContext(StepUpKind.AUTHORIZE, transaction)
+
+
+@dataclass(frozen=True)
 class _StepUpSpec:
-    def __init__(
-        self,
-        methods: tuple[str, ...],
-        credential_ids: tuple[str, ...],
-        uv: UserVerification,
-        client_id: str | None,
-        target_acr: str | None,
-        purpose: str,
-        redirect: str,
-    ) -> None:
-        self.methods = methods
-        self.credential_ids = credential_ids
-        self.uv: UserVerification = uv
-        self.client_id = client_id
-        self.target_acr = target_acr
-        self.purpose = purpose
-        self.redirect = redirect
+    methods: tuple[str, ...]
+    credential_ids: tuple[str, ...]
+    uv: UserVerification
+    client_id: str | None
+    target_acr: str | None
+    purpose: str
+    redirect: str
 
 
-def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
+def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepUpSpec:
     """What the policy asks of this step-up now (re-evaluated at each call)."""
-    if not tx_id:
+    if context.kind is StepUpKind.ACCOUNT:
         access = account_web.access_check(row, user)
         if access.confirmed:
             raise _Refused(400, "not_needed", "Access is already confirmed.")
@@ -268,7 +289,7 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
             "confirm_access",
             url_for("account.index"),
         )
-    if tx_id == "admin":
+    if context.kind is StepUpKind.ADMIN:
         from provider.web import admin as admin_web
 
         access = admin_web.access_check(row, user)
@@ -283,29 +304,19 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
             "admin_step_up",
             url_for("admin.dashboard"),
         )
-    tx = _tx(tx_id)
+    tx = context.transaction
     assert tx is not None
-    validated = flow.validate({k: [v] for k, v in tx.params.items()})
-    if not isinstance(validated, flow.Validated):
-        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
-    outcome = flow.evaluate(
-        validated,
-        row=row,
-        previous_seen_at=web_session.previous_seen_at(),
-        tx=tx,
-        ensure_row=web_session.ensure_row,
-    )
-    resume = url_for("oidc.authorize_resume", tx=tx.id)
+    outcome = resume(tx, replay_device=False)
     if not isinstance(outcome, flow.ShowStepUp):
         raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
     return _StepUpSpec(
         outcome.methods,
         outcome.passkey_credential_ids,
-        flow.client_policy(validated.client).passkey_user_verification,
+        _client_uv(tx),
         tx.client_id,
         outcome.target_acr,
         "step_up",
-        resume,
+        url_for("oidc.authorize_resume", tx=tx.id),
     )
 
 
@@ -313,8 +324,8 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
 def step_up_options() -> Response:
     body = _body()
     row, user = _signed_in()
-    tx_id = _text(body, "tx", 100)
-    spec = _step_up_spec(row, user, tx_id)
+    context = _step_up_context(body)
+    spec = _step_up_spec(row, user, context)
     if "passkey" not in spec.methods or not spec.credential_ids:
         raise _Refused(400, "not_enrolled", "None of your passkeys is accepted here.")
     ids = [int(ref.split(":", 1)[1]) for ref in spec.credential_ids]
@@ -322,7 +333,7 @@ def step_up_options() -> Response:
         session_id=row.id,
         ceremony="step_up",
         user_id=user.id,
-        context={"tx": tx_id, "uv": spec.uv, "allowed": list(spec.credential_ids)},
+        context={"tx": context.wire, "uv": spec.uv, "allowed": list(spec.credential_ids)},
     )
     return _json(
         passkeys.factor().authentication_options(
@@ -336,15 +347,15 @@ def step_up_verify() -> Response:
     body = _body()
     row, user = _signed_in()
     credential = _credential(body)
-    tx_id = _text(body, "tx", 100)
+    context = _step_up_context(body)
     try:
         consumed = passkeys.take_challenge(session_id=row.id, ceremony="step_up", user_id=user.id)
-        if consumed.context.get("tx", "") != tx_id:
+        if consumed.context.get("tx", "") != context.wire:
             raise PasskeyRejected(passkeys.EXPIRED_MESSAGE, reason="challenge_tx")
     except PasskeyRejected as exc:
-        audit.record("step_up", "failure", user_id=user.id, method="passkey", reason=exc.reason)
+        passkeys.record_step_up_failure(user.id, exc.reason)
         raise
-    spec = _step_up_spec(row, user, tx_id)
+    spec = _step_up_spec(row, user, context)
     allowed = [c for c in consumed.context.get("allowed", []) if c in spec.credential_ids]
     done = step_up.verify_in_session(
         user=user,
@@ -364,7 +375,6 @@ def step_up_verify() -> Response:
     )
     web_session.rotate_cookie(done.cookie_token)
     response = _json({"verified": True, "redirect": spec.redirect})
-    tx = _tx(tx_id) if spec.purpose == "step_up" else None
-    if tx is not None and body.get("remember_device") is True:
-        remember_browser(response, tx, user, done.verified)
+    if context.transaction is not None and body.get("remember_device") is True:
+        remember_browser(response, context.transaction, user, done.verified)
     return response

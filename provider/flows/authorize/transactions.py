@@ -1,0 +1,115 @@
+"""Authorize transactions: a validated request waiting for the user.
+
+:func:`start` stores the typed request; :func:`load` is the one way back to it
+(this browser's live transaction, its request read back without validating it
+again). The consent and cancel answers end a transaction here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from provider import policy
+from provider.flows.authorize.outcomes import Redirect, error_redirect
+from provider.flows.authorize.request import AuthorizeRequest, UnreadableRequest, client_policy
+from provider.storage import accounts, audit
+from provider.storage import consent as consent_store
+from provider.storage import transactions as transaction_store
+from provider.storage.models import AuthorizeTransaction, Client
+
+__all__ = [
+    "Loaded",
+    "allow_consent",
+    "cancel_step_up",
+    "deny_consent",
+    "load",
+    "start",
+]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A live transaction of this browser and the request it carries."""
+
+    tx: AuthorizeTransaction
+    request: AuthorizeRequest
+
+    @property
+    def id(self) -> str:
+        return self.tx.id
+
+    @property
+    def client_id(self) -> str:
+        return self.request.client_id
+
+    def client(self) -> Client | None:
+        return accounts.get_client(self.request.client_id)
+
+    def client_name(self) -> str | None:
+        client = self.client()
+        return (client.name or client.client_id) if client else None
+
+    def client_policy(self) -> policy.ClientPolicy | None:
+        client = self.client()
+        return client_policy(client) if client is not None else None
+
+    def consent_scopes(self) -> list[str]:
+        """The requested scopes the client may have (what the consent page lists)."""
+        client = self.client()
+        allowed = set(client.scope.split()) if client is not None else set()
+        return [s for s in self.request.scopes if s in allowed]
+
+
+def start(request: AuthorizeRequest, session_id: int) -> AuthorizeTransaction:
+    """Store ``request`` for this browser session (it waits for the user)."""
+    return transaction_store.create_transaction(
+        session_id,
+        request.client_id,
+        request.to_json(),
+        current_app.config["AUTHORIZE_TRANSACTION_TTL"],
+    )
+
+
+def load(tx_id: str | None, session_id: int | None) -> Loaded | None:
+    """This browser session's live transaction ``tx_id`` and its request.
+
+    None when it is unknown, expired, another browser's, or stored in a shape
+    this release cannot read: the caller shows "this sign-in has expired".
+    """
+    tx = transaction_store.get_transaction(tx_id, session_id)
+    if tx is None:
+        return None
+    try:
+        request = AuthorizeRequest.from_json(tx.params)
+    except UnreadableRequest:
+        return None
+    return Loaded(tx, request)
+
+
+def cancel_step_up(loaded: Loaded, user_id: int) -> Redirect:
+    """The user gave up the step-up: the client learns the requirement was unmet."""
+    audit.record("step_up", "cancelled", user_id=user_id, client_id=loaded.client_id)
+    transaction_store.delete_transaction(loaded.tx)
+    return error_redirect(
+        loaded.request.redirect_uri,
+        "unmet_authentication_requirements",
+        "The user did not complete the required authentication.",
+        loaded.request.state,
+    )
+
+
+def allow_consent(loaded: Loaded, user_id: int) -> None:
+    """Remember the consent to the listed scopes; the transaction goes on."""
+    consent_store.grant_consent(user_id, loaded.client_id, set(loaded.consent_scopes()))
+    transaction_store.mark_consent_given(loaded.tx)
+    audit.record("consent", "granted", user_id=user_id, client_id=loaded.client_id)
+
+
+def deny_consent(loaded: Loaded, user_id: int) -> Redirect:
+    audit.record("consent", "denied", user_id=user_id, client_id=loaded.client_id)
+    transaction_store.delete_transaction(loaded.tx)
+    return error_redirect(
+        loaded.request.redirect_uri, "access_denied", "The user declined.", loaded.request.state
+    )
