@@ -404,9 +404,6 @@ _REPO_DIRS = ("provider", "tests", "examples", "migrations", "conformance", "ben
 _REPO_PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join(_REPO_DIRS)}|static|docs)/[\w./-]*[\w/])")
 #: Copied into the wheel by setup.py, never tracked.
 _BUILT = ("provider/_templates", "provider/_static", "provider/_migrations")
-#: Named ahead of time by docs/architecture.md: the package that replaces
-#: provider/flows/authorize.py. Checked like any other path once it exists.
-_PENDING = "provider/flows/authorize/"
 
 
 def repository_paths() -> Iterator[tuple[Path, str]]:
@@ -438,14 +435,12 @@ def test_every_repository_path_in_the_docs_exists() -> None:
     directories = {parent.as_posix() for t in tracked for parent in Path(t).parents}
     found = list(repository_paths())
     assert any(d.name == "architecture.md" for d, _ in found), "the scan sees docs/architecture.md"
-    pending = not (ROOT / _PENDING).is_dir()
     missing = [
         (doc, name)
         for doc, name in found
         if name.rstrip("/") not in tracked
         and name.rstrip("/") not in directories
         and not name.startswith(_BUILT)
-        and not (pending and name.startswith(_PENDING))
     ]
     ignored = _git_ignored([name for _, name in missing])
     assert [
