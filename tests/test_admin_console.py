@@ -612,7 +612,7 @@ def test_the_policy_form_sends_every_policy_field() -> None:
     """The console's policy editor posts every field the flows take (a field added
     to the policy and not to the form could not be changed from the console)."""
     from provider.policy import POLICY_FIELDS
-    from provider.web import admin
+    from provider.web.admin import clients as admin_clients
 
-    sent = [*admin._POLICY_TEXT_FIELDS, *admin._POLICY_CHECKBOXES, "step_up_methods"]
+    sent = [*admin_clients.POLICY_TEXT_FIELDS, *admin_clients.POLICY_CHECKBOXES, "step_up_methods"]
     assert sorted(sent) == sorted(POLICY_FIELDS)

@@ -10,7 +10,7 @@ answer (docs/design.md convention 2). Three shapes:
   everything else: :func:`error_response`, which the handler registered by
   :func:`init_app` answers with when a view lets a ``BelayError`` propagate;
 - the in-form error: the view's own form shown again with the error's
-  description (:func:`form_error`).
+  description and its per-field messages (:func:`form_error`).
 """
 
 from __future__ import annotations
@@ -88,9 +88,14 @@ def form_error(
 ) -> Any:
     """The in-form error: ``page(status, error=exc.description, **context)`` —
     the view's own renderer shows the form again, with the error's
-    ``status_code`` unless ``status`` is given. Nothing half-done is kept (a
-    rollback, as for any error)."""
+    ``status_code`` unless ``status`` is given — and ``errors=`` the messages
+    to show next to the fields at fault when the error names some
+    (:meth:`BelayError.field_errors`). Nothing half-done is kept (a rollback,
+    as for any error)."""
     db.session.rollback()
+    fields = exc.field_errors()
+    if fields:
+        context.setdefault("errors", fields)
     return page(status or exc.status_code, error=exc.description, **context)
 
 
