@@ -11,8 +11,8 @@ The roots of each layer subclass it where they live: ``FactorError``
 (provider/factors/base.py), ``PolicyError`` (provider/policy/errors.py),
 ``RegistrationError`` and ``ClientRegistrationError`` (provider/flows/),
 ``Rejected`` (provider/flows/assurance/lifecycle.py), ``AdminError``,
-``NotFound`` and ``TokenRefused`` (provider/flows/admin/), ``JSONBodyError``
-(provider/web/json_body.py).
+``NotFound`` (provider/flows/admin/errors.py), ``TokenRefused``
+(provider/flows/admin/access.py), ``JSONBodyError`` (provider/web/json_body.py).
 
 A utility module: it imports nothing from the rest of Belay.
 """

@@ -399,6 +399,70 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
     assert broken == []
 
 
+#: The repository's top-level directories a doc names files in.
+_REPO_DIRS = ("provider", "tests", "examples", "migrations", "conformance", "bench", "templates")
+_REPO_PATH = re.compile(rf"(?<![\w./-])((?:{'|'.join(_REPO_DIRS)}|static|docs)/[\w./-]*[\w/])")
+#: Copied into the wheel by setup.py, never tracked.
+_BUILT = ("provider/_templates", "provider/_static", "provider/_migrations")
+#: Named ahead of time by docs/architecture.md: the package that replaces
+#: provider/flows/authorize.py. Checked like any other path once it exists.
+_PENDING = "provider/flows/authorize/"
+
+
+def repository_paths() -> Iterator[tuple[Path, str]]:
+    """(doc, path) for every repository path a doc names, e.g. ``provider/flows/devices.py``
+    or ``tests/test_layers.py::test_the_scan_sees_a_request_import`` (as ``tests/…py``)."""
+    for path in markdown_files():
+        for match in _REPO_PATH.finditer(path.read_text(encoding="utf-8")):
+            yield path, match.group(1)
+
+
+def _git_ignored(paths: list[str]) -> set[str]:
+    """The paths git ignores (outputs such as conformance/report.md)."""
+    if not paths:
+        return set()
+    done = subprocess.run(
+        ["git", "check-ignore", "--stdin"],
+        cwd=ROOT,
+        input="\n".join(paths),
+        capture_output=True,
+        text=True,
+    )
+    return set(done.stdout.split())
+
+
+def test_every_repository_path_in_the_docs_exists() -> None:
+    """A doc that names ``provider/…``, ``tests/…`` (and so on) names a file or a
+    directory the repository tracks: a module moved or renamed fails here."""
+    tracked = {p.relative_to(ROOT).as_posix() for p in tracked_files()}
+    directories = {parent.as_posix() for t in tracked for parent in Path(t).parents}
+    found = list(repository_paths())
+    assert any(d.name == "architecture.md" for d, _ in found), "the scan sees docs/architecture.md"
+    pending = not (ROOT / _PENDING).is_dir()
+    missing = [
+        (doc, name)
+        for doc, name in found
+        if name.rstrip("/") not in tracked
+        and name.rstrip("/") not in directories
+        and not name.startswith(_BUILT)
+        and not (pending and name.startswith(_PENDING))
+    ]
+    ignored = _git_ignored([name for _, name in missing])
+    assert [
+        f"{doc.relative_to(ROOT)}: {name}" for doc, name in missing if name not in ignored
+    ] == []
+
+
+def test_the_path_scan_reads_names_in_prose_and_code() -> None:
+    def names(text: str) -> list[str]:
+        return [m.group(1) for m in _REPO_PATH.finditer(text)]
+
+    assert names("see `provider/flows/devices.py` (`try_replay`)") == ["provider/flows/devices.py"]
+    assert names("in provider/policy/ladder/, stored") == ["provider/policy/ladder/"]
+    assert names("`tests/test_errors.py::test_the_fields_of_each_root`") == ["tests/test_errors.py"]
+    assert names("https://example.com/docs/x and ../docs/y") == []
+
+
 @pytest.mark.parametrize(
     ("heading", "slug"),
     [

@@ -6,13 +6,15 @@ here. Times are integer epoch seconds (portable across SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import Select
 
 from provider.extensions import db
 
-__all__ = ["first"]
+__all__ = ["first", "transaction"]
 
 T = TypeVar("T")
 
@@ -21,3 +23,15 @@ def first(statement: Select[T]) -> T | None:
     """The first row's single column, or None."""
     result: T | None = db.session.scalar(statement)
     return result
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Commit what the block wrote, or roll it all back when it raises (a
+    failed statement must not leave the session unusable for the request)."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -13,15 +13,14 @@ encrypted TOTP secret.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider.extensions import db
-from provider.storage import first
+from provider.storage import first, transaction
 from provider.storage.models import (
     BackupCode,
     FactorCounter,
@@ -51,16 +50,6 @@ __all__ = [
 ]
 
 
-@contextmanager
-def _transaction() -> Iterator[None]:
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def _clear_counters(user_id: int, counters: Sequence[str]) -> None:
     """Reset failure counters inside the caller's transaction (no commit)."""
     if counters:
@@ -69,6 +58,19 @@ def _clear_counters(user_id: int, counters: Sequence[str]) -> None:
             .where(FactorCounter.user_id == user_id, FactorCounter.factor.in_(list(counters)))
             .values(failures=0, next_allowed_at=None, locked=False)
         )
+
+
+def _delete_for_user(
+    model: type[PinCredential] | type[TotpCredential] | type[BackupCode],
+    user_id: int,
+    reset_counters: Sequence[str],
+) -> int:
+    """Delete the user's rows of ``model`` and reset their counters in one
+    transaction: how many rows went."""
+    with transaction():
+        result = db.session.execute(delete(model).where(model.user_id == user_id))
+        _clear_counters(user_id, reset_counters)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- password -------------------------------------------------------------------
@@ -81,7 +83,7 @@ def password_hash(user_id: int) -> str | None:
 
 def replace_password_hash(user_id: int, *, old_hash: str, new_hash: str) -> bool:
     """Store a rehash, unless the password changed meanwhile."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(User)
             .where(User.id == user_id, User.password_hash == old_hash)
@@ -110,7 +112,7 @@ def save_pin(
     """Create or replace the user's PIN and reset its lock, in one transaction."""
     for attempt in range(2):
         try:
-            with _transaction():
+            with transaction():
                 row = get_pin(user_id)
                 if row is None:
                     row = PinCredential(
@@ -137,7 +139,7 @@ def save_pin(
 
 def replace_pin_hash(pin_id: int, *, old_hash: str, new_hash: str) -> bool:
     """Store a rehash, unless the PIN was changed meanwhile."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(PinCredential)
             .where(PinCredential.id == pin_id, PinCredential.pin_hash == old_hash)
@@ -148,10 +150,7 @@ def replace_pin_hash(pin_id: int, *, old_hash: str, new_hash: str) -> bool:
 
 
 def delete_pin(user_id: int, *, reset_counters: Sequence[str]) -> bool:
-    with _transaction():
-        result = db.session.execute(delete(PinCredential).where(PinCredential.user_id == user_id))
-        _clear_counters(user_id, reset_counters)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _delete_for_user(PinCredential, user_id, reset_counters) > 0
 
 
 # -- TOTP -------------------------------------------------------------------------
@@ -166,7 +165,7 @@ def start_totp(user_id: int, *, pending_secret_encrypted: str, now: int) -> Totp
     """Store a new secret waiting for its first code (replacing any other pending one)."""
     for attempt in range(2):
         try:
-            with _transaction():
+            with transaction():
                 row = get_totp(user_id)
                 if row is None:
                     row = TotpCredential(user_id=user_id, created_at=now)
@@ -206,7 +205,7 @@ def activate_totp(
     }
     if step is not None:
         values["last_step"] = step
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(TotpCredential)
             .where(
@@ -224,7 +223,7 @@ def activate_totp(
 
 def consume_totp_step(credential_id: int, step: int) -> bool:
     """Accept time step ``step`` once: only when it is newer than the last accepted one."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(TotpCredential)
             .where(
@@ -239,10 +238,7 @@ def consume_totp_step(credential_id: int, step: int) -> bool:
 
 
 def delete_totp(user_id: int, *, reset_counters: Sequence[str]) -> bool:
-    with _transaction():
-        result = db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
-        _clear_counters(user_id, reset_counters)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _delete_for_user(TotpCredential, user_id, reset_counters) > 0
 
 
 # -- backup codes -----------------------------------------------------------------
@@ -252,7 +248,7 @@ def replace_backup_codes(
     user_id: int, code_hashes: Sequence[str], *, now: int, reset_counters: Sequence[str]
 ) -> None:
     """Delete the old set and store the new one, in one transaction."""
-    with _transaction():
+    with transaction():
         db.session.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
         db.session.add_all(
             BackupCode(user_id=user_id, code_hash=h, created_at=now) for h in code_hashes
@@ -262,7 +258,7 @@ def replace_backup_codes(
 
 def consume_backup_code(user_id: int, code_hash: str, *, now: int) -> int | None:
     """Mark an unused code used; its id, or None when there is no such unused code."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(BackupCode)
             .where(
@@ -298,7 +294,4 @@ def remaining_backup_codes(user_id: int) -> int:
 
 
 def delete_backup_codes(user_id: int, *, reset_counters: Sequence[str]) -> int:
-    with _transaction():
-        result = db.session.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
-        _clear_counters(user_id, reset_counters)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return _delete_for_user(BackupCode, user_id, reset_counters)

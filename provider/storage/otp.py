@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, update
 
 from provider.extensions import db
-from provider.storage import first
+from provider.storage import first, transaction
 from provider.storage.models import OneTimeCode, User
 
 __all__ = [
@@ -60,7 +60,7 @@ def create_code(
     )
     if int(by_user or 0) >= limit or int(by_destination or 0) >= limit:
         return None
-    try:
+    with transaction():
         row = OneTimeCode(
             user_id=user_id,
             channel=channel,
@@ -73,10 +73,6 @@ def create_code(
             expires_at=now + ttl,
         )
         db.session.add(row)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return int(row.id)
 
 
@@ -86,7 +82,7 @@ def supersede(code_id: int) -> None:
     row = db.session.get(OneTimeCode, code_id)
     if row is None:
         return
-    try:
+    with transaction():
         db.session.execute(
             update(OneTimeCode)
             .where(
@@ -100,21 +96,13 @@ def supersede(code_id: int) -> None:
             )
             .values(expires_at=row.created_at)
         )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def discard(code_id: int) -> None:
     """Forget a code that could not be delivered: it never counts against the
     resend limit (a delivery failure is not the user's doing)."""
-    try:
+    with transaction():
         db.session.execute(delete(OneTimeCode).where(OneTimeCode.id == code_id))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def live_code(
@@ -142,7 +130,7 @@ def live_code(
 
 def take_try(code_id: int, max_tries: int) -> bool:
     """Count one try of a code; False when it has had ``max_tries`` already."""
-    try:
+    with transaction():
         result = db.session.execute(
             update(OneTimeCode)
             .where(OneTimeCode.id == code_id, OneTimeCode.tries < max_tries)
@@ -150,16 +138,12 @@ def take_try(code_id: int, max_tries: int) -> bool:
             .returning(OneTimeCode.id)
         )
         taken = result.first() is not None
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return taken
 
 
 def consume(code_id: int, code_hash: str, now: int) -> str | None:
     """Use the code once: its destination, or None (wrong, used or expired)."""
-    try:
+    with transaction():
         result = db.session.execute(
             update(OneTimeCode)
             .where(
@@ -172,10 +156,6 @@ def consume(code_id: int, code_hash: str, now: int) -> str | None:
             .returning(OneTimeCode.destination)
         )
         row = result.first()
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return str(row[0]) if row is not None else None
 
 
@@ -210,9 +190,5 @@ def set_destination(user_id: int, channel: str, value: str | None, verified_at: 
             values["email"] = value
     else:
         values = {"phone": value, "phone_verified_at": verified_at}
-    try:
+    with transaction():
         db.session.execute(update(User).where(User.id == user_id).values(**values))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise

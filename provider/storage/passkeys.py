@@ -15,8 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider.extensions import db
-from provider.storage import first
+from provider.storage import first, transaction
 from provider.storage.models import (
     AttestationRoot,
     Client,
@@ -70,16 +69,6 @@ class ConsumedChallenge:
     expires_at: int
 
 
-@contextmanager
-def _transaction() -> Iterator[None]:
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def credential_hash(credential_id: str) -> str:
     """SHA-256 (hex) of a base64url credential id, the unique lookup key."""
     return hashlib.sha256(credential_id.encode("ascii", "replace")).hexdigest()
@@ -97,7 +86,7 @@ def user_handle(user_id: int) -> str:
         if existing is not None:
             return existing
         try:
-            with _transaction():
+            with transaction():
                 handle = base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode()
                 db.session.add(PasskeyUserHandle(user_id=user_id, handle=handle))
             return handle
@@ -166,7 +155,7 @@ def save_passkey(
         last_used_at=None,
     )
     try:
-        with _transaction():
+        with transaction():
             db.session.add(row)
             db.session.flush()
     except IntegrityError:
@@ -177,7 +166,7 @@ def save_passkey(
 def advance_sign_count(passkey_id: int, *, new_count: int, backup_state: bool, now: int) -> bool:
     """Record a use: the new counter only when it is above the stored one (or both
     are zero, an authenticator without a counter). False when it was not."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(Passkey)
             .where(
@@ -194,7 +183,7 @@ def advance_sign_count(passkey_id: int, *, new_count: int, backup_state: bool, n
 
 
 def rename_passkey(user_id: int, passkey_id: int, name: str) -> bool:
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             update(Passkey)
             .where(Passkey.user_id == user_id, Passkey.id == passkey_id)
@@ -205,7 +194,7 @@ def rename_passkey(user_id: int, passkey_id: int, name: str) -> bool:
 
 
 def delete_passkey(user_id: int, passkey_id: int) -> bool:
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             delete(Passkey)
             .where(Passkey.user_id == user_id, Passkey.id == passkey_id)
@@ -230,7 +219,7 @@ def save_challenge(
     """Store the session's challenge for ``ceremony``, replacing an older one."""
     for attempt in range(2):
         try:
-            with _transaction():
+            with transaction():
                 db.session.execute(
                     delete(WebAuthnChallenge).where(
                         or_(
@@ -262,7 +251,7 @@ def save_challenge(
 def consume_challenge(session_id: int, ceremony: str) -> ConsumedChallenge | None:
     """Take the session's challenge for ``ceremony`` out of the database (whether
     or not it is still valid: the caller checks ``expires_at``)."""
-    with _transaction():
+    with transaction():
         result = db.session.execute(
             delete(WebAuthnChallenge)
             .where(
@@ -295,7 +284,7 @@ def consume_challenge(session_id: int, ceremony: str) -> ConsumedChallenge | Non
 def add_root(*, fingerprint: str, subject: str, pem: str, formats: Sequence[str], now: int) -> bool:
     """Store a root certificate; False when it is already there."""
     try:
-        with _transaction():
+        with transaction():
             db.session.add(
                 AttestationRoot(
                     fingerprint=fingerprint,
