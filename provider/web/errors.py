@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from provider.crypto import DataKeyError
 from provider.errors import BelayError
-from provider.extensions import db
+from provider.flows import service
 
 __all__ = ["error_response", "form_error", "init_app", "wants_json"]
 
@@ -92,7 +92,7 @@ def form_error(
     to show next to the fields at fault when the error names some
     (:meth:`BelayError.field_errors`). Nothing half-done is kept (a rollback,
     as for any error)."""
-    db.session.rollback()
+    service.rollback()
     fields = exc.field_errors()
     if fields:
         context.setdefault("errors", fields)
@@ -124,14 +124,14 @@ def init_app(app: Flask) -> None:
         # Nothing half-done is kept: e.g. UnstorableText (docs/security.md case
         # 53), NUL or a lone surrogate that reached the database layer (refused
         # before any statement ran) -- the client's input, a 400.
-        db.session.rollback()
+        service.rollback()
         return error_response(exc)
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError) -> Any:
         # Fail closed: a database fault during a check is never a success.
         log.error("database error on %s %s: %s", request.method, request.path, type(exc).__name__)
-        db.session.rollback()
+        service.rollback()
         response = _respond(
             503,
             "temporarily_unavailable",
@@ -145,7 +145,7 @@ def init_app(app: Flask) -> None:
         # A secret stored under another data key (docs/security.md case 57): the
         # deployment is misconfigured, which the user cannot fix by retrying soon.
         log.error("data key error on %s %s: %s", request.method, request.path, exc)
-        db.session.rollback()
+        service.rollback()
         return _respond(
             503,
             "temporarily_unavailable",
