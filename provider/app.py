@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from provider import config as config_module
-from provider import observability
+from provider import observability, storage
 from provider.crypto import DataKey
 from provider.extensions import csrf, db, migrate
 from provider.factors.hashing import SecretHasher
@@ -81,8 +81,6 @@ def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Pa
             "cannot check the data key against the database yet (%s); the first request will",
             type(exc).__name__,
         )
-        with app.app_context():
-            db.session.remove()
         checked: list[bool] = []
 
         @app.before_request
@@ -92,7 +90,7 @@ def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Pa
             try:
                 check_data_key(data_key, source=source)
             except SQLAlchemyError:
-                db.session.rollback()
+                storage.rollback()
                 return None  # still unreachable: /healthz stays up, the next request checks
             except DataKeyMismatch as mismatch:
                 logging.getLogger(__name__).error("%s", mismatch)
@@ -203,7 +201,7 @@ def _note_locks(app: Flask) -> None:
         try:
             lifecycle.note_pending_locks(ip=request.remote_addr)
         except SQLAlchemyError as exc:
-            db.session.rollback()
+            storage.rollback()
             logging.getLogger(__name__).warning(
                 "could not audit a factor lock: %s", type(exc).__name__
             )
@@ -221,10 +219,10 @@ def _purge_now_and_then(app: Flask) -> None:
         if not every or next(counter) % every:
             return
         try:
-            db.session.rollback()
+            storage.rollback()
             deleted = purge_once(app.config, batch=int(app.config["PURGE_BATCH"]))
         except SQLAlchemyError as exc:
-            db.session.rollback()
+            storage.rollback()
             logging.getLogger(__name__).warning("purge failed: %s", type(exc).__name__)
             return
         if any(deleted.values()):

@@ -10,13 +10,16 @@ redirect of ``/authorize`` stays with provider/flows/authorize/outcomes.py).
 The roots of each layer subclass it where they live: ``FactorError``
 (provider/factors/base.py), ``PolicyError`` (provider/policy/errors.py),
 ``RegistrationError`` and ``ClientRegistrationError`` (provider/flows/),
-``Rejected`` (provider/flows/assurance/lifecycle.py), ``AdminError``
-(provider/flows/admin/errors.py), ``JSONBodyError`` (provider/web/json_body.py).
+``Rejected`` (provider/flows/assurance/lifecycle.py), ``AdminError``,
+``NotFound`` (provider/flows/admin/errors.py), ``TokenRefused``
+(provider/flows/admin/access.py), ``JSONBodyError`` (provider/web/json_body.py).
 
 A utility module: it imports nothing from the rest of Belay.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["BelayError", "LoginRequired", "UnstorableText"]
 
@@ -51,9 +54,17 @@ class BelayError(Exception):
             self.status_code = status_code
         super().__init__(self.description)
 
-    def get_body(self) -> dict[str, str | int]:
-        """The JSON answer: ``{"error", "error_description"[, "retry_after"]}``."""
-        body: dict[str, str | int] = {"error": self.error, "error_description": self.description}
+    def field_errors(self) -> dict[str, str]:
+        """One message per input field at fault (none by default): the JSON
+        answer's ``errors`` member, and the marks next to a form's fields."""
+        return {}
+
+    def get_body(self) -> dict[str, Any]:
+        """The JSON answer: ``{"error", "error_description"[, "errors"][, "retry_after"]}``."""
+        body: dict[str, Any] = {"error": self.error, "error_description": self.description}
+        fields = self.field_errors()
+        if fields:
+            body["errors"] = fields
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
         return body

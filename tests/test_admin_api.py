@@ -316,3 +316,148 @@ def test_client_resources_are_readable_and_settable_like_the_cli(
     assert api.get("/openapi.json").get_json()["components"]["schemas"]["Client"]["properties"][
         "resources"
     ]
+
+
+# -- errors: the one mapping's JSON, with the flows' per-field messages --------------
+
+
+def test_a_bad_body_names_the_fields_at_fault(api) -> None:
+    unknown = api.post("/users", {"username": "zed", "colour": "blue"})
+    assert unknown.status_code == 400
+    assert unknown.get_json() == {
+        "error": "invalid_request",
+        "error_description": "colour: unknown field",
+        "errors": {"colour": "unknown field"},
+    }
+    assert unknown.headers["Cache-Control"] == "no-store"
+    policy_refused = api.put("/clients/ops/policy", {"default_max_age": -1})
+    assert policy_refused.status_code == 400
+    assert set(policy_refused.get_json()["errors"]) == {"default_max_age"}
+    ladder_refused = api.put("/ladder", {"version": 1, "levels": []}).get_json()
+    assert ladder_refused["error"] == "invalid_request" and ladder_refused["errors"]["0"]
+    assert list(ladder_refused["errors"]) == [str(i) for i in range(len(ladder_refused["errors"]))]
+    simulate = api.post("/simulate", {"client_id": 7, "enrolled": "password"}).get_json()
+    assert simulate["errors"] == {"client_id": "is required", "enrolled": "must be a list"}
+
+
+def test_a_malformed_json_body_is_a_400_on_the_body(app: Flask, actions: Actions) -> None:
+    token = admin_token(app, actions)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for body in (b'{"username": ', b"[1, 2]", b'{"a": NaN}', b"\xff\xfe"):
+        response = actions.client.post("/api/admin/users", headers=headers, data=body)
+        assert response.status_code == 400, body
+        answer = response.get_json()
+        assert answer["error"] == "invalid_request" and set(answer["errors"]) == {"body"}, answer
+    as_text = actions.client.post(
+        "/api/admin/clients",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+        data=b"{}",
+    )
+    assert as_text.status_code == 400
+    assert as_text.get_json()["errors"] == {"body": "Send the body as application/json."}
+    too_large = actions.client.post(
+        "/api/admin/clients", headers=headers, data=b'{"name": "' + b"x" * 300_000 + b'"}'
+    )
+    assert too_large.status_code == 413 and too_large.get_json()["error"] == "too_large"
+    # An empty body is no object, except where the body is optional (unlock).
+    assert actions.client.post("/api/admin/clients", headers=headers).status_code == 400
+
+
+def test_an_unknown_user_or_client_is_a_404(api) -> None:
+    for path in ("/users/999999", "/users/2147483648", "/users/99999999999999999999/events"):
+        missing = api.get(path)
+        assert missing.status_code == 404, path
+        assert missing.get_json()["error"] == "not_found"
+    assert api.post("/users/999999/revoke-sessions").get_json()["error_description"] == (
+        "no user 999999"
+    )
+    gone = api.get("/clients/nobody")
+    assert gone.status_code == 404
+    assert gone.get_json() == {"error": "not_found", "error_description": "no client 'nobody'"}
+    assert api.put("/clients/nobody/policy", {}).status_code == 404
+
+
+def test_the_token_refusals_carry_their_challenge(app: Flask, actions: Actions) -> None:
+    missing = actions.client.get("/api/admin/users")
+    assert missing.get_json() == {
+        "error": "invalid_token",
+        "error_description": "A bearer access token is required.",
+    }
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="belay-admin"'
+    bad = actions.client.get("/api/admin/users", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.get_json()["error"] == "invalid_token"
+    assert bad.headers["WWW-Authenticate"] == (
+        'Bearer realm="belay-admin", error="invalid_token", '
+        'error_description="The access token is invalid or expired."'
+    )
+
+
+def test_two_concurrent_updates_of_one_client_leave_one_consistent_row(
+    app: Flask, actions: Actions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both updates read the client before either writes: the row ends as one
+    of the two registrations, never a mix (a public admin client with the
+    client_credentials grant), and the audit log's second change starts where
+    the first ended."""
+    import contextlib
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provider.flows.admin import client_fields
+    from provider.flows.admin import clients as admin_clients
+    from provider.flows.admin.errors import AdminError
+
+    actions.create_client("shop")
+    public = {
+        "client_type": "public",
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code"],
+    }
+    admin = {
+        "grant_types": ["authorization_code", "client_credentials"],
+        "is_admin": True,
+        "first_party": True,
+    }
+    both_read = threading.Barrier(2)
+    real_checked_fields = client_fields.checked_fields
+
+    def checked_fields_after_both_reads(*args, **kwargs):
+        # With the row locked, the other update cannot read yet: go on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait(timeout=2)
+        return real_checked_fields(*args, **kwargs)
+
+    def update(changes: dict) -> str:
+        with app.app_context():
+            try:
+                admin_clients.update_client("shop", changes, actor="test")
+            except AdminError:  # the later one, checked against the row the first left
+                return "refused"
+            return "done"
+
+    monkeypatch.setattr(admin_clients, "checked_fields", checked_fields_after_both_reads)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(update, (public, admin)))
+    assert "done" in outcomes
+    with app.app_context():
+        row = admin_clients.client_to_dict(admin_clients.get_client("shop"))
+        from provider.storage import admin as store
+
+        changes = store.audit_events(event="client_updated")
+    as_public = (row["client_type"], row["grant_types"], row["is_admin"]) == (
+        "public",
+        ["authorization_code"],
+        False,
+    )
+    as_admin = (row["client_type"], row["is_admin"], row["first_party"]) == (
+        "confidential",
+        True,
+        True,
+    ) and "client_credentials" in row["grant_types"]
+    assert as_public != as_admin, row
+    assert len(changes) == outcomes.count("done")
+    if len(changes) == 2:
+        first, second = sorted(changes, key=lambda c: c.id)
+        first_after = first.details["after"]
+        for key, value in second.details["before"].items():
+            assert first_after.get(key, value) == value, (key, first_after, second.details)

@@ -357,6 +357,53 @@ def test_client_edit_validation_shows_the_message_next_to_the_field(confirmed: A
     assert admin_public.status_code == 400 and 'id="err-is_admin"' in admin_public.text
 
 
+def test_a_refused_form_keeps_what_was_typed(confirmed: Admin) -> None:
+    """The form comes back with the field's message and every other value as sent."""
+    confirmed.actions.create_client("rp")
+    page = confirmed.get("/admin/clients/rp")
+    edited = confirmed.post(
+        "/admin/clients/rp/edit",
+        page,
+        name="Renamed RP",
+        redirect_uris="http://not-local.test/cb",
+        post_logout_redirect_uris="https://rp.example.test/bye",
+        client_type="confidential",
+        access_token_format="opaque",
+        first_party="on",
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    assert edited.status_code == 400
+    assert 'id="err-redirect_uris"' in edited.text and 'id="err-name"' not in edited.text
+    form = edited.text.split('id="client-edit-form"')[1].split("</form>")[0]
+    assert 'value="Renamed RP"' in form
+    assert ">http://not-local.test/cb</textarea>" in form
+    assert ">https://rp.example.test/bye</textarea>" in form
+    assert '<option value="opaque" selected>' in form
+    assert re.search(r'name="first_party"\s+checked', form)
+    assert re.search(r'value="refresh_token"\s+checked', form)
+    # Nothing was saved.
+    assert 'value="Renamed RP"' not in confirmed.get("/admin/clients/rp").text
+
+    users = confirmed.get("/admin/users")
+    refused = confirmed.post(
+        "/admin/users", users, username="a b", email="zed@example.test", name="Zed Zedson"
+    )
+    assert refused.status_code == 400 and 'id="err-username"' in refused.text
+    assert 'value="zed@example.test"' in refused.text and 'value="Zed Zedson"' in refused.text
+    assert 'id="err-email"' not in refused.text
+
+
+def test_an_unknown_user_or_client_is_a_404_page(confirmed: Admin) -> None:
+    for path in ("/admin/users/999999", "/admin/users/2147483648", "/admin/clients/nobody"):
+        missing = confirmed.get(path, 404)
+        assert missing.mimetype == "text/html" and "not_found" in missing.text
+    page = confirmed.get("/admin/users")
+    for action in ("unlock", "reset-factors", "revoke-sessions"):
+        assert confirmed.post(f"/admin/users/999999/{action}", page).status_code == 404
+    for action in ("edit", "secret", "delete", "policy"):
+        assert confirmed.post(f"/admin/clients/nobody/{action}", page).status_code == 404
+
+
 # -- the policy editor -------------------------------------------------------------
 
 
@@ -612,7 +659,12 @@ def test_the_policy_form_sends_every_policy_field() -> None:
     """The console's policy editor posts every field the flows take (a field added
     to the policy and not to the form could not be changed from the console)."""
     from provider.policy import POLICY_FIELDS
-    from provider.web import admin
+    from provider.web.admin import clients as admin_clients
 
-    sent = [*admin._POLICY_TEXT_FIELDS, *admin._POLICY_CHECKBOXES, "step_up_methods"]
+    sent = [*admin_clients.POLICY_TEXT_FIELDS, *admin_clients.POLICY_CHECKBOXES, "step_up_methods"]
     assert sorted(sent) == sorted(POLICY_FIELDS)
+
+
+def test_a_bad_audit_export_filter_is_an_error_page(confirmed: Admin) -> None:
+    refused = confirmed.get("/admin/audit.csv?since=never", 400)
+    assert refused.mimetype == "text/html" and "since: " in refused.text

@@ -50,6 +50,10 @@ class LadderError(PolicyError, ValueError):
         self.errors: tuple[str, ...] = tuple(errors) or ("invalid ladder",)
         super().__init__("; ".join(self.errors))
 
+    def field_errors(self) -> dict[str, str]:
+        """The problems numbered from ``"0"`` (each names its own path)."""
+        return {str(i): message for i, message in enumerate(self.errors)}
+
 
 class PolicyValidationError(PolicyError, ValueError):
     """A client policy is invalid; ``errors`` maps each field to a human message."""
@@ -57,3 +61,6 @@ class PolicyValidationError(PolicyError, ValueError):
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors: dict[str, str] = dict(errors) or {"policy": "invalid client policy"}
         super().__init__("; ".join(f"{key}: {message}" for key, message in self.errors.items()))
+
+    def field_errors(self) -> dict[str, str]:
+        return dict(self.errors)

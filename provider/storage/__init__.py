@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from provider.extensions import db
 
-__all__ = ["first", "transaction"]
+__all__ = ["first", "ping", "rollback", "transaction"]
 
 T = TypeVar("T")
 
@@ -35,3 +36,19 @@ def transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def rollback() -> None:
+    """Discard what this request wrote and has not committed (after an error:
+    nothing half-done is kept, and the session is usable again)."""
+    db.session.rollback()
+
+
+def ping() -> bool:
+    """Does the database answer a query? A failure leaves the session usable."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+    return True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, update
 
 from provider.extensions import db
 from provider.storage.models import AuditEvent, Client, Consent, FactorCounter, User, WebSession
 
 __all__ = [
     "audit_events",
+    "client_for_update",
     "counters_for_user",
     "delete_client",
     "delete_sessions",
@@ -19,6 +20,31 @@ __all__ = [
 
 def list_clients() -> list[Client]:
     return list(db.session.scalars(db.select(Client).order_by(Client.client_id)))
+
+
+def client_for_update(client_id: str) -> Client | None:
+    """The client row, read again and locked until this transaction ends: a
+    change computed from it cannot interleave with another change of the same
+    client (the other waits, then reads what this one wrote).
+
+    The lock is taken by writing the row unchanged, which works alike on
+    PostgreSQL (a row lock, as ``FOR UPDATE``) and on SQLite (which has no
+    ``FOR UPDATE`` and starts a write transaction only at the first write)."""
+    if not client_id or len(client_id) > 200 or "\x00" in client_id:  # PostgreSQL refuses NUL
+        return None
+    db.session.execute(
+        update(Client)
+        .where(Client.client_id == client_id)
+        .values(client_id=Client.client_id)
+        .execution_options(synchronize_session=False)
+    )
+    statement = (
+        db.select(Client)
+        .where(Client.client_id == client_id)
+        .execution_options(populate_existing=True)
+    )
+    row: Client | None = db.session.scalar(statement)
+    return row
 
 
 def delete_client(client: Client) -> None:

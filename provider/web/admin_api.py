@@ -26,15 +26,13 @@ from provider.flows.admin import dashboard as admin_dashboard
 from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin import simulator as admin_simulator
 from provider.flows.admin import users as admin_users
-from provider.flows.admin.errors import AdminError, NotFound
+from provider.flows.admin.errors import AdminError
 from provider.web.admin_openapi import openapi_document
 from provider.web.json_body import JSONBodyError, read_json
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
 __all__ = ["bp"]
-
-_MAX_ID = 2**31 - 1
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -44,84 +42,43 @@ def _json(body: Any, status: int = 200) -> Response:
     return response
 
 
-def _error(
-    status: int, error: str, description: str, errors: dict[str, str] | None = None
-) -> Response:
-    body: dict[str, Any] = {"error": error, "error_description": description}
-    if errors:
-        body["errors"] = errors
-    return _json(body, status)
-
-
-def _unauthorized(error: str | None, description: str) -> Response:
-    response = _error(401, error or "invalid_token", description)
-    challenge = 'Bearer realm="belay-admin"'
-    if error:
-        challenge += f', error="{error}", error_description="{description}"'
-    response.headers["WWW-Authenticate"] = challenge
-    return response
-
-
-def _authenticate() -> str | Response:
-    """The calling admin client's actor, or the RFC 6750 error response."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def _actor() -> str:
+    """The calling admin client's actor; :class:`admin_access.TokenRefused`
+    (RFC 6750 §3.1) when the bearer token is missing or refused."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorized(None, "A bearer access token is required.")
-    try:
-        return admin_access.api_actor(token.strip())
-    except admin_access.TokenRefused as refused:
-        if refused.error == "invalid_token":
-            return _unauthorized("invalid_token", "The access token is invalid or expired.")
-    response = _error(
-        403,
-        "insufficient_scope",
-        "The token must come from an admin client with the belay:admin scope.",
-    )
-    response.headers["WWW-Authenticate"] = (
-        f'Bearer realm="belay-admin", error="insufficient_scope", '
-        f'scope="{admin_access.ADMIN_SCOPE}"'
-    )
-    return response
+        raise admin_access.TokenRefused(missing=True)
+    return admin_access.api_actor(token.strip())
 
 
 def api_view(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Authenticate, then map the flows' typed errors to JSON once."""
+    """Authenticate, then run ``view(actor, **kwargs)``. Every refusal is a
+    :class:`provider.errors.BelayError` answered by provider/web/errors.py:
+    ``{"error", "error_description"[, "errors"]}`` with the flows' per-field
+    messages (``errors``)."""
 
     @functools.wraps(view)
     def wrapped(**kwargs: Any) -> Any:
-        actor = _authenticate()
-        if isinstance(actor, Response):
-            return actor
-        try:
-            return view(actor, **kwargs)
-        except NotFound as exc:
-            return _error(404, "not_found", str(exc.args[0]) if exc.args else "not found")
-        except AdminError as exc:
-            return _error(400, "invalid_request", str(exc), exc.errors)
-        except policy.PolicyValidationError as exc:
-            return _error(400, "invalid_request", str(exc), exc.errors)
-        except policy.LadderError as exc:
-            return _error(
-                400, "invalid_request", str(exc), {str(i): e for i, e in enumerate(exc.errors)}
-            )
-        except JSONBodyError as exc:
-            return _error(exc.status, exc.error, exc.description, {"body": exc.description})
+        return view(_actor(), **kwargs)
 
     return wrapped
 
 
-def _body() -> dict[str, Any]:
-    data = read_json()
+def _body(*, optional: bool = False) -> dict[str, Any]:
+    """The JSON object sent; ``{}`` for no body when ``optional``. A body that
+    is not JSON is an :class:`AdminError` on the field ``body`` (with the
+    status the reader gave: 400, or 413 when too large)."""
+    try:
+        data = read_json()
+    except JSONBodyError as exc:
+        raise AdminError(
+            {"body": exc.description}, error=exc.error, status_code=exc.status_code
+        ) from None
+    if data is None and optional:
+        return {}
     if not isinstance(data, dict):
         raise AdminError({"body": "must be a JSON object"})
     return data
-
-
-def _user(user_id: int) -> Any:
-    if not 0 < user_id <= _MAX_ID:
-        raise NotFound(f"no user {user_id}")
-    return admin_users.find_user(user_id)
 
 
 @bp.get("/openapi.json")
@@ -247,18 +204,14 @@ def create_user(actor: str) -> Response:
 @bp.get("/users/<int:user_id>")
 @api_view
 def get_user(actor: str, user_id: int) -> Response:
-    return _json({"user": admin_users.user_to_dict(_user(user_id), detail=True)})
+    return _json({"user": admin_users.user_to_dict(admin_users.find_user(user_id), detail=True)})
 
 
 @bp.post("/users/<int:user_id>/unlock")
 @api_view
 def unlock_user(actor: str, user_id: int) -> Response:
-    user = _user(user_id)
-    body = read_json()
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise AdminError({"body": "must be a JSON object"})
+    user = admin_users.find_user(user_id)
+    body = _body(optional=True)
     factor = body.get("factor")
     if factor is not None and not isinstance(factor, str):
         raise AdminError({"factor": "must be a factor name"})
@@ -268,19 +221,23 @@ def unlock_user(actor: str, user_id: int) -> Response:
 @bp.post("/users/<int:user_id>/reset-factors")
 @api_view
 def reset_factors(actor: str, user_id: int) -> Response:
-    return _json({"removed": admin_users.reset_factors(_user(user_id), actor=actor)})
+    return _json(
+        {"removed": admin_users.reset_factors(admin_users.find_user(user_id), actor=actor)}
+    )
 
 
 @bp.post("/users/<int:user_id>/revoke-sessions")
 @api_view
 def revoke_sessions(actor: str, user_id: int) -> Response:
-    return _json({"revoked": admin_users.revoke_sessions(_user(user_id), actor=actor)})
+    return _json(
+        {"revoked": admin_users.revoke_sessions(admin_users.find_user(user_id), actor=actor)}
+    )
 
 
 @bp.get("/users/<int:user_id>/events")
 @api_view
 def user_events(actor: str, user_id: int) -> Response:
-    rows = admin_audit.user_events(_user(user_id), limit=100)
+    rows = admin_audit.user_events(admin_users.find_user(user_id), limit=100)
     return _json({"events": [admin_audit.audit_to_dict(r) for r in rows]})
 
 

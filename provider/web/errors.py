@@ -10,7 +10,7 @@ answer (docs/design.md convention 2). Three shapes:
   everything else: :func:`error_response`, which the handler registered by
   :func:`init_app` answers with when a view lets a ``BelayError`` propagate;
 - the in-form error: the view's own form shown again with the error's
-  description (:func:`form_error`).
+  description and its per-field messages (:func:`form_error`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from provider.crypto import DataKeyError
 from provider.errors import BelayError
-from provider.extensions import db
+from provider.flows import service
 
 __all__ = ["error_response", "form_error", "init_app", "wants_json"]
 
@@ -88,9 +88,14 @@ def form_error(
 ) -> Any:
     """The in-form error: ``page(status, error=exc.description, **context)`` —
     the view's own renderer shows the form again, with the error's
-    ``status_code`` unless ``status`` is given. Nothing half-done is kept (a
-    rollback, as for any error)."""
-    db.session.rollback()
+    ``status_code`` unless ``status`` is given — and ``errors=`` the messages
+    to show next to the fields at fault when the error names some
+    (:meth:`BelayError.field_errors`). Nothing half-done is kept (a rollback,
+    as for any error)."""
+    service.rollback()
+    fields = exc.field_errors()
+    if fields:
+        context.setdefault("errors", fields)
     return page(status or exc.status_code, error=exc.description, **context)
 
 
@@ -119,14 +124,14 @@ def init_app(app: Flask) -> None:
         # Nothing half-done is kept: e.g. UnstorableText (docs/security.md case
         # 53), NUL or a lone surrogate that reached the database layer (refused
         # before any statement ran) -- the client's input, a 400.
-        db.session.rollback()
+        service.rollback()
         return error_response(exc)
 
     @app.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError) -> Any:
         # Fail closed: a database fault during a check is never a success.
         log.error("database error on %s %s: %s", request.method, request.path, type(exc).__name__)
-        db.session.rollback()
+        service.rollback()
         response = _respond(
             503,
             "temporarily_unavailable",
@@ -140,7 +145,7 @@ def init_app(app: Flask) -> None:
         # A secret stored under another data key (docs/security.md case 57): the
         # deployment is misconfigured, which the user cannot fix by retrying soon.
         log.error("data key error on %s %s: %s", request.method, request.path, exc)
-        db.session.rollback()
+        service.rollback()
         return _respond(
             503,
             "temporarily_unavailable",

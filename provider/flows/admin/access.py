@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import current_app
 
 from provider import clock
+from provider.errors import BelayError
 from provider.storage import accounts
 from provider.storage import grants as token_store
 
@@ -16,14 +17,36 @@ __all__ = ["ADMIN_SCOPE", "TokenRefused", "admin_target", "api_actor"]
 ADMIN_SCOPE = "belay:admin"
 
 
-class TokenRefused(Exception):
-    """The admin API refuses this token: ``error`` is ``invalid_token`` (unknown,
-    revoked, expired) or ``insufficient_scope`` (not an admin client's
-    client-credentials token with the ``belay:admin`` scope), RFC 6750 §3.1."""
+class TokenRefused(BelayError):
+    """The admin API refuses the bearer token, RFC 6750 §3.1: ``error`` is
+    ``invalid_token`` (a 401: no token, or unknown, revoked, expired) or
+    ``insufficient_scope`` (a 403: not an admin client's client-credentials
+    token with the ``belay:admin`` scope). ``missing``: no token was sent (the
+    challenge then names no error, §3.1)."""
 
-    def __init__(self, error: str) -> None:
-        self.error = error
-        super().__init__(error)
+    error = "invalid_token"
+    status_code = 401
+
+    def __init__(self, error: str = "invalid_token", *, missing: bool = False) -> None:
+        self.missing = missing
+        if missing:
+            super().__init__("A bearer access token is required.")
+        elif error == "insufficient_scope":
+            super().__init__(
+                "The token must come from an admin client with the belay:admin scope.",
+                error=error,
+                status_code=403,
+            )
+        else:
+            super().__init__("The access token is invalid or expired.")
+
+    def get_headers(self) -> dict[str, str]:
+        challenge = 'Bearer realm="belay-admin"'
+        if self.error == "insufficient_scope":
+            challenge += f', error="insufficient_scope", scope="{ADMIN_SCOPE}"'
+        elif not self.missing:
+            challenge += f', error="{self.error}", error_description="{self.description}"'
+        return {"WWW-Authenticate": challenge}
 
 
 def admin_target() -> tuple[str, int]:

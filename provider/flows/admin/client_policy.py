@@ -40,7 +40,7 @@ def update_policy(
     """Change a client's acr policy from a (partial) dict or ``KEY=VALUE``
     strings; raises :class:`policy.PolicyValidationError` (field -> message).
     With ``replace``, fields missing from ``data`` go back to their defaults."""
-    client = get_client(client_id)
+    client = get_client(client_id, for_update=True)
     ladder = admin_ladder.current_ladder()
     before = dict(client.policy or {})
     base = None if replace else policy.client_policy_from_dict(before, ladder)

@@ -62,8 +62,11 @@ def find_client(client_id: str) -> Client | None:
     return accounts.get_client(client_id)
 
 
-def get_client(client_id: str) -> Client:
-    client = find_client(client_id)
+def get_client(client_id: str, *, for_update: bool = False) -> Client:
+    """The client; :class:`NotFound` otherwise. ``for_update``: read again and
+    locked until the change commits, so that two changes of one client never
+    mix (each computes its new values from the row as the other left it)."""
+    client = store.client_for_update(client_id) if for_update else find_client(client_id)
     if client is None:
         raise NotFound(f"no client {client_id!r}")
     return client
@@ -149,7 +152,7 @@ def update_client(
 ) -> tuple[Client, str | None]:
     """Change a client's registration; returns it and a new secret when the
     change made it need one (shown once). Raises :class:`AdminError`."""
-    client = get_client(client_id)
+    client = get_client(client_id, for_update=True)
     if not isinstance(changes, Mapping):
         raise AdminError({"request": "must be an object"})
     errors: dict[str, str] = {}
@@ -223,7 +226,7 @@ def update_client(
 
 def rotate_secret(client_id: str, *, actor: str) -> str:
     """A new secret for a confidential client (the old one stops working now)."""
-    client = get_client(client_id)
+    client = get_client(client_id, for_update=True)
     if client.is_public or client.token_endpoint_auth_method == "private_key_jwt":
         raise AdminError({"client": "this client does not authenticate with a secret"})
     secret = secrets.token_urlsafe(32)

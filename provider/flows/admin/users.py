@@ -33,6 +33,8 @@ USER_FACTORS = ("password", "pin", "totp", "backup_code", "passkey")
 #: The factors an admin may unlock one by one (:func:`unlock_user`): those above
 #: and the codes by email or SMS, whose failures lock them too.
 UNLOCKABLE_FACTORS = tuple(lifecycle.UNLOCKABLE)
+#: The largest user id (a 32-bit integer column).
+_MAX_ID = 2**31 - 1
 
 
 def search_users(query: str = "", *, limit: int = 100) -> list[User]:
@@ -45,10 +47,12 @@ def user_named(username: str) -> User | None:
 
 
 def find_user(key: str | int) -> User:
-    """A user by id (digits) or username."""
+    """A user by id (digits) or username; :class:`NotFound` otherwise, also for
+    an id no row can have (never a query with an out-of-range integer)."""
     user = None
-    if isinstance(key, int) or (isinstance(key, str) and key.isdigit() and len(key) < 12):
-        user = accounts.get_user(int(key))
+    number = key if isinstance(key, int) else int(key) if key.isdigit() and len(key) < 12 else 0
+    if 0 < number <= _MAX_ID:
+        user = accounts.get_user(number)
     if user is None and isinstance(key, str):
         user = accounts.user_by_name(key)
     if user is None:

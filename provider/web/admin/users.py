@@ -1,0 +1,105 @@
+"""The console's users: search, create, and an admin's actions on one user
+(unlock, reset factors, revoke sessions). An unknown user is a 404 (the flows'
+:class:`~provider.flows.admin.errors.NotFound`)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from provider.flows.admin import audit_log as admin_audit
+from provider.flows.admin import users as admin_users
+from provider.flows.admin.errors import AdminError
+from provider.storage.models import User
+from provider.web.admin.gate import actor, admin_required, bp
+from provider.web.errors import form_error
+
+__all__ = ["users"]
+
+
+@bp.get("/users")
+@admin_required
+def users(user: User) -> Any:
+    return _users_page(user)
+
+
+def _users_page(user: User, status: int = 200, **extra: Any) -> Any:
+    query = request.args.get("q", "")[:150]
+    return render_template(
+        "admin/users.html",
+        user=user,
+        query=query,
+        users=admin_users.search_users(query),
+        **extra,
+    ), status
+
+
+@bp.post("/users")
+@admin_required
+def create_user(user: User) -> Any:
+    form = request.form
+    try:
+        created = admin_users.create_user(
+            form.get("username", "")[:200],
+            password=form.get("password", "")[:2000] or None,
+            is_admin=form.get("is_admin") == "on",
+            email=form.get("email", "")[:400] or None,
+            name=form.get("name", "")[:300] or None,
+            actor=actor(user),
+        )
+    except AdminError as exc:
+        return form_error(functools.partial(_users_page, user), exc, form=form)
+    flash(f"User {created.username} created.", "notice")
+    return redirect(url_for("admin.user_detail", user_id=created.id))
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def user_detail(user: User, user_id: int) -> Any:
+    return _user_page(user, user_id)
+
+
+def _user_page(user: User, user_id: int, status: int = 200, **extra: Any) -> Any:
+    target = admin_users.find_user(user_id)
+    return render_template(
+        "admin/user.html",
+        user=user,
+        target=admin_users.user_to_dict(target, detail=True),
+        events=admin_audit.user_events(target, limit=50),
+        **extra,
+    ), status
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@admin_required
+def unlock_user(user: User, user_id: int) -> Any:
+    target = admin_users.find_user(user_id)
+    factor = request.form.get("factor", "")[:30] or None
+    try:
+        admin_users.unlock_user(target, factor, actor=actor(user))
+    except AdminError as exc:
+        return form_error(functools.partial(_user_page, user, user_id), exc)
+    flash(f"Unlocked {factor or 'every factor'}.", "notice")
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/reset-factors")
+@admin_required
+def reset_factors(user: User, user_id: int) -> Any:
+    target = admin_users.find_user(user_id)
+    removed = admin_users.reset_factors(target, actor=actor(user))
+    flash(f"Removed: {', '.join(removed) or 'nothing'}; every lock cleared.", "notice")
+    return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/revoke-sessions")
+@admin_required
+def revoke_sessions(user: User, user_id: int) -> Any:
+    target = admin_users.find_user(user_id)
+    count = admin_users.revoke_sessions(target, actor=actor(user))
+    flash(f"Revoked {count} session(s).", "notice")
+    if target.id == user.id:
+        return redirect(url_for("login.login"))
+    return redirect(url_for("admin.user_detail", user_id=user_id))
