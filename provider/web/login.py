@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response
 
 from provider import clock
 from provider.factors import otp
@@ -28,6 +29,7 @@ from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
 from provider.web import session as web_session
+from provider.web.cookies import set_device_cookie
 from provider.web.oidc import expired_page, render_outcome, resume
 
 bp = Blueprint("login", __name__)
@@ -457,14 +459,14 @@ def send_code() -> Any:
 
 
 def remember_browser(
-    response: Any, tx: AuthorizeTransaction, user: User, verified: Verified
+    response: Response, tx: AuthorizeTransaction, user: User, verified: Verified
 ) -> None:
     """The user ticked ``remember_device`` after a step-up for ``tx``: remember
     this browser when the client allows it (devices.remember refuses a password)."""
     days = _remember_days(tx)
     if not days:
         return
-    device_token = devices.remember(
+    cookie = devices.remember(
         user=user,
         client_id=tx.client_id,
         days=days,
@@ -476,8 +478,8 @@ def remember_browser(
         user_agent=request.headers.get("User-Agent"),
         ip=request.remote_addr,
     )
-    if device_token is not None:
-        devices.set_cookie(response, device_token, days)
+    if cookie is not None:
+        set_device_cookie(response, cookie)
 
 
 def _remember_days(tx: AuthorizeTransaction) -> int:
