@@ -24,13 +24,12 @@ from flask import current_app
 
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
-from provider.factors.otp import CODE_CHANNELS, LOGIN, OtpFactor
+from provider.factors.otp import LOGIN, OtpFactor
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit
 from provider.storage.models import User
 
 __all__ = [
-    "CHANNEL_METHODS",
     "FAILURE_MESSAGE",
     "CodeLoginResult",
     "available_channels",
@@ -39,9 +38,6 @@ __all__ = [
     "sent_notice",
     "verify_login_code",
 ]
-
-#: method by delivery channel (from the factors' catalogue of code channels)
-CHANNEL_METHODS = {c.channel: c.method for c in CODE_CHANNELS}
 
 FAILURE_MESSAGE = "That code did not work. Check it, or ask for a new one in a moment."
 

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from provider import policy
-from provider.flows.account import SECOND_FACTORS
 from provider.flows.assurance import events
 from provider.storage import audit, devices
 from provider.storage.models import RememberedDevice, User, WebSession
@@ -69,7 +68,7 @@ def remember(
 ) -> DeviceCookie | None:
     """Remember this browser for ``days``; the cookie to set, or None when the
     method is not a second factor (a password is never remembered)."""
-    if days <= 0 or method not in SECOND_FACTORS:
+    if days <= 0 or method not in policy.SECOND_FACTORS:
         return None
     kept = {
         k: v for k, v in details.items() if k in {"uv", "backup_eligible", "aaguid", "pin_length"}

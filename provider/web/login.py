@@ -25,6 +25,7 @@ from provider.flows import authorize as flow
 from provider.flows import code_login, devices, step_up
 from provider.flows import login as login_flow
 from provider.flows.assurance import events, lifecycle
+from provider.policy import CATALOGUE, KNOWLEDGE
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
@@ -232,8 +233,9 @@ def verify_login_code() -> Any:
     return _sign_in(tx, result.user, result.verified)
 
 
-#: step-up methods checked with argon2 (their checks may be refused as busy)
-_HASHED_METHODS = frozenset({"pin", "password"})
+#: step-up methods checked with argon2, the memorized secrets (knowledge): their
+#: checks may be refused as busy
+_HASHED_METHODS = frozenset(m for m, facts in CATALOGUE.items() if facts.category == KNOWLEDGE)
 
 
 def _locked_factor_answer(method: str | None) -> Any:
@@ -425,12 +427,11 @@ def send_code() -> Any:
         back = url_for("admin.dashboard")
     else:
         back = url_for("account.index")
-    method = code_login.CHANNEL_METHODS.get(_field("channel", 10))
-    registry = step_up.factors()
-    factor: Any = registry.get(method) if method is not None and method in registry else None
-    if method is None or factor is None or not factor.enrolled(user.id):
+    factor = step_up.factors().code_factor(_field("channel", 10))
+    if factor is None or not factor.enrolled(user.id):
         flash("That way of receiving a code is not available.", "error")
         return redirect(back), 303
+    method = factor.method
     failure: FactorError | DeliveryFailed | None = None
     try:
         sent = factor.send(
