@@ -1,6 +1,7 @@
 """A browser's server-side session (provider/web/session.py keeps the cookie):
-find it by its cookie value, open one, save its data, and who is signed in.
-Authentication events on it: provider/flows/assurance/events.py."""
+find it by its cookie value, open one, save its data, who is signed in, and
+the authorize transactions it started. Authentication events on it:
+provider/flows/assurance/events.py."""
 
 from __future__ import annotations
 
@@ -8,11 +9,28 @@ from typing import Any
 
 from flask import current_app
 
+from provider.errors import BelayError
 from provider.storage import accounts
 from provider.storage import sessions as store
-from provider.storage.models import User, WebSession
+from provider.storage.models import AuthorizeTransaction, User, WebSession
 
-__all__ = ["find", "open_session", "save", "signed_in_user"]
+__all__ = [
+    "Expired",
+    "expect_transaction",
+    "find",
+    "open_session",
+    "save",
+    "signed_in_user",
+    "transaction",
+]
+
+
+class Expired(BelayError):
+    """What the browser holds on to is gone: its authorize transaction (or
+    the ceremony it started) expired or belongs to another session."""
+
+    error = "expired"
+    description = "This sign-in has expired. Go back to the application."
 
 
 def find(token: str) -> WebSession | None:
@@ -46,3 +64,20 @@ def signed_in_user(row: WebSession | None) -> User | None:
     if user is None or user.disabled_at is not None:
         return None
     return user
+
+
+def transaction(tx_id: str | None, row: WebSession | None) -> AuthorizeTransaction | None:
+    """The live authorize transaction ``tx_id``, only for the browser session
+    ``row`` that started it; None otherwise."""
+    return accounts.get_transaction(tx_id, row.id if row is not None else None)
+
+
+def expect_transaction(tx_id: str, row: WebSession | None) -> AuthorizeTransaction | None:
+    """The transaction a call names: None when it names none (``tx_id``
+    empty), :class:`Expired` when it is gone or not this session's."""
+    if not tx_id:
+        return None
+    tx = transaction(tx_id, row)
+    if tx is None:
+        raise Expired()
+    return tx

@@ -1,5 +1,6 @@
-"""Password login, PIN login (per client ``pin_login``) and password re-entry
-(a step-up for freshness)."""
+"""Password login, PIN login (per client ``pin_login``), password re-entry
+(a step-up for freshness), the new session a login opens, and the
+application a sign-in is for."""
 
 from __future__ import annotations
 
@@ -7,22 +8,28 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from provider import policy
 from provider.factors import password as password_factor
 from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
+from provider.flows import authorize
+from provider.flows.assurance import events
 from provider.storage import accounts, audit, throttle
 from provider.storage import factors as factor_store
-from provider.storage.models import User
+from provider.storage.models import AuthorizeTransaction, User, WebSession
 
 __all__ = [
     "BUSY_MESSAGE",
     "PIN_FAILURE_MESSAGE",
+    "LoginClient",
     "LoginResult",
     "PinLoginResult",
     "hasher",
+    "login_client",
     "password_limits",
+    "sign_in",
     "verify_password",
     "verify_pin_login",
 ]
@@ -42,6 +49,38 @@ class LoginResult:
     user: User | None
     reason: str
     retry_after: int = 0
+
+
+@dataclass(frozen=True)
+class LoginClient:
+    """The application a sign-in is for, as the sign-in pages need it."""
+
+    client_id: str
+    #: what people call it (its name, else its client id)
+    name: str
+    policy: policy.ClientPolicy
+
+
+def login_client(tx: AuthorizeTransaction | None) -> LoginClient | None:
+    """The client of the authorize transaction ``tx`` (None without one)."""
+    if tx is None:
+        return None
+    client = accounts.get_client(tx.client_id)
+    if client is None:
+        return None
+    return LoginClient(
+        client_id=client.client_id,
+        name=client.name or client.client_id,
+        policy=authorize.client_policy(client),
+    )
+
+
+def sign_in(row: WebSession, user: User, verified: Verified) -> str:
+    """A new login in this browser: the session starts over with ``verified``
+    as its first event (``SESSION_ABSOLUTE_TIMEOUT``); the new cookie value."""
+    return events.sign_in(
+        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    )
 
 
 def hasher() -> SecretHasher:

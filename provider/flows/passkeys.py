@@ -6,26 +6,42 @@ client's response MUST match what was generated". Ours are 32 random bytes,
 stored server-side, one per (browser session, ceremony), deleted by the first
 attempt to use them (pass or fail), and dead after ``PASSKEY_CHALLENGE_TTL``
 seconds (docs/security.md C.14).
+
+A first-factor login with a discoverable passkey (:func:`sign_in`) is audited
+here, success or failure.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import current_app
 
 from provider import clock
-from provider.factors.passkey import PasskeyFactor, PasskeyRejected, b64url_encode
-from provider.flows import step_up
+from provider.factors.passkey import (
+    PasskeyFactor,
+    PasskeyRejected,
+    UserVerification,
+    b64url_encode,
+)
+from provider.flows import browser_session, step_up
+from provider.flows import login as login_flow
+from provider.storage import accounts, audit
 from provider.storage import passkeys as store
+from provider.storage.models import AuthorizeTransaction, User, WebSession
 
 __all__ = [
     "EXPIRED_MESSAGE",
     "Ceremony",
+    "PasskeySignIn",
     "attestation_preference",
     "factor",
+    "login_options",
     "new_challenge",
+    "registration_options",
+    "sign_in",
     "take_challenge",
 ]
 
@@ -72,7 +88,104 @@ def take_challenge(
     return consumed
 
 
+def registration_options(row: WebSession, user: User) -> dict[str, Any]:
+    """The options of a passkey registration for ``user`` (the caller has
+    confirmed access), its challenge bound to this browser session."""
+    challenge = new_challenge(
+        session_id=row.id, ceremony="registration", user_id=user.id, context={}
+    )
+    return factor().registration_options(
+        user_id=user.id,
+        user_name=user.username,
+        display_name=user.name,
+        challenge=challenge,
+        attestation=attestation_preference(),
+    )
+
+
 def attestation_preference() -> Literal["none", "direct"]:
     """``direct`` when some client restricts AAGUIDs (its allow-list needs
     attested AAGUIDs), ``none`` otherwise (no privacy cost for nothing)."""
     return "direct" if store.any_client_restricts_aaguids() else "none"
+
+
+# -- first-factor login (discoverable credentials) ------------------------------------
+
+
+def _user_verification(tx: AuthorizeTransaction | None) -> UserVerification:
+    """WebAuthn ``userVerification`` of the sign-in: the client's, else required."""
+    client = login_flow.login_client(tx)
+    return client.policy.passkey_user_verification if client is not None else "required"
+
+
+def login_options(row: WebSession, *, tx: AuthorizeTransaction | None) -> dict[str, Any]:
+    """The options of a passkey sign-in for the authorize transaction ``tx``
+    (None: the account page's), its challenge bound to this browser session."""
+    uv = _user_verification(tx)
+    challenge = new_challenge(
+        session_id=row.id,
+        ceremony="authentication",
+        user_id=None,
+        context={"uv": uv, "tx": tx.id if tx else ""},
+    )
+    return factor().authentication_options(
+        challenge=challenge, user_verification=uv, passkey_ids=None
+    )
+
+
+@dataclass(frozen=True)
+class PasskeySignIn:
+    """A passkey login: who signed in, and the session's new cookie value."""
+
+    user: User
+    cookie_token: str
+
+
+def sign_in(
+    row: WebSession, credential: dict[str, Any], *, tx_id: str, ip: str | None
+) -> PasskeySignIn:
+    """Sign in with the passkey response ``credential`` to this session's
+    challenge, for the authorize transaction ``tx_id`` (empty: none).
+
+    :class:`browser_session.Expired` when the transaction is gone;
+    :class:`PasskeyRejected` (audited) when the challenge or the passkey
+    fails, or its user may not sign in.
+    """
+    client_id: str | None = None
+    try:
+        consumed = take_challenge(session_id=row.id, ceremony="authentication", user_id=None)
+        if consumed.context.get("tx", "") != tx_id:
+            raise PasskeyRejected(EXPIRED_MESSAGE, reason="challenge_tx")
+        tx = browser_session.expect_transaction(tx_id, row)
+        client_id = tx.client_id if tx else None
+        assertion = factor().authenticate(
+            credential=credential,
+            challenge=consumed.challenge,
+            user_verification=consumed.context.get("uv", "required"),
+            expected_user_id=None,
+            client_id=client_id,
+        )
+        user = accounts.get_user(assertion.user_id)
+        if user is None or user.disabled_at is not None:
+            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+    except PasskeyRejected as exc:
+        audit.record(
+            "login",
+            "failure",
+            client_id=client_id,
+            method="passkey",
+            reason=exc.reason,
+            ip=ip,
+        )
+        raise
+    token = login_flow.sign_in(row, user, assertion.verified)
+    audit.record(
+        "login",
+        "success",
+        user_id=user.id,
+        username=user.username,
+        client_id=client_id,
+        method="passkey",
+        ip=ip,
+    )
+    return PasskeySignIn(user=user, cookie_token=token)

@@ -22,10 +22,10 @@ from provider.factors import password as password_factor
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
-from provider.flows import code_login, devices, step_up
+from provider.flows import browser_session, code_login, devices, step_up
 from provider.flows import login as login_flow
 from provider.flows.assurance import events, lifecycle
-from provider.policy import CATALOGUE, KNOWLEDGE
+from provider.policy import CATALOGUE, KNOWLEDGE, ClientPolicy
 from provider.storage import accounts, audit
 from provider.storage.models import AuthorizeTransaction, User
 from provider.web import factor_forms
@@ -37,16 +37,12 @@ bp = Blueprint("login", __name__)
 
 
 def _tx() -> AuthorizeTransaction | None:
-    row = web_session.current_row()
-    tx_id = request.values.get("tx")
-    return accounts.get_transaction(tx_id, row.id if row else None)
+    return browser_session.transaction(request.values.get("tx"), web_session.current_row())
 
 
 def _client_name(tx: AuthorizeTransaction | None) -> str | None:
-    if tx is None:
-        return None
-    client = accounts.get_client(tx.client_id)
-    return (client.name or client.client_id) if client else None
+    client = login_flow.login_client(tx)
+    return client.name if client is not None else None
 
 
 def _field(name: str, limit: int = 1024) -> str:
@@ -60,21 +56,15 @@ def _after_login(tx: AuthorizeTransaction | None) -> Any:
     return redirect(url_for("account.index"))
 
 
-def _client_policy(tx: AuthorizeTransaction | None) -> Any:
+def _client_policy(tx: AuthorizeTransaction | None) -> ClientPolicy | None:
     """The policy of the transaction's client (None without a transaction)."""
-    if tx is None:
-        return None
-    client = accounts.get_client(tx.client_id)
-    return flow.client_policy(client) if client is not None else None
+    client = login_flow.login_client(tx)
+    return client.policy if client is not None else None
 
 
 def _sign_in(tx: AuthorizeTransaction | None, user: User, verified: Verified) -> Any:
     """A new login in this browser (a fresh session id), then on to the authorization."""
-    row = web_session.ensure_row()
-    token = events.sign_in(
-        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    )
-    web_session.rotate_cookie(token)
+    web_session.rotate_cookie(login_flow.sign_in(web_session.ensure_row(), user, verified))
     return _after_login(tx)
 
 
@@ -91,7 +81,7 @@ def login() -> Any:
     if request.method == "POST" and "pin" in request.form and "password" not in request.form:
         username = _field("username", 150).strip()
         pin = _field("pin", 64)
-        if not pin_login or tx is None:
+        if not pin_login or tx is None or client_policy is None:
             error = "Sign-in with a PIN is not available here."
         elif not username or not pin:
             error = "Enter your username and PIN."

@@ -3,7 +3,8 @@
 Each ceremony is an ``…/options`` call (a challenge stored for this browser
 session and ceremony) and a ``…/verify`` call (the challenge consumed, then
 checked). Requests carry the session cookie and the CSRF token in the
-``X-CSRF-Token`` header. Every failure is JSON ``{error, error_description}``
+``X-CSRF-Token`` header. Every failure is a :class:`provider.errors.BelayError`
+answered as JSON ``{error, error_description}`` by provider/web/errors.py,
 with a 4xx status — fuzzed input never reaches a 500 (docs/security.md C.20).
 """
 
@@ -12,30 +13,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from provider.factors.base import FactorError
+from provider.errors import BelayError, LoginRequired
 from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
 from provider.flows import authorize as flow
-from provider.flows import passkeys, step_up
-from provider.flows.assurance import events, lifecycle
-from provider.storage import accounts, audit
+from provider.flows import browser_session, passkeys, step_up
+from provider.flows.assurance import lifecycle
+from provider.storage import audit
 from provider.storage.models import AuthorizeTransaction, User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
-from provider.web.json_body import JSONBodyError, read_json
+from provider.web.json_body import read_json
 from provider.web.login import remember_browser
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
 _MAX_CREDENTIAL = 64 * 1024
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -45,67 +40,38 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-@bp.errorhandler(_Refused)
-def _refused(exc: _Refused) -> Response:
-    return _json({"error": exc.error, "error_description": exc.description}, exc.status)
-
-
-@bp.errorhandler(FactorError)
-def _factor_error(exc: FactorError) -> Response:
-    status = 429 if exc.status_code == 429 else 400
-    return _json({"error": exc.code, "error_description": exc.message}, status)
-
-
 def _body() -> dict[str, Any]:
-    try:
-        body = read_json()
-    except JSONBodyError as exc:
-        raise _Refused(exc.status, exc.error, exc.description) from None
+    body = read_json()
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise _Refused(400, "invalid_request", "Send a JSON object.")
+        raise BelayError("Send a JSON object.")
     return body
 
 
 def _text(body: dict[str, Any], name: str, limit: int = 200) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > limit:
-        raise _Refused(400, "invalid_request", f'"{name}" must be a string.')
+        raise BelayError(f'"{name}" must be a string.')
     return value
 
 
 def _credential(body: dict[str, Any]) -> dict[str, Any]:
     value = body.get("credential")
     if not isinstance(value, dict) or len(str(value)) > _MAX_CREDENTIAL:
-        raise _Refused(400, "invalid_request", 'Send the passkey response as "credential".')
+        raise BelayError('Send the passkey response as "credential".')
     return value
 
 
 def _signed_in() -> tuple[WebSession, User]:
     signed_in = web_session.signed_in()
     if signed_in is None:
-        raise _Refused(401, "login_required", "Sign in first.")
+        raise LoginRequired()
     return signed_in
 
 
 def _tx(tx_id: str) -> AuthorizeTransaction | None:
-    if not tx_id:
-        return None
-    row = web_session.current_row()
-    tx = accounts.get_transaction(tx_id, row.id if row else None)
-    if tx is None:
-        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
-    return tx
-
-
-def _client_uv(tx: AuthorizeTransaction | None) -> UserVerification:
-    if tx is None:
-        return "required"
-    client = accounts.get_client(tx.client_id)
-    if client is None:
-        return "required"
-    return flow.client_policy(client).passkey_user_verification
+    return browser_session.expect_transaction(tx_id, web_session.current_row())
 
 
 # -- registration (account page, behind Confirm access) ----------------------------
@@ -125,18 +91,7 @@ def _confirmed() -> tuple[WebSession, User, lifecycle.Actor]:
 def register_options() -> Response:
     _body()
     row, user, _actor = _confirmed()
-    attestation = passkeys.attestation_preference()
-    challenge = passkeys.new_challenge(
-        session_id=row.id, ceremony="registration", user_id=user.id, context={}
-    )
-    options = passkeys.factor().registration_options(
-        user_id=user.id,
-        user_name=user.username,
-        display_name=user.name,
-        challenge=challenge,
-        attestation=attestation,
-    )
-    return _json(options)
+    return _json(passkeys.registration_options(row, user))
 
 
 @bp.post("/register/verify")
@@ -160,19 +115,7 @@ def register_verify() -> Response:
 def login_options() -> Response:
     body = _body()
     tx = _tx(_text(body, "tx", 100))
-    row = web_session.ensure_row()
-    uv = _client_uv(tx)
-    challenge = passkeys.new_challenge(
-        session_id=row.id,
-        ceremony="authentication",
-        user_id=None,
-        context={"uv": uv, "tx": tx.id if tx else ""},
-    )
-    return _json(
-        passkeys.factor().authentication_options(
-            challenge=challenge, user_verification=uv, passkey_ids=None
-        )
-    )
+    return _json(passkeys.login_options(web_session.ensure_row(), tx=tx))
 
 
 @bp.post("/login/verify")
@@ -180,52 +123,11 @@ def login_verify() -> Response:
     body = _body()
     row = web_session.current_row()
     if row is None:
-        raise _Refused(400, "expired", passkeys.EXPIRED_MESSAGE)
+        raise browser_session.Expired(passkeys.EXPIRED_MESSAGE)
     credential = _credential(body)
     tx_id = _text(body, "tx", 100)
-    client_id: str | None = None
-    try:
-        consumed = passkeys.take_challenge(
-            session_id=row.id, ceremony="authentication", user_id=None
-        )
-        if consumed.context.get("tx", "") != tx_id:
-            raise PasskeyRejected(passkeys.EXPIRED_MESSAGE, reason="challenge_tx")
-        tx = _tx(tx_id)
-        client_id = tx.client_id if tx else None
-        assertion = passkeys.factor().authenticate(
-            credential=credential,
-            challenge=consumed.challenge,
-            user_verification=consumed.context.get("uv", "required"),
-            expected_user_id=None,
-            client_id=client_id,
-        )
-        user = accounts.get_user(assertion.user_id)
-        if user is None or user.disabled_at is not None:
-            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
-    except PasskeyRejected as exc:
-        audit.record(
-            "login",
-            "failure",
-            client_id=client_id,
-            method="passkey",
-            reason=exc.reason,
-            ip=request.remote_addr,
-        )
-        raise
-    verified = assertion.verified
-    token = events.sign_in(
-        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    )
-    web_session.rotate_cookie(token)
-    audit.record(
-        "login",
-        "success",
-        user_id=user.id,
-        username=user.username,
-        client_id=client_id,
-        method="passkey",
-        ip=request.remote_addr,
-    )
+    signed_in = passkeys.sign_in(row, credential, tx_id=tx_id, ip=request.remote_addr)
+    web_session.rotate_cookie(signed_in.cookie_token)
     target = url_for("oidc.authorize_resume", tx=tx_id) if tx_id else url_for("account.index")
     return _json({"verified": True, "redirect": target})
 
@@ -258,7 +160,7 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
     if not tx_id:
         access = account_web.access_check(row, user)
         if access.confirmed:
-            raise _Refused(400, "not_needed", "Access is already confirmed.")
+            raise BelayError("Access is already confirmed.", error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -273,7 +175,7 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
 
         access = admin_web.access_check(row, user)
         if not user.is_admin or access.confirmed:
-            raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+            raise BelayError("Nothing more is needed: continue.", error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -287,7 +189,7 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
     assert tx is not None
     validated = flow.validate({k: [v] for k, v in tx.params.items()})
     if not isinstance(validated, flow.Validated):
-        raise _Refused(400, "expired", "This sign-in has expired. Go back to the application.")
+        raise browser_session.Expired()
     outcome = flow.evaluate(
         validated,
         row=row,
@@ -297,7 +199,7 @@ def _step_up_spec(row: WebSession, user: User, tx_id: str) -> _StepUpSpec:
     )
     resume = url_for("oidc.authorize_resume", tx=tx.id)
     if not isinstance(outcome, flow.ShowStepUp):
-        raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+        raise BelayError("Nothing more is needed: continue.", error="not_needed")
     return _StepUpSpec(
         outcome.methods,
         outcome.passkey_credential_ids,
@@ -316,7 +218,7 @@ def step_up_options() -> Response:
     tx_id = _text(body, "tx", 100)
     spec = _step_up_spec(row, user, tx_id)
     if "passkey" not in spec.methods or not spec.credential_ids:
-        raise _Refused(400, "not_enrolled", "None of your passkeys is accepted here.")
+        raise BelayError("None of your passkeys is accepted here.", error="not_enrolled")
     ids = [int(ref.split(":", 1)[1]) for ref in spec.credential_ids]
     challenge = passkeys.new_challenge(
         session_id=row.id,
