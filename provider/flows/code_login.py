@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from provider.errors import BelayError
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.factors.otp import LOGIN, OtpFactor
@@ -107,7 +108,7 @@ def send_login_code(
     if user is not None:
         try:
             factor.send(user.id, purpose=LOGIN, context=context)
-        except (FactorError, DeliveryFailed) as exc:
+        except (FactorError, DeliveryFailed) as exc:  # nothing sent; the page reads the same
             error = exc
     record_send(
         factor.method,
@@ -123,7 +124,7 @@ def send_login_code(
 
 def record_send(
     method: str,
-    error: FactorError | DeliveryFailed | None,
+    error: BelayError | None,
     *,
     user_id: int | None,
     client_id: str | None,

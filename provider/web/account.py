@@ -26,11 +26,10 @@ from werkzeug.wrappers import Response
 from provider import clock
 from provider.errors import BelayError
 from provider.factors.backup_codes import BackupCodeFactor
-from provider.factors.delivery import DeliveryFailed
 from provider.factors.totp import TotpFactor
 from provider.flows import account as account_flow
-from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
+from provider.flows import step_up
 from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
 from provider.policy import SECOND_FACTORS
@@ -279,16 +278,10 @@ def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
 @confirmed_access
 def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     """Send a code to a new email address or phone number (not used until verified)."""
-    factor = step_up.factors().destination_factor(kind)
-    if factor is None:
+    if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
-    method = factor.method
-    try:
-        sent = factor.send_verification(user.id, _field(kind, 320))
-    except DeliveryFailed as exc:
-        code_login.record_send(method, exc, user_id=user.id, client_id=None, ip=request.remote_addr)
-        return render_account(row, user, 503, error=exc.message)
-    code_login.record_send(method, None, user_id=user.id, client_id=None, ip=request.remote_addr)
+    # A failed delivery (a 503) shows the page again with what to do.
+    sent = lifecycle.send_destination_code(user, kind, _field(kind, 320), actor=actor)
     flash(f"We sent a code to {sent.masked}.", "notice")
     return redirect(url_for("account.index"))
 

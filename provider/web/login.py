@@ -17,10 +17,10 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from provider import clock
+from provider.errors import BelayError
 from provider.factors import otp
 from provider.factors import password as password_factor
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
-from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import browser_session, code_login, devices, step_up
 from provider.flows import login as login_flow
@@ -422,12 +422,12 @@ def send_code() -> Any:
         flash("That way of receiving a code is not available.", "error")
         return redirect(back), 303
     method = factor.method
-    failure: FactorError | DeliveryFailed | None = None
+    failure: BelayError | None = None
     try:
         sent = factor.send(
             user.id, purpose=otp.STEP_UP, context=otp.step_up_context(row.id, purpose)
         )
-    except (FactorError, DeliveryFailed) as exc:
+    except BelayError as exc:  # a FactorError, or DeliveryFailed
         failure = exc
     code_login.record_send(
         method,
@@ -438,7 +438,7 @@ def send_code() -> Any:
     )
     if failure is not None:
         # No new code: any earlier code of this page still works, as the page says.
-        flash(f"No code was sent. {failure.message}", "error")
+        flash(f"No code was sent. {failure.description}", "error")
         return redirect(back), 303
     session[factor_forms.SENT_KEY] = {
         "user": user.id,

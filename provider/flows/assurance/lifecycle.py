@@ -39,13 +39,20 @@ from provider.errors import BelayError
 from provider.factors.attempts import state_of
 from provider.factors.backup_codes import BackupCodeFactor
 from provider.factors.base import FactorError, FactorStatus
-from provider.factors.otp import CODE_CHANNELS, OtpFactor, normalise_email, normalise_phone
+from provider.factors.delivery import DeliveryFailed
+from provider.factors.otp import (
+    CODE_CHANNELS,
+    OtpFactor,
+    Sent,
+    normalise_email,
+    normalise_phone,
+)
 from provider.factors.passkey import PasskeyRejected
 from provider.factors.pin import PinFactor
 from provider.factors.pin_policy import PinRejected
 from provider.factors.totp import TotpEnrolment, TotpFactor
+from provider.flows import code_login, step_up
 from provider.flows import passkeys as passkey_flow
-from provider.flows import step_up
 from provider.flows.account import AccessCheck
 from provider.flows.login import hasher, password_limits
 from provider.policy import METHODS
@@ -79,6 +86,7 @@ __all__ = [
     "remove_factor",
     "rename_passkey",
     "reset_factors",
+    "send_destination_code",
     "set_destination",
     "set_password",
     "set_pin",
@@ -313,6 +321,22 @@ def _destination_factor(kind: str) -> OtpFactor:
     if factor is None:
         raise Rejected("Codes by this channel are not available.", field="kind")
     return factor
+
+
+def send_destination_code(user: User, kind: str, value: object, *, actor: Actor) -> Sent:
+    """Send a code to a new email address or phone number (not used until
+    :func:`verify_destination`); audited as ``otp_sent``. A
+    :class:`~provider.factors.delivery.DeliveryFailed` (a 503) when the code
+    could not be handed over; a :class:`FactorError` for a malformed address
+    or number, or too many codes lately."""
+    factor = _destination_factor(kind)
+    try:
+        sent = factor.send_verification(user.id, value)
+    except DeliveryFailed as exc:
+        code_login.record_send(factor.method, exc, user_id=user.id, client_id=None, ip=actor.ip)
+        raise
+    code_login.record_send(factor.method, None, user_id=user.id, client_id=None, ip=actor.ip)
+    return sent
 
 
 def verify_destination(user: User, kind: str, code: str, *, actor: Actor) -> str:
