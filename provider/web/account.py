@@ -262,14 +262,14 @@ def totp_begin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
 def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # The first code proves the app holds the secret; it is not an
     # authentication event and the session's level stays (docs/security.md case 45).
+    factor = step_up.factors().get_as("totp", TotpFactor)
     try:
         lifecycle.confirm_totp(user, _field("code", 64), actor=actor)
     except lifecycle.Rejected as exc:
-        factor = step_up.factors().get_as("totp", TotpFactor)
         page = functools.partial(render_account, row, user)
         return form_error(page, exc, totp_enrolment=factor.pending(user.id))
     # Kept in the session's history as an enrolment proof, never counted.
-    token = assurance_events.add_enrolment_proof(row, "totp", ("otp",))
+    token = assurance_events.add_enrolment_proof(row, factor.method, factor.amr)
     web_session.rotate_cookie(token)
     return _done("Your authenticator app is set up.")
 
