@@ -465,6 +465,35 @@ def test_verify_a_new_email_address_on_the_account_page(
         assert not app.extensions["belay_factors"].get("email_otp").enrolled(user_id)
 
 
+def test_a_new_address_the_mail_server_refuses_is_a_503_on_the_account_page(
+    actions: Actions, app: Flask, smtp: tuple[Controller, Mailbox]
+) -> None:
+    """DeliveryFailed is a BelayError (503 ``delivery_failed``): the account
+    page shows it in the form, the send is audited as failed, no code waits."""
+    from provider.errors import BelayError
+    from provider.factors.delivery import DeliveryFailed
+
+    failed = DeliveryFailed("We could not send it.")
+    assert isinstance(failed, BelayError)
+    assert (failed.error, failed.status_code, failed.description) == (
+        "delivery_failed",
+        503,
+        "We could not send it.",
+    )
+    _user(actions, email=None, email_verified_at=None, phone=None, phone_verified_at=None)
+    page = _account_confirmed(actions)
+    smtp[0].stop()
+    shown = actions.client.post(
+        "/account/email/add", data={"csrf_token": csrf_from(page.text), "email": "new@example.com"}
+    )
+    assert shown.status_code == 503
+    assert 'class="error"' in shown.text and "could not send the email" in shown.text
+    with app.app_context():
+        audited = AuditEvent.query.filter_by(event="otp_sent").one()
+        assert (audited.result, audited.reason) == ("failure", "delivery_failed")
+        assert OneTimeCode.query.count() == 0
+
+
 def test_account_changes_need_confirm_access(actions: Actions, app: Flask, sms: SmsSink) -> None:
     _user(actions, phone=None, phone_verified_at=None)
     clock.set_offset(3600)  # the sign-in is no longer fresh

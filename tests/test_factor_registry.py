@@ -77,6 +77,22 @@ def test_the_app_registry_has_every_factor_in_order(registry: FactorRegistry) ->
         assert factor.method in registry
 
 
+def test_lifecycle_lists_come_from_the_catalogue_and_the_registry(
+    registry: FactorRegistry,
+) -> None:
+    """What can be unlocked, removed or receive codes is read from the
+    catalogue and the factors, not spelled out again."""
+    from provider.flows.assurance import lifecycle
+    from provider.policy import METHODS, SECOND_FACTORS
+
+    assert set(lifecycle.UNLOCKABLE) == set(METHODS) == set(registry.methods())
+    assert lifecycle.removable() == ["totp", "pin", "email_otp", "sms_otp", "backup_code"]
+    # Passkeys go one by one, the password is changed, never removed.
+    assert set(lifecycle.removable()) == set(SECOND_FACTORS) - {"passkey"}
+    assert registry.counters()["totp"] == ("totp", "totp_enrol")
+    assert [f.destination_kind for f in registry.code_factors()] == ["email", "phone"]
+
+
 @pytest.mark.parametrize(
     ("method", "amr", "form_id", "fields"),
     [

@@ -771,6 +771,61 @@ def test_20_malformed_bodies_are_4xx(
     assert post(actions, "/webauthn/step-up/options", body).status_code < 500
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error", "description"),
+    [
+        ("/webauthn/login/options", "[]", 400, "invalid_request", "Send a JSON object."),
+        ("/webauthn/login/options", "not json", 400, "invalid_request", None),
+        ("/webauthn/login/options", '{"tx": 5}', 400, "invalid_request", '"tx" must be a string.'),
+        (
+            "/webauthn/login/options",
+            '{"tx": "gone"}',
+            400,
+            "expired",
+            "This sign-in has expired. Go back to the application.",
+        ),
+        (
+            "/webauthn/login/verify",
+            '{"credential": "a string"}',
+            400,
+            "invalid_request",
+            'Send the passkey response as "credential".',
+        ),
+        ("/webauthn/register/options", "{}", 401, "login_required", "Sign in first."),
+    ],
+)
+def test_refusals_are_mapped_json_errors(
+    actions: Actions,
+    rp: str,
+    path: str,
+    body: str,
+    status: int,
+    error: str,
+    description: str | None,
+) -> None:
+    """Every refusal is a BelayError answered by the one mapping
+    (provider/web/errors.py): JSON, the error's status, not cached."""
+    login_options(actions)  # a browser session with a passkey challenge
+    response = post(actions, path, body)
+    assert response.status_code == status, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    payload = response.get_json()
+    assert payload["error"] == error
+    if description is not None:
+        assert payload["error_description"] == description
+
+
+def test_passkey_login_without_a_session_has_expired(actions: Actions, rp: str) -> None:
+    """An anonymous login page opens no session (case 55): a passkey answer
+    without the options call that opens one has nothing to answer."""
+    response = post(actions, "/webauthn/login/verify", {"credential": {}})
+    assert response.status_code == 400, response.text
+    assert response.get_json() == {
+        "error": "expired",
+        "error_description": "This passkey request expired or was already used. Try again.",
+    }
+
+
 def test_json_endpoints_need_csrf(actions: Actions, enrolled: SoftAuthenticator) -> None:
     response = actions.client.post(
         "/webauthn/login/options", json={}, headers={"X-CSRF-Token": "nope"}

@@ -198,6 +198,54 @@ def _remember_this_browser(actions: Actions, remembering: dict[str, Any]) -> Non
         assert len(device.token_hash) == 64
 
 
+def _device_cookie_header(response: Any) -> str:
+    (header,) = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("belay_device=")]
+    return header
+
+
+def test_remembered_browser_cookie_attributes(actions: Actions, remembering) -> None:
+    """The flow says what to remember; the web layer sets the cookie: HttpOnly,
+    SameSite=Lax, path /, the client's remember_device_days as max-age, no
+    Secure flag on http://localhost."""
+    actions.login()
+    clock.set_offset(31)
+    page, _ = _start(actions, "rp")
+    tx = _tx(page)
+    code = pyotp.TOTP(remembering["totp"]).at(clock.now())
+    response = actions.client.post(
+        f"/challenge?tx={tx}",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "tx": tx,
+            "method": "totp",
+            "code": code,
+            "remember_device": "1",
+        },
+    )
+    assert response.status_code == 302, response.text[:400]
+    attributes = [a.strip().lower() for a in _device_cookie_header(response).split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes
+    assert "path=/" in attributes and "secure" not in attributes
+    assert f"max-age={30 * 86400}" in attributes
+
+
+def test_remembered_browser_cookie_is_secure_when_the_session_cookie_is(
+    actions: Actions,
+) -> None:
+    from flask import Response
+
+    from provider.flows.devices import DeviceCookie
+    from provider.web.cookies import set_device_cookie
+
+    actions.app.config["SESSION_COOKIE_SECURE"] = True
+    response = Response()
+    with actions.app.app_context():
+        set_device_cookie(response, DeviceCookie(value="token", max_age=86400))
+    attributes = [a.strip().lower() for a in _device_cookie_header(response).split(";")]
+    assert attributes[0] == "belay_device=token"
+    assert {"secure", "httponly", "samesite=lax", "path=/", "max-age=86400"} <= set(attributes)
+
+
 def test_remembered_device_skips_the_second_factor_for_the_minimum(
     actions: Actions, remembering
 ) -> None:

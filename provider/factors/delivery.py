@@ -22,6 +22,8 @@ import requests
 from flask import current_app
 from jinja2 import BaseLoader, Environment, select_autoescape
 
+from provider.errors import BelayError
+
 __all__ = [
     "Channel",
     "DeliveryFailed",
@@ -46,8 +48,12 @@ def message_templates(loader: BaseLoader) -> Environment:
     )
 
 
-class DeliveryFailed(Exception):
-    """The code could not be handed to the mail server or SMS gateway."""
+class DeliveryFailed(BelayError):
+    """The code could not be handed to the mail server or SMS gateway: a 503
+    (never a failed attempt); ``message`` (the ``description``) says what to do."""
+
+    error = "delivery_failed"
+    status_code = 503
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -24,7 +24,6 @@ from provider.storage.models import AuditEvent, Passkey, RememberedDevice, User,
 __all__ = [
     "RECOVERY_ADMIN_RESET",
     "RECOVERY_BACKUP_CODE",
-    "SECOND_FACTORS",
     "AccessCheck",
     "Overview",
     "ReauthToken",
@@ -37,8 +36,6 @@ __all__ = [
     "overview",
     "revoke_session",
 ]
-
-SECOND_FACTORS = ("totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp")
 
 #: Recovery when the factor a level needs is locked (docs/security.md case 44):
 #: a backup code reaches the level with the password ...

@@ -1,5 +1,6 @@
 """A browser's server-side session (provider/web/session.py keeps the cookie):
-find it by its cookie value, open one, save its data, and who is signed in.
+find it by its cookie value, open one, save its data, who is signed in; and
+:class:`Expired`, what a browser holding on to something gone is told.
 Authentication events on it: provider/flows/assurance/events.py."""
 
 from __future__ import annotations
@@ -8,11 +9,20 @@ from typing import Any
 
 from flask import current_app
 
+from provider.errors import BelayError
 from provider.storage import accounts
 from provider.storage import sessions as store
 from provider.storage.models import User, WebSession
 
-__all__ = ["find", "open_session", "save", "session_user", "signed_in_user"]
+__all__ = ["Expired", "find", "open_session", "save", "session_user", "signed_in_user"]
+
+
+class Expired(BelayError):
+    """What the browser holds on to is gone: its authorize transaction (or
+    the ceremony it started) expired or belongs to another session."""
+
+    error = "expired"
+    description = "This sign-in has expired. Go back to the application."
 
 
 def find(token: str) -> WebSession | None:

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from provider.errors import BelayError
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
-from provider.factors.otp import CODE_CHANNELS, LOGIN, OtpFactor
+from provider.factors.otp import LOGIN, OtpFactor
 from provider.factors.registry import FactorRegistry
 from provider.storage import accounts, audit
 from provider.storage.models import User
 
 __all__ = [
-    "CHANNEL_METHODS",
     "FAILURE_MESSAGE",
     "CodeLoginResult",
     "available_channels",
@@ -39,9 +39,6 @@ __all__ = [
     "sent_notice",
     "verify_login_code",
 ]
-
-#: method by delivery channel (from the factors' catalogue of code channels)
-CHANNEL_METHODS = {c.channel: c.method for c in CODE_CHANNELS}
 
 FAILURE_MESSAGE = "That code did not work. Check it, or ask for a new one in a moment."
 
@@ -111,7 +108,7 @@ def send_login_code(
     if user is not None:
         try:
             factor.send(user.id, purpose=LOGIN, context=context)
-        except (FactorError, DeliveryFailed) as exc:
+        except (FactorError, DeliveryFailed) as exc:  # nothing sent; the page reads the same
             error = exc
     record_send(
         factor.method,
@@ -127,7 +124,7 @@ def send_login_code(
 
 def record_send(
     method: str,
-    error: FactorError | DeliveryFailed | None,
+    error: BelayError | None,
     *,
     user_id: int | None,
     client_id: str | None,

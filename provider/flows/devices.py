@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
-
-from flask import current_app
-from werkzeug.wrappers import Response
+from dataclasses import dataclass, replace
 
 from provider import policy
-from provider.flows.account import SECOND_FACTORS
 from provider.flows.assurance import events
 from provider.storage import audit, devices
 from provider.storage.models import RememberedDevice, User, WebSession
@@ -30,15 +26,26 @@ from provider.storage.models import RememberedDevice, User, WebSession
 __all__ = [
     "COOKIE",
     "DAY",
+    "DeviceCookie",
     "describe_user_agent",
     "remember",
     "replay_event",
-    "set_cookie",
     "try_replay",
 ]
 
 COOKIE = "belay_device"
 DAY = 86400
+
+
+@dataclass(frozen=True)
+class DeviceCookie:
+    """The remembered-browser cookie to send: its ``name``, the random token
+    (``value``) and ``max_age`` in seconds. The web layer sets it (HttpOnly,
+    SameSite=Lax, Secure as configured: provider/web/cookies.py)."""
+
+    value: str
+    max_age: int
+    name: str = COOKIE
 
 
 def replay_event(device: RememberedDevice) -> policy.Event:
@@ -58,10 +65,10 @@ def remember(
     event_at: int,
     user_agent: str | None,
     ip: str | None,
-) -> str | None:
-    """Remember this browser for ``days``; the cookie token, or None when the
+) -> DeviceCookie | None:
+    """Remember this browser for ``days``; the cookie to set, or None when the
     method is not a second factor (a password is never remembered)."""
-    if days <= 0 or method not in SECOND_FACTORS:
+    if days <= 0 or method not in policy.SECOND_FACTORS:
         return None
     kept = {
         k: v for k, v in details.items() if k in {"uv", "backup_eligible", "aaguid", "pin_length"}
@@ -86,19 +93,7 @@ def remember(
         ip=ip,
         details={"device_id": row.id, "days": days},
     )
-    return token
-
-
-def set_cookie(response: Response, token: str, days: int) -> None:
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=days * DAY,
-        httponly=True,
-        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
-        samesite="Lax",
-        path="/",
-    )
+    return DeviceCookie(value=token, max_age=days * DAY)
 
 
 def try_replay(

@@ -1,5 +1,6 @@
-"""Password login, PIN login (per client ``pin_login``) and password re-entry
-(a step-up for freshness)."""
+"""Password login, PIN login (per client ``pin_login``), password re-entry
+(a step-up for freshness), the new session a login opens, and the
+application a sign-in is for."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
+from provider.flows.assurance import events
 from provider.storage import accounts, audit, throttle
 from provider.storage import factors as factor_store
-from provider.storage.models import User
+from provider.storage.models import User, WebSession
 
 __all__ = [
     "BUSY_MESSAGE",
@@ -23,6 +25,7 @@ __all__ = [
     "PinLoginResult",
     "hasher",
     "password_limits",
+    "sign_in",
     "verify_password",
     "verify_pin_login",
 ]
@@ -42,6 +45,14 @@ class LoginResult:
     user: User | None
     reason: str
     retry_after: int = 0
+
+
+def sign_in(row: WebSession, user: User, verified: Verified) -> str:
+    """A new login in this browser: the session starts over with ``verified``
+    as its first event (``SESSION_ABSOLUTE_TIMEOUT``); the new cookie value."""
+    return events.sign_in(
+        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    )
 
 
 def hasher() -> SecretHasher:

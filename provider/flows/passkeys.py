@@ -6,33 +6,45 @@ client's response MUST match what was generated". Ours are 32 random bytes,
 stored server-side, one per (browser session, ceremony), deleted by the first
 attempt to use them (pass or fail), and dead after ``PASSKEY_CHALLENGE_TTL``
 seconds (docs/security.md C.14).
+
+A first-factor login with a discoverable passkey (:func:`sign_in`) is audited
+here, success or failure.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import current_app
 
 from provider import clock
-from provider.factors.passkey import PasskeyFactor, PasskeyRejected, b64url_encode
-from provider.flows import step_up
+from provider.factors.passkey import (
+    PasskeyFactor,
+    PasskeyRejected,
+    UserVerification,
+    b64url_encode,
+)
+from provider.flows import authorize, step_up
+from provider.flows import login as login_flow
 from provider.storage import accounts, audit
 from provider.storage import passkeys as store
-from provider.storage.models import User
+from provider.storage.models import User, WebSession
 
 __all__ = [
     "EXPIRED_MESSAGE",
     "Ceremony",
+    "PasskeySignIn",
     "attestation_preference",
     "factor",
+    "login_options",
     "new_challenge",
-    "record_login",
-    "record_login_failure",
     "record_step_up_failure",
-    "sign_in_user",
+    "registration_options",
+    "sign_in",
     "take_challenge",
+    "user_verification",
 ]
 
 Ceremony = Literal["registration", "authentication", "step_up"]
@@ -78,21 +90,98 @@ def take_challenge(
     return consumed
 
 
+def registration_options(row: WebSession, user: User) -> dict[str, Any]:
+    """The options of a passkey registration for ``user`` (the caller has
+    confirmed access), its challenge bound to this browser session."""
+    challenge = new_challenge(
+        session_id=row.id, ceremony="registration", user_id=user.id, context={}
+    )
+    return factor().registration_options(
+        user_id=user.id,
+        user_name=user.username,
+        display_name=user.name,
+        challenge=challenge,
+        attestation=attestation_preference(),
+    )
+
+
 def attestation_preference() -> Literal["none", "direct"]:
     """``direct`` when some client restricts AAGUIDs (its allow-list needs
     attested AAGUIDs), ``none`` otherwise (no privacy cost for nothing)."""
     return "direct" if store.any_client_restricts_aaguids() else "none"
 
 
-def sign_in_user(user_id: int) -> User:
-    """The user a discoverable passkey named, if that account may sign in."""
-    user = accounts.get_user(user_id)
-    if user is None or user.disabled_at is not None:
-        raise PasskeyRejected("This account cannot sign in.", reason="disabled")
-    return user
+# -- first-factor login (discoverable credentials) ------------------------------------
 
 
-def record_login(user: User, *, client_id: str | None, ip: str | None) -> None:
+def user_verification(tx: authorize.Loaded | None) -> UserVerification:
+    """WebAuthn ``userVerification`` of a sign-in or step-up for ``tx``: the
+    client's, else required."""
+    pol = tx.client_policy() if tx is not None else None
+    return pol.passkey_user_verification if pol is not None else "required"
+
+
+def login_options(row: WebSession, *, tx: authorize.Loaded | None) -> dict[str, Any]:
+    """The options of a passkey sign-in for the authorize transaction ``tx``
+    (None: the account page's), its challenge bound to this browser session."""
+    uv = user_verification(tx)
+    challenge = new_challenge(
+        session_id=row.id,
+        ceremony="authentication",
+        user_id=None,
+        context={"uv": uv, "tx": tx.id if tx else ""},
+    )
+    return factor().authentication_options(
+        challenge=challenge, user_verification=uv, passkey_ids=None
+    )
+
+
+@dataclass(frozen=True)
+class PasskeySignIn:
+    """A passkey login: who signed in, and the session's new cookie value."""
+
+    user: User
+    cookie_token: str
+
+
+def sign_in(
+    row: WebSession, credential: dict[str, Any], *, tx_id: str, ip: str | None
+) -> PasskeySignIn:
+    """Sign in with the passkey response ``credential`` to this session's
+    challenge, for the authorize transaction ``tx_id`` (empty: none).
+
+    ``Expired`` (provider/flows/browser_session.py) when the transaction is gone;
+    :class:`PasskeyRejected` (audited) when the challenge or the passkey
+    fails, or its user may not sign in.
+    """
+    client_id: str | None = None
+    try:
+        consumed = take_challenge(session_id=row.id, ceremony="authentication", user_id=None)
+        if consumed.context.get("tx", "") != tx_id:
+            raise PasskeyRejected(EXPIRED_MESSAGE, reason="challenge_tx")
+        tx = authorize.expect(tx_id, row.id)
+        client_id = tx.client_id if tx else None
+        assertion = factor().authenticate(
+            credential=credential,
+            challenge=consumed.challenge,
+            user_verification=consumed.context.get("uv", "required"),
+            expected_user_id=None,
+            client_id=client_id,
+        )
+        user = accounts.get_user(assertion.user_id)
+        if user is None or user.disabled_at is not None:
+            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+    except PasskeyRejected as exc:
+        audit.record(
+            "login",
+            "failure",
+            client_id=client_id,
+            method="passkey",
+            reason=exc.reason,
+            ip=ip,
+        )
+        raise
+    token = login_flow.sign_in(row, user, assertion.verified)
     audit.record(
         "login",
         "success",
@@ -102,10 +191,7 @@ def record_login(user: User, *, client_id: str | None, ip: str | None) -> None:
         method="passkey",
         ip=ip,
     )
-
-
-def record_login_failure(reason: str, *, client_id: str | None, ip: str | None) -> None:
-    audit.record("login", "failure", client_id=client_id, method="passkey", reason=reason, ip=ip)
+    return PasskeySignIn(user=user, cookie_token=token)
 
 
 def record_step_up_failure(user_id: int, reason: str) -> None:

@@ -25,12 +25,14 @@ from werkzeug.wrappers import Response
 
 from provider import clock
 from provider.errors import BelayError
-from provider.factors.delivery import DeliveryFailed
+from provider.factors.backup_codes import BackupCodeFactor
+from provider.factors.totp import TotpFactor
 from provider.flows import account as account_flow
-from provider.flows import code_login, step_up
 from provider.flows import devices as device_flow
+from provider.flows import step_up
 from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
+from provider.policy import SECOND_FACTORS
 from provider.storage.models import User, WebSession
 from provider.web import factor_forms
 from provider.web import session as web_session
@@ -119,7 +121,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
     access = access_check(row, user)
     registry = step_up.factors()
     enrolled = {m.method: m for m in registry.enrolled(user.id)}
-    second = [m for m in enrolled if m in account_flow.SECOND_FACTORS]
+    second = [m for m in enrolled if m in SECOND_FACTORS]
     confirm_factors = factor_forms.offered(user.id, access.methods)
     shown = account_flow.overview(user)
     return render_template(
@@ -132,7 +134,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         second_factors=second,
         pin=registry.get("pin").status(user.id),
         totp=registry.get("totp").status(user.id),
-        backup_remaining=registry.get("backup_code").remaining(user.id),  # type: ignore[attr-defined]
+        backup_remaining=registry.get_as("backup_code", BackupCodeFactor).remaining(user.id),
         code_channels=_code_channels(user),
         passkeys=shown.passkeys,
         sessions=shown.sessions,
@@ -148,28 +150,19 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
     ), status
 
 
-_CODE_METHODS = {"email": "email_otp", "phone": "sms_otp"}
-
-
 def _code_channels(user: User) -> list[dict[str, Any]]:
     """The email address and phone number that receive codes, per channel."""
-    registry = step_up.factors()
-    shown = []
-    for kind, method in _CODE_METHODS.items():
-        if method not in registry:
-            continue
-        factor: Any = registry.get(method)
-        shown.append(
-            {
-                "kind": kind,
-                "method": method,
-                "label": factor.label,
-                "available": factor.channel is not None,
-                "verified": factor.destination(user.id),
-                "pending": factor.pending(user.id),
-            }
-        )
-    return shown
+    return [
+        {
+            "kind": factor.destination_kind,
+            "method": factor.method,
+            "label": factor.label,
+            "available": factor.channel is not None,
+            "verified": factor.destination(user.id),
+            "pending": factor.pending(user.id),
+        }
+        for factor in step_up.factors().code_factors()
+    ]
 
 
 @bp.get("/account")
@@ -251,7 +244,7 @@ def set_pin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
 @bp.post("/account/<method>/remove")
 @confirmed_access
 def remove_factor(_row: WebSession, user: User, actor: lifecycle.Actor, method: str) -> Any:
-    if method not in lifecycle.REMOVABLE:
+    if method not in lifecycle.removable():
         return redirect(url_for("account.index"))
     lifecycle.remove_factor(user, method, actor=actor)
     return _done(f"{factor_forms.label(method)} removed.")
@@ -269,40 +262,26 @@ def totp_begin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
 def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # The first code proves the app holds the secret; it is not an
     # authentication event and the session's level stays (docs/security.md case 45).
+    factor = step_up.factors().get_as("totp", TotpFactor)
     try:
         lifecycle.confirm_totp(user, _field("code", 64), actor=actor)
     except lifecycle.Rejected as exc:
-        factor: Any = step_up.factors().get("totp")
         page = functools.partial(render_account, row, user)
         return form_error(page, exc, totp_enrolment=factor.pending(user.id))
     # Kept in the session's history as an enrolment proof, never counted.
-    token = assurance_events.add_enrolment_proof(row, "totp", ("otp",))
+    token = assurance_events.add_enrolment_proof(row, factor.method, factor.amr)
     web_session.rotate_cookie(token)
     return _done("Your authenticator app is set up.")
-
-
-def _code_factor(kind: str) -> tuple[str, Any] | None:
-    """(method, factor) receiving codes at an ``email`` or ``phone`` destination."""
-    method = _CODE_METHODS.get(kind)
-    if method is None or method not in step_up.factors():
-        return None
-    return method, step_up.factors().get(method)
 
 
 @bp.post("/account/<kind>/add")
 @confirmed_access
 def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     """Send a code to a new email address or phone number (not used until verified)."""
-    found = _code_factor(kind)
-    if found is None:
+    if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
-    method, factor = found
-    try:
-        sent = factor.send_verification(user.id, _field(kind, 320))
-    except DeliveryFailed as exc:
-        code_login.record_send(method, exc, user_id=user.id, client_id=None, ip=request.remote_addr)
-        return render_account(row, user, 503, error=exc.message)
-    code_login.record_send(method, None, user_id=user.id, client_id=None, ip=request.remote_addr)
+    # A failed delivery (a 503) shows the page again with what to do.
+    sent = lifecycle.send_destination_code(user, kind, _field(kind, 320), actor=actor)
     flash(f"We sent a code to {sent.masked}.", "notice")
     return redirect(url_for("account.index"))
 
@@ -310,7 +289,7 @@ def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: s
 @bp.post("/account/<kind>/verify")
 @confirmed_access
 def verify_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
-    if _code_factor(kind) is None:
+    if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
     lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
     what = "email address" if kind == "email" else "phone number"

@@ -50,7 +50,7 @@ class JSONBodyError(BelayError, ValueError):
 
     @property
     def status(self) -> int:
-        """``status_code`` (the name provider/web/webauthn.py and admin_api.py still read)."""
+        """``status_code`` (the name provider/web/admin_api.py still reads)."""
         return self.status_code
 
 

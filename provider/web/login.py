@@ -14,19 +14,22 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response
 
 from provider import clock
+from provider.errors import BelayError
 from provider.factors import otp
 from provider.factors import password as password_factor
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
-from provider.factors.delivery import DeliveryFailed
 from provider.flows import authorize as flow
 from provider.flows import browser_session, code_login, devices, step_up
 from provider.flows import login as login_flow
 from provider.flows.assurance import events, lifecycle
+from provider.policy import CATALOGUE, KNOWLEDGE
 from provider.storage.models import User
 from provider.web import factor_forms
 from provider.web import session as web_session
+from provider.web.cookies import set_device_cookie
 from provider.web.oidc import expired_page, load_transaction, render_outcome, resume
 
 bp = Blueprint("login", __name__)
@@ -58,11 +61,7 @@ def _client_policy(tx: flow.Loaded | None) -> Any:
 
 def _sign_in(tx: flow.Loaded | None, user: User, verified: Verified) -> Any:
     """A new login in this browser (a fresh session id), then on to the authorization."""
-    row = web_session.ensure_row()
-    token = events.sign_in(
-        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    )
-    web_session.rotate_cookie(token)
+    web_session.rotate_cookie(login_flow.sign_in(web_session.ensure_row(), user, verified))
     return _after_login(tx)
 
 
@@ -79,7 +78,7 @@ def login() -> Any:
     if request.method == "POST" and "pin" in request.form and "password" not in request.form:
         username = _field("username", 150).strip()
         pin = _field("pin", 64)
-        if not pin_login or tx is None:
+        if not pin_login or tx is None or client_policy is None:
             error = "Sign-in with a PIN is not available here."
         elif not username or not pin:
             error = "Enter your username and PIN."
@@ -219,8 +218,9 @@ def verify_login_code() -> Any:
     return _sign_in(tx, result.user, result.verified)
 
 
-#: step-up methods checked with argon2 (their checks may be refused as busy)
-_HASHED_METHODS = frozenset({"pin", "password"})
+#: step-up methods checked with argon2, the memorized secrets (knowledge): their
+#: checks may be refused as busy
+_HASHED_METHODS = frozenset(m for m, facts in CATALOGUE.items() if facts.category == KNOWLEDGE)
 
 
 def _locked_factor_answer(method: str | None) -> Any:
@@ -399,18 +399,17 @@ def send_code() -> Any:
         back = url_for("admin.dashboard")
     else:
         back = url_for("account.index")
-    method = code_login.CHANNEL_METHODS.get(_field("channel", 10))
-    registry = step_up.factors()
-    factor: Any = registry.get(method) if method is not None and method in registry else None
-    if method is None or factor is None or not factor.enrolled(user.id):
+    factor = step_up.factors().code_factor(_field("channel", 10))
+    if factor is None or not factor.enrolled(user.id):
         flash("That way of receiving a code is not available.", "error")
         return redirect(back), 303
-    failure: FactorError | DeliveryFailed | None = None
+    method = factor.method
+    failure: BelayError | None = None
     try:
         sent = factor.send(
             user.id, purpose=otp.STEP_UP, context=otp.step_up_context(row.id, purpose)
         )
-    except (FactorError, DeliveryFailed) as exc:
+    except BelayError as exc:  # a FactorError, or DeliveryFailed
         failure = exc
     code_login.record_send(
         method,
@@ -421,7 +420,7 @@ def send_code() -> Any:
     )
     if failure is not None:
         # No new code: any earlier code of this page still works, as the page says.
-        flash(f"No code was sent. {failure.message}", "error")
+        flash(f"No code was sent. {failure.description}", "error")
         return redirect(back), 303
     session[factor_forms.SENT_KEY] = {
         "user": user.id,
@@ -432,13 +431,13 @@ def send_code() -> Any:
     return redirect(back), 303
 
 
-def remember_browser(response: Any, tx: flow.Loaded, user: User, verified: Verified) -> None:
+def remember_browser(response: Response, tx: flow.Loaded, user: User, verified: Verified) -> None:
     """The user ticked ``remember_device`` after a step-up for ``tx``: remember
     this browser when the client allows it (devices.remember refuses a password)."""
     days = _remember_days(tx)
     if not days:
         return
-    device_token = devices.remember(
+    cookie = devices.remember(
         user=user,
         client_id=tx.client_id,
         days=days,
@@ -450,8 +449,8 @@ def remember_browser(response: Any, tx: flow.Loaded, user: User, verified: Verif
         user_agent=request.headers.get("User-Agent"),
         ip=request.remote_addr,
     )
-    if device_token is not None:
-        devices.set_cookie(response, device_token, days)
+    if cookie is not None:
+        set_device_cookie(response, cookie)
 
 
 def _remember_days(tx: flow.Loaded) -> int:

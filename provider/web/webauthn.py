@@ -3,7 +3,8 @@
 Each ceremony is an ``…/options`` call (a challenge stored for this browser
 session and ceremony) and a ``…/verify`` call (the challenge consumed, then
 checked). Requests carry the session cookie and the CSRF token in the
-``X-CSRF-Token`` header. Every failure is JSON ``{error, error_description}``
+``X-CSRF-Token`` header. Every failure is a :class:`provider.errors.BelayError`
+answered as JSON ``{error, error_description}`` by provider/web/errors.py,
 with a 4xx status — fuzzed input never reaches a 500 (docs/security.md C.20).
 """
 
@@ -14,30 +15,24 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from provider.factors.base import FactorError
+from provider.errors import BelayError, LoginRequired
 from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
 from provider.flows import authorize as flow
-from provider.flows import passkeys, step_up
-from provider.flows.assurance import events, lifecycle
+from provider.flows import browser_session, passkeys, step_up
+from provider.flows.assurance import lifecycle
 from provider.storage.models import User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
-from provider.web.json_body import JSONBodyError, read_json
+from provider.web.json_body import read_json
 from provider.web.login import remember_browser
-from provider.web.oidc import load_transaction, resume
+from provider.web.oidc import resume
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
 _MAX_CREDENTIAL = 64 * 1024
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -47,66 +42,40 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-@bp.errorhandler(_Refused)
-def _refused(exc: _Refused) -> Response:
-    return _json({"error": exc.error, "error_description": exc.description}, exc.status)
-
-
-@bp.errorhandler(FactorError)
-def _factor_error(exc: FactorError) -> Response:
-    status = 429 if exc.status_code == 429 else 400
-    return _json({"error": exc.code, "error_description": exc.message}, status)
-
-
 def _body() -> dict[str, Any]:
-    try:
-        body = read_json()
-    except JSONBodyError as exc:
-        raise _Refused(exc.status, exc.error, exc.description) from None
+    body = read_json()
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise _Refused(400, "invalid_request", "Send a JSON object.")
+        raise BelayError("Send a JSON object.")
     return body
 
 
 def _text(body: dict[str, Any], name: str, limit: int = 200) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > limit:
-        raise _Refused(400, "invalid_request", f'"{name}" must be a string.')
+        raise BelayError(f'"{name}" must be a string.')
     return value
 
 
 def _credential(body: dict[str, Any]) -> dict[str, Any]:
     value = body.get("credential")
     if not isinstance(value, dict) or len(str(value)) > _MAX_CREDENTIAL:
-        raise _Refused(400, "invalid_request", 'Send the passkey response as "credential".')
+        raise BelayError('Send the passkey response as "credential".')
     return value
 
 
 def _signed_in() -> tuple[WebSession, User]:
     signed_in = web_session.signed_in()
     if signed_in is None:
-        raise _Refused(401, "login_required", "Sign in first.")
+        raise LoginRequired()
     return signed_in
 
 
-_EXPIRED = "This sign-in has expired. Go back to the application."
-
-
 def _tx(tx_id: str) -> flow.Loaded | None:
-    """The sign-in transaction a passkey call names ("": none)."""
-    if not tx_id:
-        return None
-    tx = load_transaction(tx_id)
-    if tx is None:
-        raise _Refused(400, "expired", _EXPIRED)
-    return tx
-
-
-def _client_uv(tx: flow.Loaded | None) -> UserVerification:
-    pol = tx.client_policy() if tx is not None else None
-    return pol.passkey_user_verification if pol is not None else "required"
+    """The sign-in transaction a passkey call names ("": none; gone: Expired)."""
+    row = web_session.current_row()
+    return flow.expect(tx_id, row.id if row is not None else None)
 
 
 # -- registration (account page, behind Confirm access) ----------------------------
@@ -126,18 +95,7 @@ def _confirmed() -> tuple[WebSession, User, lifecycle.Actor]:
 def register_options() -> Response:
     _body()
     row, user, _actor = _confirmed()
-    attestation = passkeys.attestation_preference()
-    challenge = passkeys.new_challenge(
-        session_id=row.id, ceremony="registration", user_id=user.id, context={}
-    )
-    options = passkeys.factor().registration_options(
-        user_id=user.id,
-        user_name=user.username,
-        display_name=user.name,
-        challenge=challenge,
-        attestation=attestation,
-    )
-    return _json(options)
+    return _json(passkeys.registration_options(row, user))
 
 
 @bp.post("/register/verify")
@@ -161,19 +119,7 @@ def register_verify() -> Response:
 def login_options() -> Response:
     body = _body()
     tx = _tx(_text(body, "tx", 100))
-    row = web_session.ensure_row()
-    uv = _client_uv(tx)
-    challenge = passkeys.new_challenge(
-        session_id=row.id,
-        ceremony="authentication",
-        user_id=None,
-        context={"uv": uv, "tx": tx.id if tx else ""},
-    )
-    return _json(
-        passkeys.factor().authentication_options(
-            challenge=challenge, user_verification=uv, passkey_ids=None
-        )
-    )
+    return _json(passkeys.login_options(web_session.ensure_row(), tx=tx))
 
 
 @bp.post("/login/verify")
@@ -181,35 +127,11 @@ def login_verify() -> Response:
     body = _body()
     row = web_session.current_row()
     if row is None:
-        raise _Refused(400, "expired", passkeys.EXPIRED_MESSAGE)
+        raise browser_session.Expired(passkeys.EXPIRED_MESSAGE)
     credential = _credential(body)
     tx_id = _text(body, "tx", 100)
-    client_id: str | None = None
-    try:
-        consumed = passkeys.take_challenge(
-            session_id=row.id, ceremony="authentication", user_id=None
-        )
-        if consumed.context.get("tx", "") != tx_id:
-            raise PasskeyRejected(passkeys.EXPIRED_MESSAGE, reason="challenge_tx")
-        tx = _tx(tx_id)
-        client_id = tx.client_id if tx else None
-        assertion = passkeys.factor().authenticate(
-            credential=credential,
-            challenge=consumed.challenge,
-            user_verification=consumed.context.get("uv", "required"),
-            expected_user_id=None,
-            client_id=client_id,
-        )
-        user = passkeys.sign_in_user(assertion.user_id)
-    except PasskeyRejected as exc:
-        passkeys.record_login_failure(exc.reason, client_id=client_id, ip=request.remote_addr)
-        raise
-    verified = assertion.verified
-    token = events.sign_in(
-        row, user, verified, absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    )
-    web_session.rotate_cookie(token)
-    passkeys.record_login(user, client_id=client_id, ip=request.remote_addr)
+    signed_in = passkeys.sign_in(row, credential, tx_id=tx_id, ip=request.remote_addr)
+    web_session.rotate_cookie(signed_in.cookie_token)
     target = url_for("oidc.authorize_resume", tx=tx_id) if tx_id else url_for("account.index")
     return _json({"verified": True, "redirect": target})
 
@@ -252,14 +174,12 @@ def _step_up_context(body: dict[str, Any]) -> StepUpContext:
     if value == _WIRE[StepUpKind.ADMIN]:
         return StepUpContext(StepUpKind.ADMIN)
     if not isinstance(value, str) or len(value) > 64 or not set(value) <= _TX_ID_CHARACTERS:
-        raise _Refused(
-            400,
-            "invalid_request",
+        raise BelayError(
             'Unknown step-up context: "tx" must be "", "admin" or a sign-in transaction id.',
+            error="invalid_request",
         )
-    transaction = load_transaction(value)
-    if transaction is None:
-        raise _Refused(400, "expired", _EXPIRED)
+    transaction = _tx(value)
+    assert transaction is not None  # value is not empty
     return StepUpContext(StepUpKind.AUTHORIZE, transaction)
 
 
@@ -279,7 +199,7 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
     if context.kind is StepUpKind.ACCOUNT:
         access = account_web.access_check(row, user)
         if access.confirmed:
-            raise _Refused(400, "not_needed", "Access is already confirmed.")
+            raise BelayError("Access is already confirmed.", error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -294,7 +214,7 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
 
         access = admin_web.access_check(row, user)
         if not user.is_admin or access.confirmed:
-            raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+            raise BelayError("Nothing more is needed: continue.", error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -308,11 +228,11 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
     assert tx is not None
     outcome = resume(tx, replay_device=False)
     if not isinstance(outcome, flow.ShowStepUp):
-        raise _Refused(400, "not_needed", "Nothing more is needed: continue.")
+        raise BelayError("Nothing more is needed: continue.", error="not_needed")
     return _StepUpSpec(
         outcome.methods,
         outcome.passkey_credential_ids,
-        _client_uv(tx),
+        passkeys.user_verification(tx),
         tx.client_id,
         outcome.target_acr,
         "step_up",
@@ -327,7 +247,7 @@ def step_up_options() -> Response:
     context = _step_up_context(body)
     spec = _step_up_spec(row, user, context)
     if "passkey" not in spec.methods or not spec.credential_ids:
-        raise _Refused(400, "not_enrolled", "None of your passkeys is accepted here.")
+        raise BelayError("None of your passkeys is accepted here.", error="not_enrolled")
     ids = [int(ref.split(":", 1)[1]) for ref in spec.credential_ids]
     challenge = passkeys.new_challenge(
         session_id=row.id,

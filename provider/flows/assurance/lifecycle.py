@@ -37,16 +37,25 @@ from typing import Any, Literal
 from provider import clock
 from provider.errors import BelayError
 from provider.factors.attempts import state_of
+from provider.factors.backup_codes import BackupCodeFactor
 from provider.factors.base import FactorError, FactorStatus
-from provider.factors.otp import normalise_email, normalise_phone
+from provider.factors.delivery import DeliveryFailed
+from provider.factors.otp import (
+    CODE_CHANNELS,
+    OtpFactor,
+    Sent,
+    normalise_email,
+    normalise_phone,
+)
 from provider.factors.passkey import PasskeyRejected
 from provider.factors.pin import PinFactor
 from provider.factors.pin_policy import PinRejected
 from provider.factors.totp import TotpEnrolment, TotpFactor
+from provider.flows import code_login, step_up
 from provider.flows import passkeys as passkey_flow
-from provider.flows import step_up
 from provider.flows.account import AccessCheck
 from provider.flows.login import hasher, password_limits
+from provider.policy import METHODS
 from provider.storage import accounts, audit, devices, throttle
 from provider.storage import otp as otp_store
 from provider.storage import passkeys as passkey_store
@@ -55,7 +64,6 @@ from provider.storage.models import Passkey, User
 __all__ = [
     "PASSWORD_MAX_LENGTH",
     "PASSWORD_MIN_LENGTH",
-    "REMOVABLE",
     "UNLOCKABLE",
     "Actor",
     "LockState",
@@ -74,9 +82,11 @@ __all__ = [
     "note_pending_locks",
     "password_problem",
     "register_passkey",
+    "removable",
     "remove_factor",
     "rename_passkey",
     "reset_factors",
+    "send_destination_code",
     "set_destination",
     "set_password",
     "set_pin",
@@ -90,21 +100,12 @@ __all__ = [
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 
-#: Second factors a user or an admin can remove one by one (passkeys: by id).
-REMOVABLE = ("pin", "totp", "backup_code", "email_otp", "sms_otp")
+#: What an unlock names: every method of the catalogue (it clears the
+#: factor's own failure counters, :attr:`provider.factors.base.Factor.counters`).
+UNLOCKABLE: tuple[str, ...] = METHODS
 
-#: What an unlock names, and the failure counters it clears.
-UNLOCKABLE: dict[str, tuple[str, ...]] = {
-    "password": ("password",),
-    "pin": ("pin",),
-    "totp": ("totp", "totp_enrol"),
-    "backup_code": ("backup_code",),
-    "email_otp": ("email_otp",),
-    "sms_otp": ("sms_otp",),
-    "passkey": ("passkey",),
-}
-
-_DESTINATION_METHODS = {"email": "email_otp", "phone": "sms_otp"}
+#: What the account page calls the destinations codes go to ("email", "phone").
+_DESTINATIONS = frozenset(channel.destination for channel in CODE_CHANNELS)
 
 
 class Rejected(BelayError, ValueError):
@@ -229,13 +230,8 @@ def set_password(user: User, password: object, *, actor: Actor, confirm: object 
 # -- enrolment ------------------------------------------------------------------------
 
 
-def _factor(method: str) -> Any:
-    return step_up.factors().get(method)
-
-
 def set_pin(user: User, pin: str, confirm: str, *, actor: Actor) -> None:
-    factor = _factor("pin")
-    assert isinstance(factor, PinFactor)
+    factor = step_up.factors().get_as("pin", PinFactor)
     try:
         factor.set_pin(user.id, pin, confirm)
     except PinRejected as exc:
@@ -247,16 +243,14 @@ def set_pin(user: User, pin: str, confirm: str, *, actor: Actor) -> None:
 
 def begin_totp(user: User, *, actor: Actor) -> TotpEnrolment:
     """A new pending secret (not a credential until confirmed: no audit row)."""
-    factor = _factor("totp")
-    assert isinstance(factor, TotpFactor)
+    factor = step_up.factors().get_as("totp", TotpFactor)
     return factor.begin(user.id, user.username)
 
 
 def confirm_totp(user: User, code: str, *, actor: Actor) -> None:
     """Activate the pending secret with its first code. The code proves the app
     holds the secret; it is *not* an authentication event (case 45)."""
-    factor = _factor("totp")
-    assert isinstance(factor, TotpFactor)
+    factor = step_up.factors().get_as("totp", TotpFactor)
     try:
         factor.confirm(user.id, code)
     except FactorError as exc:
@@ -268,8 +262,7 @@ def import_totp(user: User, secret: str | None, *, actor: Actor) -> TotpEnrolmen
     """Admin enrolment (no code asked): active at once, replaces the app."""
     if not actor.is_admin:
         raise NotConfirmed()
-    factor = _factor("totp")
-    assert isinstance(factor, TotpFactor)
+    factor = step_up.factors().get_as("totp", TotpFactor)
     try:
         enrolment = factor.add_confirmed(user.id, user.username, secret)
     except ValueError as exc:
@@ -315,29 +308,46 @@ def register_passkey(
 
 def generate_backup_codes(user: User, *, actor: Actor) -> list[str]:
     """A new set of backup codes (the old set stops working); shown once."""
-    codes: list[str] = _factor("backup_code").generate(user.id)
+    codes = step_up.factors().get_as("backup_code", BackupCodeFactor).generate(user.id)
     _record("backup_codes_generated", user, actor, method="backup_code", forget_devices=True)
     return codes
 
 
-def _destination_method(kind: str) -> str:
-    method = _DESTINATION_METHODS.get(kind)
-    if method is None:
+def _destination_factor(kind: str) -> OtpFactor:
+    """The code factor receiving codes at ``kind`` ("email", "phone")."""
+    if kind not in _DESTINATIONS:
         raise Rejected("Codes go to an email address or a phone number.", field="kind")
-    return method
+    factor = step_up.factors().destination_factor(kind)
+    if factor is None:
+        raise Rejected("Codes by this channel are not available.", field="kind")
+    return factor
+
+
+def send_destination_code(user: User, kind: str, value: object, *, actor: Actor) -> Sent:
+    """Send a code to a new email address or phone number (not used until
+    :func:`verify_destination`); audited as ``otp_sent``. A
+    :class:`~provider.factors.delivery.DeliveryFailed` (a 503) when the code
+    could not be handed over; a :class:`FactorError` for a malformed address
+    or number, or too many codes lately."""
+    factor = _destination_factor(kind)
+    try:
+        sent = factor.send_verification(user.id, value)
+    except DeliveryFailed as exc:
+        code_login.record_send(factor.method, exc, user_id=user.id, client_id=None, ip=actor.ip)
+        raise
+    code_login.record_send(factor.method, None, user_id=user.id, client_id=None, ip=actor.ip)
+    return sent
 
 
 def verify_destination(user: User, kind: str, code: str, *, actor: Actor) -> str:
     """Make the address or number a code was sent to the verified one (the code
     is not an authentication event, case 45); returns the destination."""
-    method = _destination_method(kind)
-    if method not in step_up.factors():
-        raise Rejected("Codes by this channel are not available.", field="kind")
+    factor = _destination_factor(kind)
     try:
-        destination: str = _factor(method).confirm_verification(user.id, code)
+        destination = factor.confirm_verification(user.id, code)
     except FactorError as exc:
         raise Rejected(exc.message, status=exc.status_code, field="code") from None
-    _record("factor_enrolled", user, actor, method=method, forget_devices=True)
+    _record("factor_enrolled", user, actor, method=factor.method, forget_devices=True)
     return destination
 
 
@@ -347,25 +357,32 @@ def set_destination(
     """An admin sets a verified email address or phone number (no code)."""
     if not actor.is_admin:
         raise NotConfirmed()
-    method = _destination_method(kind)
+    factor = _destination_factor(kind)
     cleaned = normalise_email(value) if kind == "email" else normalise_phone(value)
     if cleaned is None:
         raise Rejected(
             "not an email address" if kind == "email" else "not a phone number like +447700900123",
             field=kind,
         )
-    otp_store.set_destination(user.id, kind if kind == "email" else "sms", cleaned, clock.now())
-    _record("factor_enrolled", user, actor, method=method, forget_devices=True)
+    otp_store.set_destination(user.id, factor.channel_name, cleaned, clock.now())
+    _record("factor_enrolled", user, actor, method=factor.method, forget_devices=True)
     return cleaned
 
 
 # -- removal and reset ----------------------------------------------------------------
 
 
+def removable() -> list[str]:
+    """The second factors a user or an admin removes as a whole (passkeys go
+    one by one: :func:`delete_passkey`; the password never)."""
+    return step_up.factors().removable()
+
+
 def remove_factor(user: User, method: str, *, actor: Actor) -> None:
-    if method not in REMOVABLE or method not in step_up.factors():
-        raise Rejected(f"must be one of {', '.join(REMOVABLE)}", field="method")
-    _factor(method).remove(user.id)
+    methods = removable()
+    if method not in methods:
+        raise Rejected(f"must be one of {', '.join(methods)}", field="method")
+    step_up.factors().get(method).remove(user.id)
     _record("factor_removed", user, actor, method=method, forget_devices=True)
 
 
@@ -410,8 +427,8 @@ def reset_factors(user: User, *, actor: Actor) -> list[str]:
     removed: list[str] = []
     registry = step_up.factors()
     enrolled = {m.method for m in registry.enrolled(user.id)}
-    for method in ("pin", "totp", "email_otp", "sms_otp", "backup_code"):
-        if method in registry and method in enrolled:
+    for method in registry.removable():
+        if method in enrolled:
             registry.get(method).remove(user.id)
             removed.append(method)
     passkeys = passkey_store.list_for_user(user.id)
@@ -431,10 +448,11 @@ def reset_factors(user: User, *, actor: Actor) -> list[str]:
 # or the user replaces it (a new PIN, a new TOTP secret, new backup codes reset
 # their own counters).
 
-#: The method a failure counter belongs to (``totp_enrol``: the TOTP's setup).
-_COUNTER_METHOD = {
-    counter: method for method, counters in UNLOCKABLE.items() for counter in counters
-}
+
+def _counter_method(counter: str) -> str:
+    """The method a failure counter belongs to (``totp_enrol``: the TOTP's setup)."""
+    counters = step_up.factors().counters()
+    return next((m for m, names in counters.items() if counter in names), counter)
 
 
 def note_locked(crossing: throttle.Crossing, *, ip: str | None = None) -> bool:
@@ -459,7 +477,7 @@ def note_locked(crossing: throttle.Crossing, *, ip: str | None = None) -> bool:
         "factor_locked",
         "success",
         user_id=crossing.user_id,
-        method=_COUNTER_METHOD.get(crossing.factor, crossing.factor),
+        method=_counter_method(crossing.factor),
         reason="locked until an unlock" if crossing.for_good else "lock window",
         ip=ip,
         details=details,
@@ -511,7 +529,8 @@ def unlock(user: User, factor: str | None, *, actor: Actor) -> int:
     if factor is None:
         count = throttle.unlock(user.id, None)
     else:
-        count = sum(throttle.unlock(user.id, counter) for counter in UNLOCKABLE[factor])
+        counters = step_up.factors().counters().get(factor, (factor,))
+        count = sum(throttle.unlock(user.id, counter) for counter in counters)
     _record(
         "unlock",
         user,

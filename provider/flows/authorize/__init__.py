@@ -34,6 +34,7 @@ from provider.flows.authorize.transactions import (
     allow_consent,
     cancel_step_up,
     deny_consent,
+    expect,
     load,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "deny_consent",
     "error_redirect",
     "evaluate",
+    "expect",
     "load",
     "resume",
     "validate",

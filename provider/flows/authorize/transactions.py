@@ -14,6 +14,7 @@ from flask import current_app
 from provider import policy
 from provider.flows.authorize.outcomes import Redirect, error_redirect
 from provider.flows.authorize.request import AuthorizeRequest, UnreadableRequest, client_policy
+from provider.flows.browser_session import Expired
 from provider.storage import accounts, audit
 from provider.storage import consent as consent_store
 from provider.storage import transactions as transaction_store
@@ -24,6 +25,7 @@ __all__ = [
     "allow_consent",
     "cancel_step_up",
     "deny_consent",
+    "expect",
     "load",
     "start",
 ]
@@ -86,6 +88,18 @@ def load(tx_id: str | None, session_id: int | None) -> Loaded | None:
     except UnreadableRequest:
         return None
     return Loaded(tx, request)
+
+
+def expect(tx_id: str, session_id: int | None) -> Loaded | None:
+    """The transaction a call names: None when it names none (``tx_id``
+    empty), :class:`~provider.flows.browser_session.Expired` when it is gone,
+    unreadable or another browser's."""
+    if not tx_id:
+        return None
+    loaded = load(tx_id, session_id)
+    if loaded is None:
+        raise Expired()
+    return loaded
 
 
 def cancel_step_up(loaded: Loaded, user_id: int) -> Redirect:

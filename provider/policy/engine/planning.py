@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from provider.policy.engine.client_view import step_up_kind
 from provider.policy.engine.goals import Goal
-from provider.policy.model import METHODS, EnrolledMethod, Event
+from provider.policy.model import METHODS, EnrolledMethod, Event, first_factor_methods
 
 if TYPE_CHECKING:
     from provider.policy.engine.context import Context
@@ -121,11 +121,9 @@ def _login_reaches(ctx: Context, goal: Goal, pool: list[Event]) -> bool:
     ``pin_login``, an email/SMS code with ``passwordless_login``.
     """
     policy = ctx.policy
-    login_methods = {"password", "passkey"}
-    if policy.pin_login:
-        login_methods.add("pin")
-    if policy.passwordless_login:
-        login_methods.update(("email_otp", "sms_otp"))
+    login_methods = first_factor_methods(
+        pin_login=policy.pin_login, passwordless_login=policy.passwordless_login
+    )
     unrestricted = replace(policy, step_up_methods=())
     logins = {
         kind
