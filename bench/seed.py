@@ -24,11 +24,12 @@ def main() -> None:
     spec = json.load(sys.stdin)
     app = create_app()
     with app.app_context():
+        from provider import storage
         from provider.factors.attempts import limits_from_config
         from provider.factors.totp import TotpFactor
         from provider.flows.clients import register_client
-        from provider.storage import accounts, throttle
         from provider.storage import factors as factor_store
+        from provider.storage import throttle
         from provider.storage.models import User
 
         hasher = app.extensions["belay_hasher"]
@@ -42,7 +43,7 @@ def main() -> None:
         secrets: dict[str, str] = {}
         for name in spec["users"]:
             user = User(username=name, password_hash=password_hash, created_at=clock.now())
-            accounts.add(user)
+            storage.save(user)
             if name in totp_users or name in pin_users:
                 uri = totp.add_confirmed(user.id, name, None).uri
                 secrets[name] = uri.split("secret=", 1)[1].split("&", 1)[0]

@@ -163,8 +163,8 @@ class Actions:
     def create_user(
         self, username: str = "alice", password: str = "correct horse battery", **kw: Any
     ) -> Any:
+        from provider import storage
         from provider.flows.login import hasher
-        from provider.storage import accounts
         from provider.storage.models import User
 
         with self.app.app_context():
@@ -174,7 +174,7 @@ class Actions:
                 created_at=clock.now(),
                 **kw,
             )
-            accounts.add(user)
+            storage.save(user)
             return user.id
 
     def create_client(

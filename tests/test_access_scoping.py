@@ -109,7 +109,7 @@ def test_resource_must_be_registered_for_the_client(actions: Actions) -> None:
 
 
 def test_client_metadata_from_the_cli(actions: Actions, app: Flask, runner: Any) -> None:
-    from provider.storage import accounts
+    from provider.storage import clients as client_store
 
     created = runner.invoke(
         args=[
@@ -124,14 +124,16 @@ def test_client_metadata_from_the_cli(actions: Actions, app: Flask, runner: Any)
     )
     assert created.exit_code == 0, created.output
     with app.app_context():
-        assert accounts.get_client("cli-rp").registration_metadata == {"resources": [API]}
+        assert client_store.get_client("cli-rp").registration_metadata == {"resources": [API]}
     other = "https://ledger.example.test/"
     updated = runner.invoke(
         args=["client", "update", "cli-rp", "--metadata", json.dumps({"resources": [API, other]})]
     )
     assert updated.exit_code == 0, updated.output
     with app.app_context():
-        assert accounts.get_client("cli-rp").registration_metadata == {"resources": [API, other]}
+        assert client_store.get_client("cli-rp").registration_metadata == {
+            "resources": [API, other]
+        }
     actions.create_user()
     assert actions.authorize("cli-rp", resource=other).status_code == 302
     assert _redirect_error(actions.authorize("cli-rp", resource=other)) is None

@@ -94,7 +94,7 @@ def _rows(app: Flask, event: str, client_id: str) -> list:
 def test_client_create_checks_the_fields_like_the_console_and_the_api(runner, app: Flask) -> None:
     """``client create`` is :func:`flows.admin.clients.create_client`: a field the
     API refuses is refused here too, named, with exit status 1 and no client."""
-    from provider.storage import accounts
+    from provider.storage import clients as client_store
 
     redirect = ["--redirect-uri", Actions.REDIRECT]
     for args, field in (
@@ -111,7 +111,7 @@ def test_client_create_checks_the_fields_like_the_console_and_the_api(runner, ap
         assert "invalid input" in result.output and f"{field}:" in result.output, result.output
         assert "Traceback" not in result.output
     with app.app_context():
-        assert accounts.get_client("web") is None
+        assert client_store.get_client("web") is None
     assert runner.invoke(args=["client", "create", "web", *redirect]).exit_code == 0
     again = runner.invoke(args=["client", "create", "web", *redirect])
     assert again.exit_code == 1 and "already exists" in again.output
@@ -121,7 +121,7 @@ def test_client_create_checks_the_fields_like_the_console_and_the_api(runner, ap
 
 def test_client_create_with_a_chosen_secret_a_jwks_and_resources(runner, app: Flask) -> None:
     from provider.crypto import sha256_hex
-    from provider.storage import accounts
+    from provider.storage import clients as client_store
 
     api = "https://api.example.test/"
     chosen = runner.invoke(
@@ -165,11 +165,11 @@ def test_client_create_with_a_chosen_secret_a_jwks_and_resources(runner, app: Fl
     assert keyed.exit_code == 0, keyed.output
     assert "client_secret" not in keyed.output
     with app.app_context():
-        shop = accounts.get_client("shop")
+        shop = client_store.get_client("shop")
         assert shop.client_secret_hash == sha256_hex("my-own-secret-value")
         assert shop.name == "The Shop"  # the API's normalisation
         assert shop.registration_metadata == {"resources": [api]}
-        gw = accounts.get_client("gw")
+        gw = client_store.get_client("gw")
         assert gw.token_endpoint_auth_method == "private_key_jwt" and gw.jwks == jwks
 
 

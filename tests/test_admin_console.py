@@ -129,9 +129,9 @@ def test_admin_below_the_level_must_step_up(app: Flask, admin: Admin) -> None:
     )
     assert refused.status_code == 403 and "nothing was changed" in refused.text
     with app.app_context():
-        from provider.storage import accounts
+        from provider.storage import clients as client_store
 
-        assert accounts.get_client("sneaky") is None
+        assert client_store.get_client("sneaky") is None
     # A wrong code is refused.
     wrong = admin.post("/admin/confirm", page, method="totp", code="000000")
     assert wrong.status_code == 401 and 'class="error"' in wrong.text
@@ -183,10 +183,10 @@ def test_every_console_post_needs_csrf(app: Flask, confirmed: Admin) -> None:
         assert response.status_code == 403, (path, response.status_code)
         assert "form expired" in response.text, path
     with app.app_context():
-        from provider.storage import accounts
+        from provider.storage import clients as client_store
 
-        assert accounts.get_client("rp") is not None
-        assert accounts.get_client("new") is None
+        assert client_store.get_client("rp") is not None
+        assert client_store.get_client("new") is None
 
 
 # -- clients -----------------------------------------------------------------------
@@ -211,9 +211,9 @@ def test_the_client_page_shows_its_resources_and_an_edit_keeps_them(
     )
     assert edited.status_code == 302, edited.text[:800]
     with app.app_context():
-        from provider.storage import accounts
+        from provider.storage import clients as client_store
 
-        assert accounts.get_client("shop").registration_metadata == {"resources": [api]}
+        assert client_store.get_client("shop").registration_metadata == {"resources": [api]}
     confirmed.actions.create_client("plain")
     assert "may not name a <code>resource</code>" in confirmed.get("/admin/clients/plain").text
 
@@ -252,9 +252,9 @@ def test_create_edit_rotate_and_delete_a_client(app: Flask, confirmed: Admin) ->
     )
     assert edited.status_code == 302, edited.text[:800]
     with app.app_context():
-        from provider.storage import accounts
+        from provider.storage import clients as client_store
 
-        client = accounts.get_client("shop")
+        client = client_store.get_client("shop")
         assert client.redirect_uris == ["https://shop.test/new"]
         assert client.token_endpoint_auth_method == "client_secret_post"
         assert client.access_token_format == "opaque" and client.first_party

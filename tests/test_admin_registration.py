@@ -56,9 +56,9 @@ def test_register_with_policy_fields_then_read_update_delete(app, client, action
     uri = body["registration_client_uri"].removeprefix("http://localhost")
     auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
     with app.app_context():
-        from provider.storage import accounts
+        from provider.storage import clients as client_store
 
-        stored = accounts.get_client(client_id)
+        stored = client_store.get_client(client_id)
         assert stored.policy["default_acr_values"] == [TWO_FA]
         assert stored.policy["default_max_age"] == 300
     read = client.get(uri, headers=auth)

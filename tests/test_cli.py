@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from provider.storage import accounts
+from provider.storage import clients as client_store
+from provider.storage import users as user_store
 
 
 def test_user_create_reads_password_from_stdin(runner, app: Flask) -> None:
@@ -14,7 +15,7 @@ def test_user_create_reads_password_from_stdin(runner, app: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert "s3cret-password" not in result.output
     with app.app_context():
-        user = accounts.user_by_name("bob")
+        user = user_store.user_by_name("bob")
         assert user is not None and user.is_admin
         assert user.password_hash.startswith("$argon2id$")
 
@@ -41,7 +42,7 @@ def test_client_create_prints_generated_secret_once(runner, app: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert "client_secret:" in result.output
     with app.app_context():
-        client = accounts.get_client("web")
+        client = client_store.get_client("web")
         assert client is not None and client.token_endpoint_auth_method == "client_secret_basic"
         secret = result.output.split("client_secret:")[1].split()[0]
         assert secret not in (client.client_secret_hash or "")
@@ -140,7 +141,7 @@ def test_client_policy_set_and_show(runner, app: Flask) -> None:
     assert result.exit_code == 0, result.output
     assert '"minimum_acr": "urn:belay:acr:2fa"' in result.output
     with app.app_context():
-        policy = accounts.get_client("bank").policy
+        policy = client_store.get_client("bank").policy
         assert policy["default_max_age"] == 120
         assert policy["step_up_methods"] == ["totp", "pin"]
         from provider.extensions import db

@@ -271,12 +271,13 @@ def test_consent_page_for_third_party_clients(actions: Actions) -> None:
 def test_id_token_algorithm_per_client(actions: Actions, alg: str) -> None:
     actions.create_user()
     secret = actions.create_client("rp")
-    from provider.storage import accounts
+    from provider import storage
+    from provider.storage import clients as client_store
 
     with actions.app.app_context():
-        client = accounts.get_client("rp")
+        client = client_store.get_client("rp")
         client.id_token_signed_response_alg = alg
-        accounts.commit()
+        storage.commit()
     body = actions.exchange(actions.code_flow("rp"), "rp", secret).get_json()
     assert _header(body["id_token"])["alg"] == alg
     assert actions.decode(body["id_token"])["aud"] == "rp"

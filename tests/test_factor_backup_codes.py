@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from provider import clock
+from provider import clock, storage
 from provider.extensions import db
 from provider.factors.backup_codes import BackupCodeFactor, derive_hmac_key, normalise
 from provider.factors.base import InvalidCode, Locked, Malformed, NotEnrolled, Replayed
 from provider.policy import EnrolledMethod
-from provider.storage import accounts, throttle
+from provider.storage import throttle
 from provider.storage.models import User
 
 CODE_SHAPE = re.compile(
@@ -35,7 +35,7 @@ def ctx(app: Flask) -> Iterator[Flask]:
 
 def make_user(name: str = "alice") -> int:
     user = User(username=name, created_at=clock.now())
-    accounts.add(user)
+    storage.save(user)
     return int(user.id)
 
 

@@ -337,9 +337,9 @@ def test_password_rules_are_the_same_on_every_door(
     else:
         with app.app_context():
             from provider.flows.login import hasher
-            from provider.storage import accounts
+            from provider.storage import users as user_store
 
-            user = accounts.get_user(alice)
+            user = user_store.get_user(alice)
             assert user is not None and hasher().verify(user.password_hash, password).ok
 
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from provider import clock
+from provider import clock, storage
 from provider.extensions import db
 from provider.factors.base import Busy, InvalidCode, Locked, Malformed, NotEnrolled, Verified
 from provider.factors.hashing import SecretHasher
@@ -22,7 +22,7 @@ from provider.factors.pin import PinFactor
 from provider.factors.pin_policy import COMMON_PINS, PinRejected, check_pin
 from provider.factors.totp import TotpFactor
 from provider.policy import EnrolledMethod
-from provider.storage import accounts, throttle
+from provider.storage import throttle
 from provider.storage.models import User
 
 PIN = "480975"
@@ -65,7 +65,7 @@ def ctx(app: Flask) -> Iterator[Flask]:
 
 def make_user(name: str = "alice") -> int:
     user = User(username=name, created_at=clock.now())
-    accounts.add(user)
+    storage.save(user)
     return int(user.id)
 
 

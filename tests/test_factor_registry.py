@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from provider import clock
+from provider import clock, storage
 from provider.config import DEFAULTS, ConfigError, load_config
 from provider.extensions import db
 from provider.factors.base import (
@@ -27,7 +27,7 @@ from provider.factors.hashing import SecretHasher
 from provider.factors.password import PasswordFactor
 from provider.factors.registry import FactorRegistry, build_registry
 from provider.policy import EnrolledMethod
-from provider.storage import accounts, throttle
+from provider.storage import throttle
 from provider.storage.models import User
 
 PASSWORD = "correct horse battery"
@@ -54,7 +54,7 @@ def make_user(app: Flask, name: str = "alice", password: str | None = PASSWORD) 
         password_hash=hasher.hash(password) if password else None,
         created_at=clock.now(),
     )
-    accounts.add(user)
+    storage.save(user)
     return int(user.id)
 
 
@@ -274,7 +274,7 @@ def test_password_step_up_shares_the_login_lock(ctx: Flask, registry: FactorRegi
 def test_password_step_up_rehashes_old_parameters(ctx: Flask, registry: FactorRegistry) -> None:
     old = SecretHasher(time_cost=2, memory_cost=1024, parallelism=1)
     user = User(username="alice", password_hash=old.hash(PASSWORD), created_at=clock.now())
-    accounts.add(user)
+    storage.save(user)
     before = user.password_hash
     registry.get("password").verify(user.id, {"password": PASSWORD})
     after = db.session.execute(

@@ -16,11 +16,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from provider import clock
+from provider import clock, storage
 from provider.extensions import db
 from provider.factors.base import InvalidCode, Locked, Malformed, NotEnrolled, Replayed
 from provider.factors.totp import TotpFactor
-from provider.storage import accounts, throttle
+from provider.storage import throttle
 from provider.storage.models import User
 
 #: A fixed secret and time, so the codes below are always the same.
@@ -52,7 +52,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
 
 def make_user(name: str = "alice") -> int:
     user = User(username=name, created_at=clock.now())
-    accounts.add(user)
+    storage.save(user)
     return int(user.id)
 
 

@@ -27,13 +27,14 @@ SHORT_2FA = {TWO_FA: {"idle_seconds": None, "absolute_seconds": LIFETIME}}
 
 
 def _set_policy(actions: Actions, **policy: Any) -> None:
-    from provider.storage import accounts
+    from provider import storage
+    from provider.storage import clients as client_store
 
     with actions.app.app_context():
-        client = accounts.get_client("rp")
+        client = client_store.get_client("rp")
         assert client is not None
         client.policy = policy
-        accounts.commit()
+        storage.commit()
 
 
 def _authorize(actions: Actions, **params: str) -> tuple[Any, str]:

@@ -425,10 +425,10 @@ def test_belay_purge_deletes_expired_rows_and_keeps_live_ones(
 ) -> None:
     import json
 
-    from provider.storage import accounts
+    from provider.storage import users as user_store
 
     with app.app_context():
-        user_id = accounts.user_by_name("alice").id
+        user_id = user_store.user_by_name("alice").id
     ids = _expired_rows(app, user_id)
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
@@ -471,10 +471,10 @@ def test_a_purge_round_is_bounded(actions: Actions, app: Flask, rp: str) -> None
 
 @pytest.mark.settings(PURGE_EVERY_REQUESTS=3)
 def test_the_server_purges_every_n_requests(actions: Actions, app: Flask, rp: str) -> None:
-    from provider.storage import accounts
+    from provider.storage import users as user_store
 
     with app.app_context():
-        user_id = accounts.user_by_name("alice").id
+        user_id = user_store.user_by_name("alice").id
     _expired_rows(app, user_id)
     actions.client.get("/healthz")
     actions.client.get("/healthz")

@@ -66,12 +66,13 @@ def rp(actions: Actions) -> str:
 
 
 def _set_policy(actions: Actions, **policy) -> None:
-    from provider.storage import accounts
+    from provider import storage
+    from provider.storage import clients as client_store
 
     with actions.app.app_context():
-        client = accounts.get_client("rp")
+        client = client_store.get_client("rp")
         client.policy = policy
-        accounts.commit()
+        storage.commit()
 
 
 def test_max_age_0_always_needs_a_new_event_and_does_not_loop(actions: Actions, rp: str) -> None:

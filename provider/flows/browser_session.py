@@ -10,8 +10,8 @@ from typing import Any
 from flask import current_app
 
 from provider.errors import BelayError
-from provider.storage import accounts
 from provider.storage import sessions as store
+from provider.storage import users as user_store
 from provider.storage.models import User, WebSession
 
 __all__ = ["Expired", "find", "open_session", "save", "session_user", "signed_in_user"]
@@ -52,12 +52,12 @@ def save(row: WebSession, data: dict[str, Any] | None) -> None:
 
 def session_user(row: WebSession | None) -> User | None:
     """The session's user, disabled or not (the authorize pipeline decides)."""
-    return accounts.get_user(row.user_id) if row is not None else None
+    return user_store.get_user(row.user_id) if row is not None else None
 
 
 def signed_in_user(row: WebSession | None) -> User | None:
     """The session's user while it may use the session (not disabled)."""
-    user = accounts.get_user(row.user_id) if row is not None else None
+    user = user_store.get_user(row.user_id) if row is not None else None
     if user is None or user.disabled_at is not None:
         return None
     return user

@@ -6,12 +6,13 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from provider import clock, policy
+from provider import clock, policy, storage
 from provider.crypto import sha256_hex
 from provider.errors import BelayError
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.storage import accounts, audit
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
@@ -62,7 +63,7 @@ def register_client(
     confidential client, which is stored only as a hash."""
     if not client_id or len(client_id) > 200 or any(c.isspace() for c in client_id):
         raise ClientRegistrationError("a client_id is 1-200 characters without spaces")
-    if accounts.get_client(client_id):
+    if client_store.get_client(client_id):
         raise ClientRegistrationError(f"client {client_id!r} already exists")
     for uri in redirect_uris + (post_logout_redirect_uris or []):
         problem = redirect_uri_problem(uri)
@@ -103,7 +104,7 @@ def register_client(
             )
         except policy.PolicyValidationError as exc:
             raise ClientRegistrationError(f"invalid policy: {exc}") from exc
-    accounts.add(
+    storage.save(
         Client(
             client_id=client_id,
             client_secret_hash=sha256_hex(secret) if secret and not public else None,

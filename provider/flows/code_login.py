@@ -27,7 +27,8 @@ from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.factors.otp import LOGIN, OtpFactor
 from provider.factors.registry import FactorRegistry
-from provider.storage import accounts, audit
+from provider.storage import audit
+from provider.storage import users as user_store
 from provider.storage.models import User
 
 __all__ = [
@@ -87,7 +88,7 @@ def available_channels() -> list[dict[str, str]]:
 
 
 def _user(username: str) -> User | None:
-    user = accounts.user_by_name(username)
+    user = user_store.user_by_name(username)
     return user if user is not None and user.disabled_at is None else None
 
 

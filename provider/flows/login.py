@@ -8,14 +8,16 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from provider import storage
 from provider.factors import password as password_factor
 from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
 from provider.flows.assurance import events
-from provider.storage import accounts, audit, throttle
+from provider.storage import audit, throttle
 from provider.storage import factors as factor_store
+from provider.storage import users as user_store
 from provider.storage.models import User, WebSession
 
 __all__ = [
@@ -78,7 +80,7 @@ def verify_password(
 
     With ``audit_success=False`` the caller records the success itself (with
     the acr it reached)."""
-    user = accounts.user_by_name(username)
+    user = user_store.user_by_name(username)
     if user is not None and user.disabled_at is not None:
         user = None
     result = password_factor.check_password(
@@ -95,7 +97,7 @@ def verify_password(
         return LoginResult(None, result.reason, result.retry_after)
     if result.new_hash:
         user.password_hash = result.new_hash
-        accounts.commit()
+        storage.commit()
     return LoginResult(user, "ok")
 
 
@@ -154,7 +156,7 @@ def verify_pin_login(
     """
     registry: FactorRegistry = current_app.extensions["belay_factors"]
     factor = registry.get("pin")
-    user = accounts.user_by_name(username)
+    user = user_store.user_by_name(username)
     if user is not None and user.disabled_at is not None:
         user = None
     reason = "ok"

@@ -28,8 +28,9 @@ from provider.factors.passkey import (
 )
 from provider.flows import authorize, step_up
 from provider.flows import login as login_flow
-from provider.storage import accounts, audit
+from provider.storage import audit
 from provider.storage import passkeys as store
+from provider.storage import users as user_store
 from provider.storage.models import User, WebSession
 
 __all__ = [
@@ -168,7 +169,7 @@ def sign_in(
             expected_user_id=None,
             client_id=client_id,
         )
-        user = accounts.get_user(assertion.user_id)
+        user = user_store.get_user(assertion.user_id)
         if user is None or user.disabled_at is not None:
             raise PasskeyRejected("This account cannot sign in.", reason="disabled")
     except PasskeyRejected as exc:

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from provider import clock, policy
+from provider import clock, policy, storage
 from provider.oidc.server import user_claims
-from provider.storage import accounts, audit
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage import grants as token_store
 from provider.storage import sessions as session_store
+from provider.storage import users as user_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client, WebSession
 
@@ -34,7 +36,7 @@ def finish_token_request() -> None:
     """What the grant wrote stands whatever it answered: a code claimed before a
     failed PKCE or redirect_uri check is spent (the tokens, when issued, were
     committed with their claim already)."""
-    accounts.commit()
+    storage.commit()
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,14 @@ def userinfo(access_token: str) -> dict[str, Any] | UserinfoRefused:
         return UserinfoRefused("invalid_token", "The access token is invalid or expired", 401)
     if row.user_id is None or "openid" not in row.scope.split():
         return UserinfoRefused("insufficient_scope", "The token lacks the openid scope", 403)
-    user = accounts.get_user(row.user_id)
+    user = user_store.get_user(row.user_id)
     if user is None:
         return UserinfoRefused("invalid_token", "The access token is invalid or expired", 401)
     return user_claims(user, row.scope)
 
 
 def logout_client(client_id: str | None) -> Client | None:
-    return accounts.get_client(client_id) if client_id else None
+    return client_store.get_client(client_id) if client_id else None
 
 
 def sign_out(row: WebSession, client_id: str | None) -> None:

@@ -17,14 +17,15 @@ from typing import Any
 
 from flask import current_app
 
-from provider import clock, policy
+from provider import clock, policy, storage
 from provider.crypto import constant_time_equals, random_token, sha256_hex
 from provider.errors import BelayError
 from provider.flows.clients import ClientRegistrationError, register_client
 from provider.oidc.clients import AUTH_METHODS, redirect_uri_problem
 from provider.oidc.keys import SUPPORTED_ALGS
-from provider.storage import accounts, audit
 from provider.storage import admin as admin_store
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
@@ -107,7 +108,7 @@ def check_initial_access_token(token: str, *, ip: str | None) -> None:
 def managed_client(client_id: str, token: str) -> Client:
     """The client its registration access token manages (RFC 7592 §2); an
     unknown client and a wrong token answer the same :class:`InvalidToken`."""
-    client = accounts.get_client(client_id)
+    client = client_store.get_client(client_id)
     if (
         client is None
         or client.registration_access_token_hash is None
@@ -252,12 +253,12 @@ def register(data: Any) -> tuple[Client, str | None, str]:
         )
     except ClientRegistrationError as exc:
         raise _bad(str(exc)) from None
-    client = accounts.get_client(client_id)
+    client = client_store.get_client(client_id)
     assert client is not None
     token = secrets.token_urlsafe(32)
     client.registration_access_token_hash = sha256_hex(token)
     client.registration_metadata = fields["extra"]
-    accounts.commit()
+    storage.commit()
     return client, secret, token
 
 
@@ -295,7 +296,7 @@ def update(client: Client, data: Any) -> Client:
             base=base,
         )
     )
-    accounts.commit()
+    storage.commit()
     audit.record(
         "client_updated",
         "success",

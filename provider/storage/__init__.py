@@ -52,3 +52,14 @@ def ping() -> bool:
         db.session.rollback()
         return False
     return True
+
+
+def save(row: object) -> None:
+    """Add a new row and commit it."""
+    db.session.add(row)
+    db.session.commit()
+
+
+def commit() -> None:
+    """Commit the changes made to rows read in this request."""
+    db.session.commit()

@@ -8,7 +8,7 @@ from flask import current_app
 
 from provider import clock
 from provider.errors import BelayError
-from provider.storage import accounts
+from provider.storage import clients as client_store
 from provider.storage import grants as token_store
 
 __all__ = ["ADMIN_SCOPE", "TokenRefused", "admin_target", "api_actor"]
@@ -60,7 +60,7 @@ def api_actor(token: str) -> str:
     row = token_store.find_token(token) if len(token) <= 4096 else None
     if row is None or row.revoked_at is not None or row.access_expires_at <= clock.now():
         raise TokenRefused("invalid_token")
-    client = accounts.get_client(row.client_id)
+    client = client_store.get_client(row.client_id)
     if (
         row.user_id is not None
         or ADMIN_SCOPE not in row.scope.split()

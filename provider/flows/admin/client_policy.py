@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provider import policy
+from provider import policy, storage
 from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.audit_log import record_change
 from provider.flows.admin.clients import get_client
-from provider.storage import accounts
 
 __all__ = ["effective_policy", "stored_policy", "update_policy"]
 
@@ -50,7 +49,7 @@ def update_policy(
         updated = policy.client_policy_from_dict(data or {}, ladder, base=base)
     after = policy.client_policy_to_dict(updated)
     client.policy = after
-    accounts.commit()
+    storage.commit()
     full_before = policy.client_policy_to_dict(policy.client_policy_from_dict(before, ladder))
     record_change("client_policy_changed", client_id, full_before, after, actor)
     return after

@@ -8,15 +8,16 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from provider import policy
+from provider import policy, storage
 from provider.crypto import sha256_hex
 from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.audit_log import record_change
 from provider.flows.admin.client_fields import checked_fields, scope_with_admin
 from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.clients import ClientRegistrationError, allowed_resources, register_client
-from provider.storage import accounts, audit
 from provider.storage import admin as store
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage.models import Client
 
 __all__ = [
@@ -59,7 +60,7 @@ def list_clients() -> list[Client]:
 
 def find_client(client_id: str) -> Client | None:
     """The client ``client_id``, or None."""
-    return accounts.get_client(client_id)
+    return client_store.get_client(client_id)
 
 
 def get_client(client_id: str, *, for_update: bool = False) -> Client:
@@ -137,7 +138,7 @@ def create_client(
     client = get_client(client_id)
     if is_admin:
         client.is_admin = True
-        accounts.commit()
+        storage.commit()
         audit.record(
             "client_updated",
             "success",
@@ -218,7 +219,7 @@ def update_client(
     elif method in ("client_secret_basic", "client_secret_post") and not client.client_secret_hash:
         secret = secrets.token_urlsafe(32)
         client.client_secret_hash = sha256_hex(secret)
-    accounts.commit()
+    storage.commit()
     after = client_to_dict(client)
     record_change("client_updated", client_id, before, after, actor)
     return client, secret
@@ -231,7 +232,7 @@ def rotate_secret(client_id: str, *, actor: str) -> str:
         raise AdminError({"client": "this client does not authenticate with a secret"})
     secret = secrets.token_urlsafe(32)
     client.client_secret_hash = sha256_hex(secret)
-    accounts.commit()
+    storage.commit()
     audit.record("client_secret_rotated", "success", client_id=client_id, details={"by": actor})
     return secret
 

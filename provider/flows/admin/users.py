@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from provider import clock
+from provider import clock, storage
 from provider.flows import step_up
 from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.assurance import lifecycle
-from provider.storage import accounts, audit
 from provider.storage import admin as store
+from provider.storage import audit
 from provider.storage import sessions as session_store
+from provider.storage import users as user_store
 from provider.storage.models import User
 
 __all__ = [
@@ -43,7 +44,7 @@ def search_users(query: str = "", *, limit: int = 100) -> list[User]:
 
 def user_named(username: str) -> User | None:
     """The user called ``username`` (a username only, never an id), or None."""
-    return accounts.user_by_name(username) if 0 < len(username) <= 150 else None
+    return user_store.user_by_name(username) if 0 < len(username) <= 150 else None
 
 
 def find_user(key: str | int) -> User:
@@ -52,9 +53,9 @@ def find_user(key: str | int) -> User:
     user = None
     number = key if isinstance(key, int) else int(key) if key.isdigit() and len(key) < 12 else 0
     if 0 < number <= _MAX_ID:
-        user = accounts.get_user(number)
+        user = user_store.get_user(number)
     if user is None and isinstance(key, str):
-        user = accounts.user_by_name(key)
+        user = user_store.user_by_name(key)
     if user is None:
         raise NotFound(f"no user {key!r}")
     return user
@@ -107,7 +108,7 @@ def create_user(
         or any(c.isspace() or c == "\x00" for c in username)
     ):
         errors["username"] = "a username is 1-150 characters without spaces"
-    elif accounts.user_by_name(username):
+    elif user_store.user_by_name(username):
         errors["username"] = "this username is taken"
     if not isinstance(is_admin, bool):
         errors["is_admin"] = "must be true or false"
@@ -128,7 +129,7 @@ def create_user(
         name=name or None,
         created_at=clock.now(),
     )
-    accounts.add(user)
+    storage.save(user)
     audit.record(
         "user_created",
         "success",

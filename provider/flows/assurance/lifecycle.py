@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from provider import clock
+from provider import clock, storage
 from provider.errors import BelayError
 from provider.factors.attempts import state_of
 from provider.factors.backup_codes import BackupCodeFactor
@@ -56,7 +56,7 @@ from provider.flows import passkeys as passkey_flow
 from provider.flows.account import AccessCheck
 from provider.flows.login import hasher, password_limits
 from provider.policy import METHODS
-from provider.storage import accounts, audit, devices, throttle
+from provider.storage import audit, devices, throttle
 from provider.storage import otp as otp_store
 from provider.storage import passkeys as passkey_store
 from provider.storage.models import Passkey, User
@@ -221,7 +221,7 @@ def set_password(user: User, password: object, *, actor: Actor, confirm: object 
     if not actor.is_admin and confirm != password:
         raise Rejected("The two passwords are not the same.", field="password_confirm")
     user.password_hash = hash_password(password)
-    accounts.commit()
+    storage.commit()
     if actor.is_admin:
         throttle.unlock(user.id, "password")
     _record("password_changed", user, actor, method="password", forget_devices=True)

@@ -33,8 +33,10 @@ from provider.flows.authorize.outcomes import (
 from provider.flows.authorize.request import AuthorizeRequest, client_policy
 from provider.flows.authorize.transactions import Loaded, start
 from provider.oidc.server import Subject
-from provider.storage import accounts, audit
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage import consent as consent_store
+from provider.storage import users as user_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import AuthorizeTransaction, Client, User, WebSession
 
@@ -161,7 +163,7 @@ def _load(
 ) -> _Context | ErrorPage:
     """The client (still registered, still with this redirect URI) and the
     browser's session: who is signed in and with which methods."""
-    client = accounts.get_client(request.client_id)
+    client = client_store.get_client(request.client_id)
     if client is None:
         return ErrorPage(400, "invalid_client", "This application is not registered here.")
     if request.redirect_uri not in (client.redirect_uris or []):
@@ -171,7 +173,7 @@ def _load(
             "The redirect_uri does not exactly match one registered for this application.",
         )
     session = step_up.session_state(row, previous_seen_at) if row is not None else None
-    user = accounts.get_user(row.user_id) if row is not None else None
+    user = user_store.get_user(row.user_id) if row is not None else None
     if user is not None and user.disabled_at is not None:
         session, user = None, None
     return _Context(

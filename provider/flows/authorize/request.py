@@ -23,7 +23,7 @@ from provider import policy
 from provider.flows.authorize.outcomes import ErrorPage, Redirect, error_redirect
 from provider.flows.clients import allowed_resources
 from provider.oidc import hints
-from provider.storage import accounts
+from provider.storage import clients as client_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
@@ -209,7 +209,7 @@ def validate(multi: dict[str, list[str]]) -> AuthorizeRequest | ErrorPage | Redi
     redirect_uris = multi.get("redirect_uri", [])
     if len(client_ids) != 1 or not client_ids[0]:
         return ErrorPage(400, "invalid_request", "The request has no valid client_id.")
-    client = accounts.get_client(client_ids[0])
+    client = client_store.get_client(client_ids[0])
     if client is None:
         return ErrorPage(400, "invalid_client", "This application is not registered here.")
     if len(redirect_uris) != 1 or not redirect_uris[0]:

@@ -15,7 +15,8 @@ from provider import policy
 from provider.flows.authorize.outcomes import Redirect, error_redirect
 from provider.flows.authorize.request import AuthorizeRequest, UnreadableRequest, client_policy
 from provider.flows.browser_session import Expired
-from provider.storage import accounts, audit
+from provider.storage import audit
+from provider.storage import clients as client_store
 from provider.storage import consent as consent_store
 from provider.storage import transactions as transaction_store
 from provider.storage.models import AuthorizeTransaction, Client
@@ -47,7 +48,7 @@ class Loaded:
         return self.request.client_id
 
     def client(self) -> Client | None:
-        return accounts.get_client(self.request.client_id)
+        return client_store.get_client(self.request.client_id)
 
     def client_name(self) -> str | None:
         client = self.client()

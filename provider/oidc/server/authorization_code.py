@@ -20,8 +20,9 @@ from provider.crypto import random_token, sha256_hex
 from provider.oidc.clients import AUTH_METHODS, OAuthClient
 from provider.oidc.server.claims import id_token, user_claims
 from provider.oidc.server.tokens import Subject
-from provider.storage import accounts, audit
+from provider.storage import audit
 from provider.storage import grants as store
+from provider.storage import users as user_store
 from provider.storage.models import AuthorizationCode
 
 __all__ = ["BelayOpenIDCode", "CodeGrant", "S256CodeChallenge", "StoredCode"]
@@ -133,7 +134,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, stored: StoredCode) -> Subject | None:
         authorization_code = stored.row
-        user = accounts.get_user(authorization_code.user_id)
+        user = user_store.get_user(authorization_code.user_id)
         if user is None or user.disabled_at is not None:
             return None
         return Subject(

@@ -17,7 +17,7 @@ from joserfc import jwk
 
 from provider import clock
 from provider.oidc.clients import OAuthClient
-from provider.storage import accounts
+from provider.storage import clients as client_store
 from provider.storage import grants as store
 
 __all__ = ["CONFIDENTIAL_METHODS", "PrivateKeyJWT", "client_secret_basic", "query_client"]
@@ -28,7 +28,7 @@ CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_ke
 def query_client(client_id: Any) -> OAuthClient | None:
     if not isinstance(client_id, str) or not 0 < len(client_id) <= 200 or "\x00" in client_id:
         return None
-    model = accounts.get_client(client_id)
+    model = client_store.get_client(client_id)
     return OAuthClient(model) if model else None
 
 

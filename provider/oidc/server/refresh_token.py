@@ -12,8 +12,9 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.server.claims import id_token
 from provider.oidc.server.tokens import StoredToken, Subject
-from provider.storage import accounts, audit
+from provider.storage import audit
 from provider.storage import grants as store
+from provider.storage import users as user_store
 from provider.storage.models import Token
 
 __all__ = ["RefreshGrant"]
@@ -56,7 +57,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_user(self, refresh_token: StoredToken) -> Subject | None:
         row = refresh_token.row
-        user = accounts.get_user(row.user_id)
+        user = user_store.get_user(row.user_id)
         if user is None or user.disabled_at is not None:
             return None
         # Refresh keeps the original authentication context (RFC 9470 §6.1).

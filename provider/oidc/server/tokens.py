@@ -20,8 +20,8 @@ from provider.crypto import random_token, sha256_hex
 from provider.oidc.clients import OAuthClient
 from provider.oidc.keys import KeyRing
 from provider.oidc.server.client_auth import query_client
-from provider.storage import accounts
 from provider.storage import grants as store
+from provider.storage import users as user_store
 from provider.storage.models import Token, User
 
 __all__ = ["StoredToken", "Subject", "TokenGenerator", "save_token", "sign_jwt"]
@@ -86,7 +86,7 @@ class StoredToken(TokenMixin):  # type: ignore[misc]
         return self.row.revoked_at is not None
 
     def get_user(self) -> User | None:
-        return accounts.get_user(self.row.user_id)
+        return user_store.get_user(self.row.user_id)
 
     def get_client(self) -> OAuthClient | None:
         return query_client(self.row.client_id)

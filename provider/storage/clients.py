@@ -1,42 +1,14 @@
-"""Users and clients."""
+"""Clients by client id, read once per database session."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import inspect
 
 from provider.extensions import db
 from provider.storage import first
-from provider.storage.models import Client, User
+from provider.storage.models import Client
 
-__all__ = [
-    "add",
-    "commit",
-    "get_client",
-    "get_user",
-    "user_by_name",
-]
-
-
-def add(obj: Any) -> None:
-    db.session.add(obj)
-    db.session.commit()
-
-
-def commit() -> None:
-    db.session.commit()
-
-
-def get_user(user_id: int | None) -> User | None:
-    return db.session.get(User, user_id) if user_id else None
-
-
-def user_by_name(username: str) -> User | None:
-    if not username or len(username) > 150 or "\x00" in username:  # PostgreSQL refuses NUL
-        return None
-    row = first(db.select(User).where(User.username == username))
-    return row
+__all__ = ["get_client"]
 
 
 def get_client(client_id: str | None) -> Client | None:

@@ -1,0 +1,19 @@
+"""Users: by id and by username."""
+
+from __future__ import annotations
+
+from provider.extensions import db
+from provider.storage import first
+from provider.storage.models import User
+
+__all__ = ["get_user", "user_by_name"]
+
+
+def get_user(user_id: int | None) -> User | None:
+    return db.session.get(User, user_id) if user_id else None
+
+
+def user_by_name(username: str) -> User | None:
+    if not username or len(username) > 150 or "\x00" in username:  # PostgreSQL refuses NUL
+        return None
+    return first(db.select(User).where(User.username == username))
