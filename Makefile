@@ -26,7 +26,8 @@ run: $(STAMP)
 	$(BIN)/belay demo
 	$(BIN)/python -m examples.bank.launch
 
-## make test: install with test extras, then ruff, mypy and the whole pytest suite
+## make test: install with test extras, then ruff, import-linter's layer contracts, mypy
+## and the whole pytest suite
 test: $(TEST_STAMP) chromium lint typecheck pytest
 
 # The browser tests drive Debian's Chromium; install it when missing and we may.
@@ -43,6 +44,7 @@ chromium:
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check provider examples tests conformance bench
 	$(BIN)/ruff format --check provider examples tests conformance bench
+	$(BIN)/lint-imports
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
