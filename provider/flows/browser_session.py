@@ -57,7 +57,4 @@ def session_user(row: WebSession | None) -> User | None:
 
 def signed_in_user(row: WebSession | None) -> User | None:
     """The session's user while it may use the session (not disabled)."""
-    user = user_store.get_user(row.user_id) if row is not None else None
-    if user is None or user.disabled_at is not None:
-        return None
-    return user
+    return user_store.active_user(row.user_id) if row is not None else None

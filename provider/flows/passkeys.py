@@ -169,8 +169,8 @@ def sign_in(
             expected_user_id=None,
             client_id=client_id,
         )
-        user = user_store.get_user(assertion.user_id)
-        if user is None or user.disabled_at is not None:
+        user = user_store.active_user(assertion.user_id)
+        if user is None:
             raise PasskeyRejected("This account cannot sign in.", reason="disabled")
     except PasskeyRejected as exc:
         audit.record(

@@ -134,8 +134,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, stored: StoredCode) -> Subject | None:
         authorization_code = stored.row
-        user = user_store.get_user(authorization_code.user_id)
-        if user is None or user.disabled_at is not None:
+        user = user_store.active_user(authorization_code.user_id)
+        if user is None:
             return None
         return Subject(
             user=user,

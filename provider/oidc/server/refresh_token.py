@@ -57,8 +57,8 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_user(self, refresh_token: StoredToken) -> Subject | None:
         row = refresh_token.row
-        user = user_store.get_user(row.user_id)
-        if user is None or user.disabled_at is not None:
+        user = user_store.active_user(row.user_id)
+        if user is None:
             return None
         # Refresh keeps the original authentication context (RFC 9470 §6.1).
         return Subject(
