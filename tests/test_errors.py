@@ -46,7 +46,7 @@ def test_the_fields_of_each_root() -> None:
     assert (registration.error, registration.description) == ("invalid_redirect_uri", "not https")
     assert ClientRegistrationError("no").error == "invalid_client_metadata"
     too_large = JSONBodyError("too big", 413)
-    assert (too_large.error, too_large.status_code, too_large.status) == ("too_large", 413, 413)
+    assert (too_large.error, too_large.status_code) == ("too_large", 413)
     requirement = RequirementError("bad", error="invalid_request")
     assert (requirement.description, str(requirement)) == ("bad", "invalid_request: bad")
     rejected = Rejected("Locked.", status=429, field="pin")

@@ -48,11 +48,6 @@ class JSONBodyError(BelayError, ValueError):
             status_code=status,
         )
 
-    @property
-    def status(self) -> int:
-        """``status_code`` (the name provider/web/admin_api.py still reads)."""
-        return self.status_code
-
 
 def _bad_text(value: str) -> str | None:
     """What is wrong with a string that is about to be stored, or ``None``."""

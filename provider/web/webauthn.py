@@ -27,7 +27,7 @@ from provider.storage.models import User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
 from provider.web.json_body import read_json
-from provider.web.login import remember_browser
+from provider.web.login.remember import remember_browser
 from provider.web.oidc import resume
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
