@@ -34,7 +34,7 @@ import pyotp
 from joserfc import jwt
 
 from bench.browser import Browser
-from bench.targets import ACR_2FA, CLIENT_ID, REDIRECT, Target
+from bench.targets import ACR_2FA, CLIENT_ID, REDIRECT, BelayTarget, Target
 
 STEP_UP_CLAIMS = json.dumps({"id_token": {"acr": {"essential": True, "values": [ACR_2FA]}}})
 #: worker processes at most (each runs its share of the browsers on threads): one per
@@ -42,6 +42,10 @@ STEP_UP_CLAIMS = json.dumps({"id_token": {"acr": {"essential": True, "values": [
 DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
 #: seconds to wait for the workers to connect and warm up
 READY_TIMEOUT = 300.0
+
+
+#: a step-up in the flow: a TOTP authenticator, a PIN, or none
+StepUp = pyotp.TOTP | str | None
 
 
 class Stop(Protocol):
@@ -94,21 +98,30 @@ def redeem(target: Target, back: Browser, code: str, verifier: str) -> dict[str,
 
 
 def one_flow(
-    target: Target, browser: Browser, back: Browser, totp: pyotp.TOTP | None = None
+    target: Target, browser: Browser, back: Browser, step_up: StepUp = None
 ) -> dict[str, float]:
-    """One code + PKCE flow (with a TOTP step-up when ``totp`` is given); seconds per step."""
+    """One code + PKCE flow; seconds per step. With a TOTP (``step_up``), the request
+    asks for an essential 2fa acr and the step-up page is answered with its current
+    code; with a PIN (a string, Belay only), it asks for a fresh 2fa (``max_age=0``)
+    of a 2fa session and the page is answered with the PIN."""
     times: dict[str, float] = {}
-    extra = {"claims": STEP_UP_CLAIMS} if totp is not None else {}
+    extra = {"claims": STEP_UP_CLAIMS} if step_up is not None else {}
+    if isinstance(step_up, str):
+        extra["max_age"] = "0"
     query, verifier = authorize_query(target, **extra)
     start = time.perf_counter()
     response = browser.get(target.authorize_url(query))
     assert response.status in (302, 303), (response.status, response.text[:300])
     location = response.headers["location"]
     times["authorize"] = time.perf_counter() - start
-    if totp is not None:
+    if step_up is not None:
         t = time.perf_counter()
         assert not location.startswith(REDIRECT), "expected a step-up"
-        location = target.step_up_totp(browser, location, totp.now())
+        if isinstance(step_up, str):
+            assert isinstance(target, BelayTarget), "only Belay has PINs"
+            location = target.step_up_pin(browser, location, step_up)
+        else:
+            location = target.step_up_totp(browser, location, step_up.now())
         times["step_up"] = time.perf_counter() - t
     assert location.startswith(REDIRECT), location
     params = parse_qs(urlsplit(location).query)
@@ -121,7 +134,7 @@ def one_flow(
     claims = jwt.decode(body["id_token"], target.keys, algorithms=["ES256"]).claims
     assert claims["nonce"] == query["nonce"] and claims["aud"] == CLIENT_ID, claims
     assert claims["iss"] == target.meta["issuer"], claims
-    if totp is not None:
+    if step_up is not None:
         assert claims.get("acr") == ACR_2FA, claims
     times["verify"] = time.perf_counter() - t
     times["flow"] = time.perf_counter() - start
@@ -179,8 +192,8 @@ class LoadResult:
 # -- worker processes -------------------------------------------------------------------------
 
 #: one lane is one simulated browser's sequence of flows, run on its own thread:
-#: (index into the browsers, TOTP for a step-up or None)
-Lane = list[tuple[int, pyotp.TOTP | None]]
+#: (index into the browsers, the step-up's TOTP or PIN, or None)
+Lane = list[tuple[int, StepUp]]
 
 
 @dataclass
@@ -237,11 +250,11 @@ def _worker(
         got: list[dict[str, float]] = []
         try:
             if loop_seconds is None:
-                got = [one_flow(target, browsers[i], back, totp) for i, totp in lane]
+                got = [one_flow(target, browsers[i], back, step) for i, step in lane]
             else:
                 while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
-                    for i, totp in lane:
-                        got.append(one_flow(target, browsers[i], back, totp))
+                    for i, step in lane:
+                        got.append(one_flow(target, browsers[i], back, step))
         except BaseException:
             with lock:
                 errors.append(traceback.format_exc())
@@ -340,10 +353,12 @@ def timed_flows(
     seconds: float,
     stop: Stop | None = None,
     processes: int = DEFAULT_PROCESSES,
+    pin: str | None = None,
 ) -> LoadResult:
     """``concurrency`` browsers (each with a live session) looping flows for ``seconds``
-    (or until ``stop``, a multiprocessing event, is set)."""
-    lanes: list[Lane] = [[(i, None)] for i in range(concurrency)]
+    (or until ``stop``, a multiprocessing event, is set); each flow with a PIN step-up
+    when ``pin`` is given (2fa sessions, Belay)."""
+    lanes: list[Lane] = [[(i, pin)] for i in range(concurrency)]
     return run_lanes(target, browsers, lanes, loop_seconds=seconds, stop=stop, processes=processes)
 
 

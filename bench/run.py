@@ -10,7 +10,9 @@ script). Each gets the same users and an equivalent confidential client, then:
 
 1. the code + PKCE flow with a live session at concurrency 1, 4, 8, 16, 32 (the
    driver's own CPU per flow measured beside the server's);
-2. the same flow with a TOTP step-up in the middle (concurrency 1, 4, 16);
+2. the same flow with a TOTP step-up in the middle (concurrency 1, 4, 16), and
+   (Belay) the step-up round trip with a PIN: a fresh 2fa asked of a 2fa session,
+   answered with the PIN (argon2 included), concurrency 1 and 2;
 3. (Belay) the PIN storm (bench/storm.py);
 
 and, in-process, the resource-server kit against the raw ES256 verify rate and
@@ -40,17 +42,20 @@ from bench.driver import (
     DEFAULT_PROCESSES,
     LoadResult,
     authorize_query,
+    one_flow,
     redeem,
     sign_in_all,
     step_up_flows,
     timed_flows,
 )
 from bench.storm import BUSY_PAUSE, Storm, run_storm
-from bench.targets import CLIENT_ID, BelayTarget, NodeTarget, Target
+from bench.targets import CLIENT_ID, PIN, BelayTarget, NodeTarget, Target
 
 HERE = Path(__file__).resolve().parent
 LEVELS = (1, 4, 8, 16, 32)
 STEP_UP_LEVELS = (1, 4, 16)
+#: the PIN step-up round trip (Belay): at most 2 hashes at once, never refused busy
+PIN_LEVELS = (1, 2)
 #: the concurrency at which the targets compare Belay with oidc-provider
 REFERENCE = 16
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/belay_bench"
@@ -101,12 +106,13 @@ def bench_target(
     belay = isinstance(target, BelayTarget)
     pin_users = [f"p{i}" for i in range(storm_accounts)] if belay else []
     locked_users = [f"l{i}" for i in range(storm_accounts)] if belay else []
+    round_users = [f"s{i}" for i in range(max(PIN_LEVELS))] if belay else []
     out: dict[str, Any] = {"name": target.name}
     log(f"{target.name}: setting up")
     target.setup(
-        flow_users + totp_users + pin_users + locked_users,
-        totp_users + pin_users + locked_users,
-        pin_users + locked_users,
+        flow_users + totp_users + pin_users + locked_users + round_users,
+        totp_users + pin_users + locked_users + round_users,
+        pin_users + locked_users + round_users,
         locked_users,
     )
     out["version"] = target.version()
@@ -134,6 +140,9 @@ def bench_target(
                 )
             )
             first = last
+        if round_users:
+            log(f"{target.name}: PIN step-up round trips")
+            out["pin_round_trip"] = pin_round_trips(target, round_users, seconds, processes)
         if do_rs_kit:
             log(f"{target.name}: resource-server kit")
             out["rs_kit"] = rs_kit(target, browsers[0])
@@ -151,6 +160,38 @@ def bench_target(
     finally:
         target.stop()
     return out
+
+
+def pin_round_trips(
+    target: Target, names: list[str], seconds: float, processes: int
+) -> list[LoadResult]:
+    """Sessions brought to 2fa with the authenticator (not timed), then flows asking
+    for a fresh 2fa, answered with the PIN, at each of PIN_LEVELS."""
+    browsers = sign_in_all(target, names)
+    back = Browser(target.url)
+    for browser, name in zip(browsers, names, strict=True):
+        one_flow(target, browser, back, pyotp.TOTP(target.totp_secrets[name]))
+    return [
+        timed_flows(target, browsers, level, seconds, processes=processes, pin=PIN)
+        for level in PIN_LEVELS
+    ]
+
+
+def pin_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| server | conc. | flows | server CPU ms/flow | p50 / p95 ms per step |",
+        "|---|---|---|---|---|",
+    ]
+    for result in results:
+        for run in result.get("pin_round_trip", []):
+            steps = ", ".join(
+                f"{s} {ms(run.step(s, 50))} / {ms(run.step(s, 95))}" for s in run.steps
+            )
+            lines.append(
+                f"| {result['name']} | {run.concurrency} | {run.flows} | "
+                f"{run.cpu_ms_per_flow:.1f} | {steps} |"
+            )
+    return lines
 
 
 def rs_kit(target: Target, browser: Browser) -> dict[str, float]:
@@ -189,6 +230,12 @@ def ms(value: float) -> str:
     return f"{value:.1f}"
 
 
+def ratio(mine: float, ref: float) -> str:
+    """``mine / ref``, or "?" when ``ref`` is zero (a handful of flows can take less
+    CPU than one /proc clock tick, 10 ms)."""
+    return f"{mine / ref:.2f}" if ref > 0 else "?"
+
+
 def flow_table(results: list[dict[str, Any]], key: str, node: dict[str, Any] | None) -> list[str]:
     lines = [
         "| server | conc. | flows | flows/s | × node | server CPU ms/flow | × node "
@@ -199,8 +246,8 @@ def flow_table(results: list[dict[str, Any]], key: str, node: dict[str, Any] | N
         for i, run in enumerate(result[key]):
             assert isinstance(run, LoadResult)
             ref = node[key][i] if node is not None and key in node else None
-            x_rate = f"{run.flows_per_s / ref.flows_per_s:.2f}" if ref else "1"
-            x_cpu = f"{run.cpu_ms_per_flow / ref.cpu_ms_per_flow:.2f}" if ref else "1"
+            x_rate = ratio(run.flows_per_s, ref.flows_per_s) if ref else "1"
+            x_cpu = ratio(run.cpu_ms_per_flow, ref.cpu_ms_per_flow) if ref else "1"
             if result is node:
                 x_rate = x_cpu = "—"
             steps = ", ".join(
@@ -342,6 +389,19 @@ def write_report(
         "so the counts are small.",
         "",
         *flow_table(results, "step_up", node),
+        "",
+        "### 2a. The step-up round trip with a PIN, as a user feels it (Belay)",
+        "",
+        "The resource server has answered 401 (`insufficient_user_authentication`, "
+        "decided in the RS kit, section 3) and the relying party sends the user back: "
+        "authorize asks for a fresh `urn:belay:acr:2fa` (`max_age=0`) of a 2fa session "
+        "(authorize: the redirect to the step-up page); step_up: the page, the PIN "
+        "posted (one argon2id verification at the deployment's cost) and the redirect "
+        "back with a code; then the new tokens. Times are the driver's, request to "
+        "answer, so server time plus the loopback; at this concurrency the driver is "
+        "idle between requests.",
+        "",
+        *pin_lines(belays),
         "",
         "## 3. Resource-server kit (`provider.resource_server`), JWT access tokens",
         "",

@@ -263,6 +263,12 @@ class BelayTarget(Target):
         response = self.post_challenge(browser, tx, csrf, {"method": "totp", "code": code})
         return self.follow(browser, response)
 
+    def step_up_pin(self, browser: Browser, location: str, pin: str) -> str:
+        tx, csrf, page = self.challenge_form(browser, location)
+        assert 'name="pin"' in page, "the PIN should be offered"
+        response = self.post_challenge(browser, tx, csrf, {"method": "pin", "pin": pin})
+        return self.follow(browser, response)
+
     def argon2_operations(self) -> float:
         """belay_argon2_operations_total from /metrics (all workers)."""
         text = requests.get(self.url + "/metrics", timeout=30).text
