@@ -15,14 +15,27 @@ an idle keep-alive connection (gunicorn closes them after 2 s).
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
+import re
 import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import quote_plus, urljoin, urlsplit
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: what ``quote_plus`` leaves as it is
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def form_encode(fields: dict[str, str]) -> str:
+    """``urllib.parse.urlencode(fields)``, the same string, at a fraction of the cost:
+    most values here (tokens, codes, ids) need no quoting at all."""
+    return "&".join(
+        f"{quote_plus(name)}={value if _UNRESERVED.fullmatch(value) else quote_plus(value)}"
+        for name, value in fields.items()
+    )
 
 
 class Disconnected(ConnectionError):
@@ -53,6 +66,13 @@ class Response:
 class Cookie:
     value: str
     secure: bool
+
+
+@functools.lru_cache(maxsize=16)
+def _expires_at(date: str) -> float:
+    """The time an ``Expires`` date names (remembered: a server sets the same date on
+    every answer within a second)."""
+    return email.utils.parsedate_to_datetime(date).timestamp()
 
 
 def _path_matches(request_path: str, cookie_path: str) -> bool:
@@ -107,7 +127,7 @@ class Browser:
     def post(
         self, url: str, form: dict[str, str], headers: dict[str, str] | None = None
     ) -> Response:
-        body = urlencode(form).encode()
+        body = form_encode(form).encode()
         extra = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         return self.request("POST", url, body, extra)
 
@@ -241,8 +261,7 @@ class Browser:
             elif key == "max-age":  # wins over Expires
                 expired, max_age = int(arg) <= 0, True
             elif key == "expires" and not max_age:
-                when = email.utils.parsedate_to_datetime(arg)
-                expired = when.timestamp() <= time.time()
+                expired = _expires_at(arg) <= time.time()
         if expired:
             self.cookies.pop((name, path), None)
         else:

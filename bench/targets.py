@@ -22,12 +22,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 from joserfc.jwk import KeySet
 
-from bench.browser import Browser, Response
+from bench.browser import Browser, Response, form_encode
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = Path(__file__).resolve().parent / "oidc_provider"
@@ -141,7 +141,7 @@ class Target(abc.ABC):
     # -- browser steps ------------------------------------------------------------------
 
     def authorize_url(self, query: dict[str, str]) -> str:
-        return f"{self.meta['authorization_endpoint']}?{urlencode(query)}"
+        return f"{self.meta['authorization_endpoint']}?{form_encode(query)}"
 
     def absolute(self, location: str) -> str:
         return urljoin(self.url + "/", location)
