@@ -10,14 +10,15 @@ and an open step-up page asking for a fresh ``2fa`` (``max_age=0``):
   counted by bench/seed.py); one attacker thread each posts ``locked_rounds``
   wrong PINs. Belay no longer offers the PIN there and must not hash anything.
 
-The attackers run in a forked child process, so their threads do not share the
-driver's GIL with the normal flows that run beside each phase (concurrency
-``concurrency``), whose p95 is compared with a run without the storm. argon2
-computations are read from /metrics (``belay_argon2_operations_total``).
+The attackers run in a forked child process, and the normal flows that run beside
+each phase (concurrency ``concurrency``) in the driver's own worker processes;
+their p95 is compared with a run without the storm. argon2 computations are read
+from /metrics (``belay_argon2_operations_total``).
 """
 
 from __future__ import annotations
 
+import http.client
 import multiprocessing
 import threading
 import time
@@ -25,13 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-import requests
 
+from bench.browser import Browser, Response
 from bench.driver import (
     STEP_UP_CLAIMS,
     LoadResult,
     authorize_query,
-    browser_session,
     one_flow,
     sign_in_all,
     timed_flows,
@@ -42,7 +42,7 @@ WRONG_PIN = "194628" if PIN != "194628" else "284619"
 #: seconds an attacker waits before retrying a guess the server was too busy to
 #: check, when the answer has no Retry-After
 BUSY_PAUSE = 1.0
-Page = tuple[requests.Session, str, str]
+Page = tuple[Browser, str, str]
 
 
 @dataclass
@@ -68,13 +68,13 @@ def open_pin_pages(target: BelayTarget, names: list[str], *, locked: bool) -> li
     """Per account: (browser, tx, csrf) of a fresh-2fa step-up page."""
     browsers = sign_in_all(target, names)
     pages: list[Page] = []
-    back = browser_session()
+    back = Browser(target.url)
     for browser, name in zip(browsers, names, strict=True):
         # Reach 2fa with the authenticator, then ask for a fresh 2fa: PIN is offered.
         one_flow(target, browser, back, pyotp.TOTP(target.totp_secrets[name]))
         query, _ = authorize_query(target, claims=STEP_UP_CLAIMS, max_age="0")
-        response = browser.get(target.authorize_url(query), allow_redirects=False, timeout=60)
-        location = response.headers["Location"]
+        response = browser.get(target.authorize_url(query))
+        location = response.headers["location"]
         assert not location.startswith(REDIRECT), "expected a step-up page"
         tx, csrf, page = target.challenge_form(browser, location)
         assert ('name="pin"' in page) != locked, "the PIN should be offered unless locked"
@@ -88,28 +88,29 @@ def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> No
     last_error = [""]
     lock = threading.Lock()
 
-    def post(browser: requests.Session, tx: str, csrf: str) -> requests.Response:
+    def post(browser: Browser, tx: str, csrf: str) -> Response:
         """One guess; a busy answer (nothing checked) is retried after its
         Retry-After, as an attacker that wants every guess checked would (one
         that ignores it is a plain request flood: rate limits at the proxy)."""
         while True:
             response = target.post_challenge(browser, tx, csrf, {"method": "pin", "pin": WRONG_PIN})
-            if response.status_code != 503:
+            if response.status != 503:
                 return response
             with lock:
                 counts["busy"] += 1
-            time.sleep(float(response.headers.get("Retry-After", BUSY_PAUSE)))
+            time.sleep(float(response.headers.get("retry-after", BUSY_PAUSE)))
 
-    def guess(browser: requests.Session, tx: str, csrf: str) -> None:
+    def guess(browser: Browser, tx: str, csrf: str) -> None:
         for _ in range(rounds):
             try:
                 response = post(browser, tx, csrf)
-            except requests.RequestException as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 ok, refused, error = False, False, repr(exc)
             else:
-                ok = response.status_code in (401, 429)
-                refused = "is locked" in response.text or "not available here" in response.text
-                error = f"{response.status_code} {response.text[:200]}"
+                ok = response.status in (401, 429)
+                text = response.text
+                refused = "is locked" in text or "not available here" in text
+                error = f"{response.status} {text[:200]}"
             with lock:
                 counts["attempts"] += 1
                 counts["refused"] += refused
@@ -117,6 +118,8 @@ def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> No
                     counts["errors"] += 1
                     last_error[0] = error
 
+    for browser, _, _ in pages:
+        browser.close()  # the parent's socket, inherited: never shared
     threads = [threading.Thread(target=guess, args=page) for page in pages]
     for thread in threads:
         thread.start()
@@ -130,12 +133,12 @@ def storm_phase(
     name: str,
     pages: list[Page],
     rounds: int,
-    flow_browsers: list[requests.Session],
+    flow_browsers: list[Browser],
     concurrency: int,
 ) -> StormPhase:
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    stop = threading.Event()
+    stop = context.Event()
     normal: list[LoadResult] = []
     beside = threading.Thread(
         target=lambda: normal.append(
@@ -146,7 +149,7 @@ def storm_phase(
     cpu_before = target.cpu_ms()
     start = time.perf_counter()
     attackers = context.Process(target=_attack, args=(target, pages, rounds, out))
-    attackers.start()  # forked before the flow threads start
+    attackers.start()  # forked before the normal flows' thread starts
     beside.start()
     tally = out.get()
     attackers.join()
@@ -176,7 +179,7 @@ def run_storm(
     target: BelayTarget,
     live: list[str],
     locked: list[str],
-    flow_browsers: list[requests.Session],
+    flow_browsers: list[Browser],
     *,
     concurrency: int = 4,
     baseline_seconds: float = 10.0,

@@ -22,10 +22,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 from joserfc.jwk import KeySet
+
+from bench.browser import Browser, Response, form_encode
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = Path(__file__).resolve().parent / "oidc_provider"
@@ -139,27 +141,27 @@ class Target(abc.ABC):
     # -- browser steps ------------------------------------------------------------------
 
     def authorize_url(self, query: dict[str, str]) -> str:
-        return f"{self.meta['authorization_endpoint']}?{urlencode(query)}"
+        return f"{self.meta['authorization_endpoint']}?{form_encode(query)}"
 
     def absolute(self, location: str) -> str:
         return urljoin(self.url + "/", location)
 
     @abc.abstractmethod
-    def sign_in(self, browser: requests.Session, username: str) -> None:
+    def sign_in(self, browser: Browser, username: str) -> None:
         """Sign ``username`` in with the password (a live session in ``browser``)."""
 
     @abc.abstractmethod
-    def step_up_totp(self, browser: requests.Session, location: str, code: str) -> str:
+    def step_up_totp(self, browser: Browser, location: str, code: str) -> str:
         """From the step-up page at ``location`` to the redirect back to the client."""
 
-    def follow(self, browser: requests.Session, response: requests.Response) -> str:
+    def follow(self, browser: Browser, response: Response) -> str:
         """Follow redirects by hand until one goes to the client's redirect_uri."""
         for _ in range(10):
-            assert response.status_code in (302, 303), (response.status_code, response.text[:300])
-            location = response.headers["Location"]
+            assert response.status in (302, 303), (response.status, response.text[:300])
+            location = response.headers["location"]
             if location.startswith(REDIRECT):
                 return location
-            response = browser.get(self.absolute(location), allow_redirects=False, timeout=60)
+            response = browser.get(self.absolute(location))
         raise AssertionError("too many redirects")
 
 
@@ -226,44 +228,45 @@ class BelayTarget(Target):
 
         return f"belay {version('belay')}, gunicorn {version('gunicorn')} (2 workers x 4 threads)"
 
-    def sign_in(self, browser: requests.Session, username: str) -> None:
-        page = browser.get(self.url + "/login", timeout=60)
+    def sign_in(self, browser: Browser, username: str) -> None:
+        page = browser.get(self.url + "/login", follow=True)
         csrf = _CSRF.search(page.text)
         assert csrf, page.text[:300]
         while True:
             response = browser.post(
                 self.url + "/login",
-                data={"csrf_token": csrf.group(1), "username": username, "password": PASSWORD},
-                allow_redirects=False,
-                timeout=60,
+                {"csrf_token": csrf.group(1), "username": username, "password": PASSWORD},
             )
-            if response.status_code != 503:
+            if response.status != 503:
                 break
             # argon2 load shedding ("try again in a moment"): as a person would.
-            time.sleep(float(response.headers.get("Retry-After", "1")))
-        assert response.status_code == 302, response.text[:300]
+            time.sleep(float(response.headers.get("retry-after", "1")))
+        assert response.status == 302, response.text[:300]
 
-    def challenge_form(self, browser: requests.Session, location: str) -> tuple[str, str, str]:
+    def challenge_form(self, browser: Browser, location: str) -> tuple[str, str, str]:
         """(tx, csrf token, page) of the step-up page at ``location``."""
-        page = browser.get(self.absolute(location), timeout=60)
+        page = browser.get(self.absolute(location), follow=True)
         tx = parse_qs(urlsplit(page.url).query)["tx"][0]
         csrf = _CSRF.search(page.text)
         assert csrf, page.text[:300]
         return tx, csrf.group(1), page.text
 
     def post_challenge(
-        self, browser: requests.Session, tx: str, csrf: str, fields: dict[str, str]
-    ) -> requests.Response:
+        self, browser: Browser, tx: str, csrf: str, fields: dict[str, str]
+    ) -> Response:
         return browser.post(
-            f"{self.url}/challenge?tx={tx}",
-            data={"csrf_token": csrf, "tx": tx, **fields},
-            allow_redirects=False,
-            timeout=120,
+            f"{self.url}/challenge?tx={tx}", {"csrf_token": csrf, "tx": tx, **fields}
         )
 
-    def step_up_totp(self, browser: requests.Session, location: str, code: str) -> str:
+    def step_up_totp(self, browser: Browser, location: str, code: str) -> str:
         tx, csrf, _ = self.challenge_form(browser, location)
         response = self.post_challenge(browser, tx, csrf, {"method": "totp", "code": code})
+        return self.follow(browser, response)
+
+    def step_up_pin(self, browser: Browser, location: str, pin: str) -> str:
+        tx, csrf, page = self.challenge_form(browser, location)
+        assert 'name="pin"' in page, "the PIN should be offered"
+        response = self.post_challenge(browser, tx, csrf, {"method": "pin", "pin": pin})
         return self.follow(browser, response)
 
     def argon2_operations(self) -> float:
@@ -323,26 +326,21 @@ class NodeTarget(Target):
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
         return f"oidc-provider {package['version']} on node {node.strip()} (one process)"
 
-    def sign_in(self, browser: requests.Session, username: str) -> None:
+    def sign_in(self, browser: Browser, username: str) -> None:
         from bench.driver import authorize_query
 
         query, _ = authorize_query(self)
-        response = browser.get(self.authorize_url(query), allow_redirects=False, timeout=60)
-        location = response.headers["Location"]
+        response = browser.get(self.authorize_url(query))
+        location = response.headers["location"]
         uid = location.rstrip("/").rsplit("/", 1)[1]
         response = browser.post(
-            f"{self.url}/interaction/{uid}/login",
-            data={"username": username, "password": PASSWORD},
-            allow_redirects=False,
-            timeout=60,
+            f"{self.url}/interaction/{uid}/login", {"username": username, "password": PASSWORD}
         )
         self.follow(browser, response)
 
-    def step_up_totp(self, browser: requests.Session, location: str, code: str) -> str:
-        page = browser.get(self.absolute(location), timeout=60)
+    def step_up_totp(self, browser: Browser, location: str, code: str) -> str:
+        page = browser.get(self.absolute(location), follow=True)
         action = re.search(r'action="([^"]+/totp)"', page.text)
         assert action, page.text[:300]
-        response = browser.post(
-            self.absolute(action.group(1)), data={"code": code}, allow_redirects=False, timeout=60
-        )
+        response = browser.post(self.absolute(action.group(1)), {"code": code})
         return self.follow(browser, response)
