@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from provider import policy, storage
-from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.audit_log import record_change
 from provider.flows.admin.clients import get_client
+from provider.storage.ladder import current_ladder
 
 __all__ = ["effective_policy", "stored_policy", "update_policy"]
 
@@ -21,9 +21,7 @@ def stored_policy(client_id: str) -> dict[str, Any]:
 
 def effective_policy(client_id: str) -> dict[str, Any]:
     """Every field of the client's policy, defaults filled in."""
-    current = policy.client_policy_from_dict(
-        stored_policy(client_id), admin_ladder.current_ladder()
-    )
+    current = policy.client_policy_from_dict(stored_policy(client_id), current_ladder())
     data: dict[str, Any] = policy.client_policy_to_dict(current)
     return data
 
@@ -40,7 +38,7 @@ def update_policy(
     strings; raises :class:`policy.PolicyValidationError` (field -> message).
     With ``replace``, fields missing from ``data`` go back to their defaults."""
     client = get_client(client_id, for_update=True)
-    ladder = admin_ladder.current_ladder()
+    ladder = current_ladder()
     before = dict(client.policy or {})
     base = None if replace else policy.client_policy_from_dict(before, ladder)
     if assignments is not None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from provider import policy, storage
 from provider.crypto import sha256_hex
-from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.audit_log import record_change
 from provider.flows.admin.client_fields import checked_fields, scope_with_admin
 from provider.flows.admin.errors import AdminError, NotFound
@@ -18,6 +17,7 @@ from provider.flows.clients import ClientRegistrationError, allowed_resources, r
 from provider.storage import admin as store
 from provider.storage import audit
 from provider.storage import clients as client_store
+from provider.storage.ladder import current_ladder
 from provider.storage.models import Client
 
 __all__ = [
@@ -106,7 +106,7 @@ def create_client(
         raise AdminError({"policy": "must be an object"})
     if policy_data:
         try:
-            policy.client_policy_from_dict(policy_data, admin_ladder.current_ladder())
+            policy.client_policy_from_dict(policy_data, current_ladder())
         except policy.PolicyValidationError as exc:
             raise AdminError({f"policy.{k}": v for k, v in exc.errors.items()}) from None
     if jwks is not None and not isinstance(jwks, Mapping):

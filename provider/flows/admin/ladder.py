@@ -8,16 +8,12 @@ from provider import policy
 from provider.storage import audit
 from provider.storage import ladder as ladder_store
 
-__all__ = ["current_ladder", "ladder_data", "save_ladder"]
-
-
-def current_ladder() -> policy.Ladder:
-    return ladder_store.current_ladder()
+__all__ = ["ladder_data", "save_ladder"]
 
 
 def ladder_data() -> dict[str, Any]:
     """The ladder as JSON data (the format :func:`save_ladder` reads)."""
-    data: dict[str, Any] = policy.ladder_to_data(current_ladder())
+    data: dict[str, Any] = policy.ladder_to_data(ladder_store.current_ladder())
     return data
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from provider import clock, policy
 from provider.flows import authorize as authorize_flow
-from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.clients import get_client
 from provider.flows.admin.errors import AdminError
+from provider.storage.ladder import current_ladder
 
 __all__ = ["Simulation", "simulate"]
 
@@ -125,7 +125,7 @@ def simulate(
     if errors:
         raise AdminError(errors)
     request.setdefault("scope", "openid")
-    ladder = admin_ladder.current_ladder()
+    ladder = current_ladder()
     try:
         client_policy = authorize_flow.client_policy(client)
     except policy.PolicyValidationError as exc:
