@@ -444,12 +444,19 @@ def test_following_the_offered_steps_reaches_the_target(
     again (the challenge page decides after each step), ends Satisfied within a few
     steps, and only enrolled, unlocked methods are ever offered."""
     params = {k: v for k, v in params.items() if k != "prompt"}
-    # One credential per non-passkey method, as accounts have.
+    # One credential per non-passkey method, and a distinct id for every
+    # passkey, as accounts have (provider/factors/passkey/factor.py): the
+    # offer names the passkeys that reach the target by their ids, so two
+    # passkeys sharing an id (or both without one) could not be told apart.
     firsts: dict[str, EnrolledMethod] = {}
     for m in enrolled:
         if m.method != "passkey":
             firsts.setdefault(m.method, m)
-    enrolled = [m for m in enrolled if m.method == "passkey" or firsts[m.method] is m]
+    enrolled = [
+        replace(m, credential_id=f"passkey:{i}") if m.method == "passkey" else m
+        for i, m in enumerate(enrolled)
+        if m.method == "passkey" or firsts[m.method] is m
+    ]
     requirement = _requirement(params, policy, NOW - started_ago)
     now = NOW
     decision = decide(requirement, policy, LADDER, session, enrolled, now)
