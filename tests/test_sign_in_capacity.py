@@ -29,6 +29,7 @@ from provider.extensions import db
 from provider.factors.hashing import MAX_QUEUED, HasherBusy, SecretHasher
 from provider.storage.models import AddressCounter
 from tests.conftest import _TMP, Actions, LiveServer, csrf_from, free_port, in_parallel, server_env
+from tests.test_pin_login_and_devices import pin_clients  # noqa: F401 - a fixture
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password at all"
@@ -235,7 +236,8 @@ def test_successes_do_not_count_and_the_window_lapses(actions: Actions, app: Fla
     office = "192.0.2.10"
     for _ in range(10):
         assert sign_in(actions.client, "alice", PASSWORD, office).status_code == 302
-        actions.client.get("/logout")
+        bye = actions.client.get("/logout")
+        actions.client.post("/logout", data={"csrf_token": csrf_from(bye.text)})
     row = counter(app, office)
     assert row is not None and row.attempts == 0
     for _ in range(3):
@@ -316,6 +318,31 @@ def test_a_locked_pin_costs_no_argon2_and_step_up_is_not_a_sign_in(
     assert verifications() == before
     row = counter(app, "127.0.0.1")
     assert row is None or row.attempts == 0
+
+
+@pytest.mark.settings(SIGN_IN_ADDRESS_LIMIT=3, PIN_DELAY_AFTER=100)
+@pytest.mark.usefixtures("pin_clients")
+def test_pin_sign_ins_count_against_the_same_limit(actions: Actions, app: Flask) -> None:
+    """A PIN sign-in counts like a password one: a success gives its attempt
+    back, three wrong PINs reach the limit, and the fourth sign-in -- the right
+    PIN -- is refused 429 without argon2."""
+    from tests.test_pin_login_and_devices import PIN, _pin_login, _start
+
+    page, _ = _start(actions, "kiosk")
+    assert _pin_login(actions, page, "alice", PIN).status_code == 302
+    bye = actions.client.get("/logout")
+    actions.client.post("/logout", data={"csrf_token": csrf_from(bye.text)})
+    page, _ = _start(actions, "kiosk")
+    before = verifications()
+    for pin in ("102938", "564738", "918273"):
+        assert _pin_login(actions, page, "alice", pin).status_code == 401
+    assert verifications() - before == 3
+    limited = _pin_login(actions, page, "alice", PIN)
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+    assert "Too many sign-in attempts from your network" in limited.text
+    assert verifications() - before == 3
+    row = counter(app, "127.0.0.1")
+    assert row is not None and row.attempts == 3
 
 
 # -- across instances, behind a proxy -----------------------------------------
