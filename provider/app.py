@@ -157,7 +157,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"],
         max_concurrent=int(app.config["ARGON2_MAX_CONCURRENT"]) or None,
-        max_waiting=int(app.config["ARGON2_MAX_WAITING"]),
+        max_wait_ms=int(app.config["ARGON2_MAX_WAIT_MS"]),
         slot_dir=os.path.join(app.instance_path, "argon2-slots"),
         nice=int(app.config["ARGON2_NICE"]),
     )

@@ -131,17 +131,28 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_PARALLELISM": 1,
-    # At most this many argon2 computations at once per process (0: half the
-    # CPUs, at least one), and at most ARGON2_MAX_WAITING more checks queued
-    # for them; a check beyond that is refused at once ("try again", 503),
-    # before anything is counted, so a guessing storm cannot hold every thread.
+    # At most this many argon2 computations at once per host (0: half the
+    # CPUs, at least one). A password or PIN check may wait for one up to
+    # ARGON2_MAX_WAIT_MS milliseconds: the queue holds as many checks as the
+    # slots get through in that time (from the measured duration of a
+    # computation, at most 256 waiting); a check beyond it is refused at once
+    # ("try again", 503), before anything is counted. 0: no waiting at all.
     "ARGON2_MAX_CONCURRENT": 0,
-    "ARGON2_MAX_WAITING": 2,
+    "ARGON2_MAX_WAIT_MS": 2000,
     # argon2 runs on threads this many CPU niceness steps below the server
     # (0-19, like ``nice -n``; 0: on the request thread, at normal priority),
     # so hashing only takes CPU nothing else wants: a guessing storm slows its
     # own guesses, not the token requests beside it.
     "ARGON2_NICE": 10,
+    # Password and PIN sign-ins from one client address (IPv4, or the /64 of
+    # an IPv6 address; behind a proxy the address TRUSTED_PROXIES gives): at
+    # most SIGN_IN_ADDRESS_LIMIT that did not succeed in a window of
+    # SIGN_IN_ADDRESS_WINDOW seconds, counted before anything is checked (in
+    # the database, for every instance); beyond it a sign-in from there is
+    # refused (429, Retry-After: until the window ends) without any argon2
+    # work. A success does not count. 0: no limit by address.
+    "SIGN_IN_ADDRESS_LIMIT": 100,
+    "SIGN_IN_ADDRESS_WINDOW": 300,
     # "Confirm access" on the account page lasts this long (seconds).
     "CONFIRM_ACCESS_MAX_AGE": 300,
     # Lifetime of the first-party step-up API's re-authentication token.
@@ -177,6 +188,13 @@ _FLOAT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, float)}
 _BOOL_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, bool)}
 
 
+#: Options that no longer exist, and what replaced them: set, they stop the
+#: start rather than being ignored (a TOML file names them as unknown).
+_GONE = {
+    "ARGON2_MAX_WAITING": "the argon2 queue is sized by time, BELAY_ARGON2_MAX_WAIT_MS",
+}
+
+
 class ConfigError(ValueError):
     """A configuration value that cannot be used (the message names the option)."""
 
@@ -206,10 +224,16 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
         unknown = sorted(k for k in data if k.upper() not in DEFAULTS)
+        for key in unknown:
+            if key.upper() in _GONE:
+                raise ConfigError(f"{path}: {key} is gone: {_GONE[key.upper()]}")
         if unknown:
             raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}")
         for key, value in data.items():
             config[key.upper()] = _coerce(key.upper(), value)
+    for key, replacement in _GONE.items():
+        if f"BELAY_{key}" in env:
+            raise ConfigError(f"BELAY_{key} is gone: {replacement}")
     for key in DEFAULTS:
         if f"BELAY_{key}" in env:
             config[key] = _coerce(key, env[f"BELAY_{key}"])
@@ -246,8 +270,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("BELAY_PASSKEY_CHALLENGE_TTL must be 10-600 seconds")
     if not 0 <= int(config["ARGON2_MAX_CONCURRENT"]) <= 64:
         raise ConfigError("BELAY_ARGON2_MAX_CONCURRENT must be 0-64 (0: half the CPUs)")
-    if not 0 <= int(config["ARGON2_MAX_WAITING"]) <= 1000:
-        raise ConfigError("BELAY_ARGON2_MAX_WAITING must be 0-1000")
+    _check_int(config, "ARGON2_MAX_WAIT_MS", 0, 60000, "milliseconds; 0: no waiting")
+    _check_int(config, "SIGN_IN_ADDRESS_LIMIT", 0, 100000, "0: no limit by address")
+    _check_int(config, "SIGN_IN_ADDRESS_WINDOW", 1, 86400, "seconds")
     if not 0 <= int(config["ARGON2_NICE"]) <= 19:
         raise ConfigError("BELAY_ARGON2_NICE must be 0-19")
     if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
@@ -280,6 +305,12 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config
+
+
+def _check_int(config: dict[str, Any], key: str, low: int, high: int, unit: str) -> None:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"BELAY_{key} must be an integer {low}-{high} ({unit}), got {value!r}")
 
 
 def _read_or_create_secret(path: Path, make: Any) -> str:

@@ -519,7 +519,7 @@ def test_a_busy_hasher_refuses_at_once_and_counts_nothing(app: Flask) -> None:
     locked (that needs no hash)."""
     with app.app_context():
         user = make_user()
-        hasher = SpyHasher(max_concurrent=1, max_waiting=0)
+        hasher = SpyHasher(max_concurrent=1, max_wait_ms=0)
         factor = pin_factor(hasher, NO_DELAY)
         factor.set_pin(user, PIN, PIN)
         with hasher.admission():  # another request is hashing

@@ -14,6 +14,7 @@ from itsdangerous import URLSafeTimedSerializer
 from provider import clock
 from provider.extensions import db
 from provider.storage.models import (
+    AddressCounter,
     AuthorizationCode,
     AuthorizeTransaction,
     ClientAssertionJti,
@@ -406,6 +407,8 @@ def _expired_rows(app: Flask, user_id: int) -> dict[str, Any]:
             db.session.add(
                 ClientAssertionJti(client_id="rp", jti=random_token(), expires_at=expires)
             )
+        for address, ends in (("203.0.113.1", now - 1), ("203.0.113.2", now + 300)):
+            db.session.add(AddressCounter(address=address, attempts=3, window_ends_at=ends))
         db.session.commit()
         return {"live_session": live.id}
 
@@ -417,6 +420,7 @@ PURGED = {
     "one_time_codes": 1,
     "authorization_codes": 1,
     "assertion_jtis": 1,
+    "address_counters": 1,
 }
 
 
@@ -440,6 +444,7 @@ def test_belay_purge_deletes_expired_rows_and_keeps_live_ones(
     assert _count(app, OneTimeCode) == 1
     assert _count(app, AuthorizationCode) == 1
     assert _count(app, ClientAssertionJti) == 1
+    assert _count(app, AddressCounter) == 1
     again = runner.invoke(args=["purge"])
     assert json.loads(again.output) == dict.fromkeys(PURGED, 0)
 

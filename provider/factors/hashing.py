@@ -18,21 +18,32 @@ it to them first, so hashing takes the idle time and a storm of guesses slows
 itself rather than the requests beside it. Those threads are made lazily in
 each process (gunicorn forks its workers after the app is built).
 
-Waiting costs a server thread, though: a burst of guesses would hold every
-thread of the process in that queue, and normal requests (which need no hash)
-would wait behind them. So a check that will hash first asks for
-:meth:`SecretHasher.admission`: at most ``max_concurrent + max_waiting``
-checks are admitted at once, and one more is refused at once with
-:class:`HasherBusy` — before any attempt is counted, so a refused check is no
-attempt at all (docs/security.md A.1 still counts exactly ten failures).
+Waiting costs a server thread, and a person waiting for a sign-in, so a check
+that will hash first asks for :meth:`SecretHasher.admission`. The queue is
+sized by time, not by a count (``max_wait_ms``, ``ARGON2_MAX_WAIT_MS``): with
+``s`` slots and a computation taking ``t`` (a running estimate of the
+computations this process measured, the first one at start), at most
+``s + s * floor(max_wait_ms / t)`` checks are admitted at once on the host
+(:data:`MAX_QUEUED` waiting at most), so none waits more than
+``max_wait_ms`` for its slot. Admission
+places are lock files too (``flock``, released by the kernel when a process
+dies), so the bound holds across every gunicorn worker of the host. One check
+more is refused at once with :class:`HasherBusy` -- before any attempt is
+counted, so a refused check is no attempt at all (docs/security.md A.1 still
+counts exactly ten failures). Guessing storms are held back before they get
+here, by the per-account counters and the per-address limit of sign-ins
+(docs/security.md case 58).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,7 +54,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from prometheus_client import Counter
 
-__all__ = ["HasherBusy", "SecretHasher", "Verified", "default_max_concurrent"]
+__all__ = ["MAX_QUEUED", "HasherBusy", "SecretHasher", "Verified", "default_max_concurrent"]
+
+#: At most this many checks wait for a slot on a host, whatever the budget: each
+#: holds a server thread and an open file (with fast parameters the budget alone
+#: would allow thousands).
+MAX_QUEUED = 256
+#: The weight of the newest computation in the running estimate of their duration.
+_SMOOTHING = 0.2
+#: An estimate never below this (ms): no division by zero, no absurd queue.
+_MIN_HASH_MS = 0.1
 
 ARGON2_OPERATIONS = Counter(
     "belay_argon2_operations",
@@ -52,12 +72,13 @@ ARGON2_OPERATIONS = Counter(
 )
 ARGON2_BUSY = Counter(
     "belay_argon2_busy_refusals",
-    "Password or PIN checks refused at once because every argon2 slot and queue place was taken",
+    "Password or PIN checks refused at once because the argon2 queue was full "
+    "(they would have waited longer than ARGON2_MAX_WAIT_MS)",
 )
 
 
 class HasherBusy(Exception):
-    """Every argon2 slot and queue place of this process is taken: try again shortly."""
+    """Every argon2 admission place of this host is taken: try again shortly."""
 
 
 def default_max_concurrent() -> int:
@@ -125,6 +146,64 @@ class _HostSlots:
         return fd
 
 
+_Release = Callable[[], None]
+
+
+class _Places(Protocol):
+    def take(self, places: int) -> _Release | None:
+        """One of the first ``places`` admission places (its release), or None
+        when every one is held."""
+        ...
+
+
+class _ProcessPlaces:
+    def __init__(self) -> None:
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def take(self, places: int) -> _Release | None:
+        with self._lock:
+            if self._held >= places:
+                return None
+            self._held += 1
+        return self._release
+
+    def _release(self) -> None:
+        with self._lock:
+            self._held -= 1
+
+
+class _HostPlaces:
+    """Admission places shared by every process and thread on this host: one
+    lock file per place, held with a non-blocking ``flock`` (the kernel drops
+    it when a process dies, so a crash leaks no place). The scan starts at a
+    random place: while few are held, the first try finds one."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._directory = directory
+
+    def take(self, places: int) -> _Release | None:
+        start = random.randrange(places)  # spreads the scan; no secret
+        for i in range(places):
+            path = self._directory / f"argon2-place-{(start + i) % places}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return functools.partial(_unlock, fd)
+        return None
+
+
+def _unlock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 _T = TypeVar("_T")
 
 
@@ -190,50 +269,73 @@ class SecretHasher:
         memory_cost: int,
         parallelism: int,
         max_concurrent: int | None = None,
-        max_waiting: int = 2,
+        max_wait_ms: int = 2000,
         slot_dir: str | os.PathLike[str] | None = None,
         nice: int = 0,
+        hash_ms: float | None = None,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
         # At most this many argon2 computations at once (0/None: default): on the
         # whole host when ``slot_dir`` is given (every gunicorn worker shares
-        # the slots), else in this process.
+        # the slots and the admission places), else in this process.
         slots = max_concurrent or default_max_concurrent()
+        self._slot_count = slots
         self._slots: _Slots = _ProcessSlots(slots)
+        self._places: _Places = _ProcessPlaces()
         if slot_dir:
             # A folder we cannot write to (a read-only image) keeps the
-            # per-process bound rather than failing to start.
+            # per-process bounds rather than failing to start.
             with contextlib.suppress(OSError):
-                self._slots = _HostSlots(Path(slot_dir), slots)
+                host_slots = _HostSlots(Path(slot_dir), slots)
+                self._places = _HostPlaces(Path(slot_dir))
+                self._slots = host_slots
         self._lane: _Lane = _NicedLane(slots, nice) if nice > 0 else _InlineLane()
-        self._capacity = slots + max(0, max_waiting)
-        self._admitted = 0
-        self._admit_lock = threading.Lock()
+        self._max_wait_ms = max(0, max_wait_ms)
         # Verifying against this keeps the time of an unknown-user attempt equal
-        # to a known one, so timing does not reveal which accounts exist.
+        # to a known one, so timing does not reveal which accounts exist. Making
+        # it is also the first measure of how long a computation takes here.
+        started = time.perf_counter()
         self._dummy = self._hasher.hash("belay-dummy-secret")
+        measured = (time.perf_counter() - started) * 1000
+        self._hash_ms = max(_MIN_HASH_MS, measured if hash_ms is None else hash_ms)
+
+    @property
+    def hash_ms(self) -> float:
+        """The running estimate of one computation's duration here (ms)."""
+        return self._hash_ms
+
+    def _observe(self, ms: float) -> None:
+        self._hash_ms = max(_MIN_HASH_MS, self._hash_ms + _SMOOTHING * (ms - self._hash_ms))
+
+    def places(self) -> int:
+        """How many checks may be admitted at once on this host: one per slot,
+        and as many waiting as the slots get through within ``max_wait_ms``."""
+        rounds = int(self._max_wait_ms // self._hash_ms)
+        return self._slot_count + min(MAX_QUEUED, rounds * self._slot_count)
 
     def saturated(self) -> bool:
         """Whether a check asking for admission now would be refused (a hint for
         answering early and cheaply; :meth:`admission` alone decides)."""
-        return self._admitted >= self._capacity
+        release = self._places.take(self.places())
+        if release is None:
+            return True
+        release()
+        return False
 
     @contextlib.contextmanager
     def admission(self) -> Iterator[None]:
         """Admit one password or PIN check (its hashing included), or raise
-        :class:`HasherBusy` at once when the slots and the queue are full."""
-        with self._admit_lock:
-            if self._admitted >= self._capacity:
-                ARGON2_BUSY.inc()
-                raise HasherBusy
-            self._admitted += 1
+        :class:`HasherBusy` at once when it would wait longer than the budget."""
+        release = self._places.take(self.places())
+        if release is None:
+            ARGON2_BUSY.inc()
+            raise HasherBusy
         try:
             yield
         finally:
-            with self._admit_lock:
-                self._admitted -= 1
+            release()
 
     def _compute(self, operation: str, work: Callable[[], _T]) -> _T:
         """One argon2 computation: in a slot, on the (low-priority) lane."""
@@ -241,7 +343,11 @@ class SecretHasher:
         def in_slot() -> _T:
             with self._slots.hold():
                 ARGON2_OPERATIONS.labels(operation).inc()
-                return work()
+                started = time.perf_counter()
+                try:
+                    return work()
+                finally:
+                    self._observe((time.perf_counter() - started) * 1000)
 
         return self._lane.run(in_slot)
 

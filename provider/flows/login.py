@@ -14,6 +14,7 @@ from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
 from provider.factors.hashing import HasherBusy, SecretHasher
 from provider.factors.registry import FactorRegistry
+from provider.flows import sign_in_limit
 from provider.flows.assurance import events
 from provider.storage import audit, throttle
 from provider.storage import factors as factor_store
@@ -79,7 +80,9 @@ def verify_password(
     """Check a password and audit the attempt as ``purpose`` (``login``, ``step_up``).
 
     With ``audit_success=False`` the caller records the success itself (with
-    the acr it reached)."""
+    the acr it reached). Counted first against the limit of sign-ins from
+    ``ip`` (:class:`~provider.flows.sign_in_limit.TooManySignIns` beyond it)."""
+    counted = sign_in_limit.attempt(ip)
     user = user_store.user_by_name(username)
     if user is not None and user.disabled_at is not None:
         user = None
@@ -90,6 +93,8 @@ def verify_password(
         hasher=hasher(),
         limits=password_limits(),
     )
+    if result.ok or result.reason == "busy":
+        counted.give_back()  # a success, or nothing was checked
     if not (result.ok and not audit_success) and result.reason != "busy":
         # (a busy refusal checked nothing: no attempt to audit)
         _audit_attempt(purpose, result, user, username, client_id, ip)
@@ -153,7 +158,9 @@ def verify_pin_login(
     with PIN step-up). Every refusal costs one argon2 verification, so an
     unknown user, a user without a PIN, a PIN shorter than the client's
     ``min_pin_length`` and a locked PIN cannot be told apart by timing either.
+    Counted first against the limit of sign-ins from ``ip``, like a password.
     """
+    counted = sign_in_limit.attempt(ip)
     registry: FactorRegistry = current_app.extensions["belay_factors"]
     factor = registry.get("pin")
     user = user_store.user_by_name(username)
@@ -179,6 +186,8 @@ def verify_pin_login(
     unchecked = verified is None and reason in {"unknown_user", "not_enrolled", "pin_too_short"}
     if unchecked and not _spend_one_check(pin):
         reason = "busy"
+    if reason == "busy" or verified is not None:
+        counted.give_back()  # nothing checked, or a success
     if reason == "busy":
         return PinLoginResult(None, None, reason)  # nothing checked: nothing to audit
     audit.record(

@@ -23,6 +23,7 @@ KINDS = (
     "one_time_codes",
     "authorization_codes",
     "assertion_jtis",
+    "address_counters",
 )
 
 #: An expired authorization code is kept this long: a replay of it within that
@@ -45,6 +46,7 @@ def purge_once(config: Any, *, batch: int, now: int | None = None) -> dict[str, 
             now, keep_after_expiry=CODE_REPLAY_MEMORY, batch=batch
         ),
         "assertion_jtis": store.assertion_jtis(now, batch=batch),
+        "address_counters": store.address_counters(now, batch=batch),
     }
 
 

@@ -249,6 +249,19 @@ class FactorCounter(db.Model):  # type: ignore[name-defined,misc]
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AddressCounter(db.Model):  # type: ignore[name-defined,misc]
+    """Password and PIN sign-ins from one client address that have not
+    succeeded, in the window ending at ``window_ends_at`` (docs/security.md
+    case 58). ``address`` is an IPv4 address or an IPv6 /64 prefix."""
+
+    __tablename__ = "address_counters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_ends_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ClientAssertionJti(db.Model):  # type: ignore[name-defined,misc]
     """Seen ``jti`` values of private_key_jwt assertions (RFC 7523 §3 replay check)."""
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, delete, or_, select
 
 from provider.extensions import db
 from provider.storage.models import (
+    AddressCounter,
     AuthorizationCode,
     AuthorizeTransaction,
     ClientAssertionJti,
@@ -23,6 +24,7 @@ from provider.storage.models import (
 )
 
 __all__ = [
+    "address_counters",
     "assertion_jtis",
     "authorization_codes",
     "authorize_transactions",
@@ -86,5 +88,16 @@ def assertion_jtis(now: int, *, batch: int) -> int:
         ClientAssertionJti,
         ClientAssertionJti.expires_at < now,
         ClientAssertionJti.expires_at,
+        batch,
+    )
+
+
+def address_counters(now: int, *, batch: int) -> int:
+    """Sign-in counters per address whose window has ended (the next attempt
+    from there would start a new one anyway)."""
+    return _delete(
+        AddressCounter,
+        AddressCounter.window_ends_at <= now,
+        AddressCounter.window_ends_at,
         batch,
     )
