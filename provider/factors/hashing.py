@@ -130,13 +130,9 @@ class _HostSlots:
         start = threading.get_ident() % len(self._paths)
         order = self._paths[start:] + self._paths[:start]
         for path in order:  # a free slot, if any
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return fd
+            fd = _try_lock(path)
+            if fd is not None:
+                return fd
         fd = os.open(order[0], os.O_RDWR | os.O_CREAT, 0o600)  # else wait for one
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -186,15 +182,22 @@ class _HostPlaces:
     def take(self, places: int) -> _Release | None:
         start = random.randrange(places)  # spreads the scan; no secret
         for i in range(places):
-            path = self._directory / f"argon2-place-{(start + i) % places}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return functools.partial(_unlock, fd)
+            fd = _try_lock(self._directory / f"argon2-place-{(start + i) % places}.lock")
+            if fd is not None:
+                return functools.partial(_unlock, fd)
         return None
+
+
+def _try_lock(path: Path) -> int | None:
+    """The open lock file ``path`` with an exclusive ``flock`` taken, or None
+    when another open file holds it (never waits)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _unlock(fd: int) -> None:
