@@ -87,13 +87,16 @@ def _path_matches(request_path: str, cookie_path: str) -> bool:
 class Browser:
     """One browser (or one relying party's back channel) talking to one origin."""
 
-    def __init__(self, origin: str, timeout: float = 120.0) -> None:
+    def __init__(self, origin: str, timeout: float = 120.0, source: str | None = None) -> None:
+        """``source``: the local address to connect from (any of 127.0.0.0/8 on Linux),
+        so that the server sees this browser at its own client address."""
         parts = urlsplit(origin)
         assert parts.scheme == "http" and parts.hostname, origin
         self.origin = f"http://{parts.netloc}"
         self.host = parts.hostname
         self.port = parts.port or 80
         self.timeout = timeout
+        self.source = (source, 0) if source else None
         self.host_line = f"Host: {parts.netloc}"
         self.sock: socket.socket | None = None
         self.buffer = b""  # bytes read past the last answer
@@ -110,7 +113,9 @@ class Browser:
 
     def connect(self) -> None:
         if self.sock is None:
-            self.sock = socket.create_connection((self.host, self.port), self.timeout)
+            self.sock = socket.create_connection(
+                (self.host, self.port), self.timeout, source_address=self.source
+            )
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.buffer = b""
 

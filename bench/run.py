@@ -13,7 +13,11 @@ script). Each gets the same users and an equivalent confidential client, then:
 2. the same flow with a TOTP step-up in the middle (concurrency 1, 4, 16), and
    (Belay) the step-up round trip with a PIN: a fresh 2fa asked of a 2fa session,
    answered with the PIN (argon2 included), concurrency 1 and 2;
-3. (Belay) the PIN storm (bench/storm.py);
+3. (Belay) different users signing in at the same moment (8, then 32; bench/capacity.py);
+4. (Belay) the PIN storm and a password spray from one address (bench/storm.py);
+5. (Belay) the flow on an empty database, then on one pre-filled with a grown
+   deployment's rows (bench/prefill.py, ``--prefill-scale``), the query plans of the
+   hot statements (bench/plans.py) and ``belay purge`` on it;
 
 and, in-process, the resource-server kit against the raw ES256 verify rate and
 ``policy.decide()``. bench/analysis.md (profiles, fixes, explanations) is
@@ -23,6 +27,7 @@ appended to the generated figures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sqlite3
@@ -38,6 +43,7 @@ import pyotp
 
 from bench import micro
 from bench.browser import Browser
+from bench.capacity import Burst, sign_in_burst
 from bench.driver import (
     DEFAULT_PROCESSES,
     LoadResult,
@@ -48,7 +54,7 @@ from bench.driver import (
     step_up_flows,
     timed_flows,
 )
-from bench.storm import BUSY_PAUSE, Storm, run_storm
+from bench.storm import BUSY_PAUSE, SPRAY_ADDRESS, Storm, run_storm
 from bench.targets import CLIENT_ID, PIN, BelayTarget, NodeTarget, Target
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +64,10 @@ STEP_UP_LEVELS = (1, 4, 16)
 PIN_LEVELS = (1, 2)
 #: the concurrency at which the targets compare Belay with oidc-provider
 REFERENCE = 16
+#: different users signing in at the same moment (Belay)
+BURSTS = (8, 32)
+#: the concurrency levels measured on the empty and the pre-filled database
+PREFILL_LEVELS = (1, REFERENCE)
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/belay_bench"
 
 
@@ -100,6 +110,7 @@ def bench_target(
     wrong_rounds: int,
     do_rs_kit: bool,
     processes: int,
+    prefill_scale: float = 0.0,
 ) -> dict[str, Any]:
     flow_users = [f"f{i}" for i in range(max(LEVELS))]
     totp_users = [f"t{i}" for i in range(sum(totp_per_level.values()))]
@@ -107,10 +118,11 @@ def bench_target(
     pin_users = [f"p{i}" for i in range(storm_accounts)] if belay else []
     locked_users = [f"l{i}" for i in range(storm_accounts)] if belay else []
     round_users = [f"s{i}" for i in range(max(PIN_LEVELS))] if belay else []
+    burst_users = [f"c{i}" for i in range(max(BURSTS))] if belay else []
     out: dict[str, Any] = {"name": target.name}
     log(f"{target.name}: setting up")
     target.setup(
-        flow_users + totp_users + pin_users + locked_users + round_users,
+        flow_users + totp_users + pin_users + locked_users + round_users + burst_users,
         totp_users + pin_users + locked_users + round_users,
         pin_users + locked_users + round_users,
         locked_users,
@@ -143,6 +155,12 @@ def bench_target(
         if round_users:
             log(f"{target.name}: PIN step-up round trips")
             out["pin_round_trip"] = pin_round_trips(target, round_users, seconds, processes)
+        if burst_users:
+            assert isinstance(target, BelayTarget)
+            out["bursts"] = []
+            for size in BURSTS:
+                log(f"{target.name}: {size} users signing in at the same moment")
+                out["bursts"].append(sign_in_burst(target, burst_users[:size]))
         if do_rs_kit:
             log(f"{target.name}: resource-server kit")
             out["rs_kit"] = rs_kit(target, browsers[0])
@@ -157,6 +175,9 @@ def bench_target(
                 concurrency=4,
                 wrong_rounds=wrong_rounds,
             )
+        if belay and prefill_scale > 0:
+            assert isinstance(target, BelayTarget)
+            out["prefill"] = grown_database(target, browsers, seconds, processes, prefill_scale)
     finally:
         target.stop()
     return out
@@ -175,6 +196,106 @@ def pin_round_trips(
         timed_flows(target, browsers, level, seconds, processes=processes, pin=PIN)
         for level in PIN_LEVELS
     ]
+
+
+def grown_database(
+    target: BelayTarget,
+    browsers: list[Browser],
+    seconds: float,
+    processes: int,
+    scale: float,
+) -> dict[str, Any]:
+    """The flow on the database as it is (the bench's own few thousand rows), then
+    after bench/prefill.py; the hot statements' plans; ``belay purge`` on it."""
+    out: dict[str, Any] = {"scale": scale, "empty": [], "filled": []}
+    for level in PREFILL_LEVELS:
+        log(f"{target.name}: flows at concurrency {level} before the pre-fill")
+        out["empty"].append(timed_flows(target, browsers, level, seconds, processes=processes))
+    log(f"{target.name}: pre-filling the database (scale {scale:g})")
+    out["rows"] = json.loads(target.run_cli("--scale", str(scale), module="bench.prefill"))
+    for level in PREFILL_LEVELS:
+        log(f"{target.name}: flows at concurrency {level} on the pre-filled database")
+        out["filled"].append(timed_flows(target, browsers, level, seconds, processes=processes))
+    log(f"{target.name}: query plans of the hot statements")
+    out["plans"] = json.loads(target.run_cli(module="bench.plans"))
+    log(f"{target.name}: belay purge on the pre-filled database")
+    start = time.perf_counter()
+    purged = target.run_cli("purge")
+    out["purge_seconds"] = time.perf_counter() - start
+    out["purged"] = json.loads(purged[purged.index("{") :])
+    return out
+
+
+def burst_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| server | at once | signed in | `503` busy | `429` limited | other "
+        "| argon2 computations | p50 / p95 ms | last answer after ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        for burst in result.get("bursts", []):
+            assert isinstance(burst, Burst)
+            lines.append(
+                f"| {result['name']} | {burst.users} | {burst.signed_in} | "
+                f"{burst.statuses[503]} | {burst.statuses[429]} | {burst.other} | "
+                f"{burst.argon2:.0f} | {ms(burst.p(50))} / {ms(burst.p(95))} | "
+                f"{burst.seconds * 1000:.0f} |"
+            )
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>") or "—"
+
+
+def _short_sql(sql: str) -> str:
+    """The statement with its select and returning lists elided."""
+    import re
+
+    sql = re.sub(r"^SELECT .*? FROM ", "SELECT … FROM ", sql)
+    return re.sub(r" RETURNING .*$", " RETURNING …", sql)
+
+
+def prefill_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for result in results:
+        grown = result.get("prefill")
+        if grown is None:
+            continue
+        rows = grown["rows"]
+        counts = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in rows["rows"].items())
+        took = ", ".join(f"{kind} {sec:.1f} s" for kind, sec in rows["seconds"].items())
+        lines += [
+            f"**{result['name']}**, scale {grown['scale']:g}: {counts}; inserted in "
+            f"{rows['total']:.1f} s ({took}).",
+            "",
+            "| conc. | empty flows/s | pre-filled flows/s | × empty | server CPU ms/flow "
+            "empty → pre-filled | flow p50 / p95 ms empty → pre-filled |",
+            "|---|---|---|---|---|---|",
+        ]
+        for empty, filled in zip(grown["empty"], grown["filled"], strict=True):
+            lines.append(
+                f"| {empty.concurrency} | {empty.flows_per_s:.1f} | {filled.flows_per_s:.1f} | "
+                f"{ratio(filled.flows_per_s, empty.flows_per_s)} | "
+                f"{empty.cpu_ms_per_flow:.1f} → {filled.cpu_ms_per_flow:.1f} | "
+                f"{ms(empty.step('flow', 50))} / {ms(empty.step('flow', 95))} → "
+                f"{ms(filled.step('flow', 50))} / {ms(filled.step('flow', 95))} |"
+            )
+        purged = ", ".join(f"{kind.replace('_', ' ')} {n:,}" for kind, n in grown["purged"].items())
+        lines += [
+            "",
+            f"`belay purge` on it: {grown['purge_seconds']:.1f} s (the command, Python start "
+            f"included), deleted: {purged}.",
+            "",
+            "| hot statement | SQL (select and returning lists elided) | plan |",
+            "|---|---|---|",
+        ]
+        for plan in grown["plans"]:
+            lines.append(
+                f"| {plan['name']} | `{_cell(_short_sql(plan['sql']))}` | {_cell(plan['plan'])} |"
+            )
+        lines.append("")
+    return lines
 
 
 def pin_lines(results: list[dict[str, Any]]) -> list[str]:
@@ -321,10 +442,10 @@ def storm_lines(name: str, storm: Storm) -> list[str]:
         f"Without the storm: {base.flows_per_s:.1f} flows/s, flow p95 "
         f"{ms(base.step('flow', 95))} ms.",
         "",
-        "| phase | accounts | wrong PINs posted | refused unchecked¹ | busy, retried³ | seconds "
-        "| argon2 computations | server CPU ms per attempt² | normal flows/s "
-        "| normal flow p95 ms | p95 × no storm |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| phase | accounts | wrong guesses posted | refused unchecked¹ | busy, retried³ "
+        "| `429` limited⁴ | seconds | argon2 computations | server CPU ms per attempt² "
+        "| normal flows/s | normal flow p95 ms | p95 × no storm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase in storm.phases:
         normal_cpu = phase.normal.flows * base.cpu_ms_per_flow
@@ -332,7 +453,8 @@ def storm_lines(name: str, storm: Storm) -> list[str]:
         p95 = phase.normal.step("flow", 95)
         lines.append(
             f"| {phase.name} | {phase.accounts} | {phase.attempts} | {phase.refused_unchecked} | "
-            f"{phase.busy} | {phase.seconds:.1f} | {phase.argon2:.0f} | {per_attempt:.1f} | "
+            f"{phase.busy} | {phase.limited} | {phase.seconds:.1f} | {phase.argon2:.0f} | "
+            f"{per_attempt:.1f} | "
             f"{phase.normal.flows_per_s:.1f} | {ms(p95)} | {p95 / base.step('flow', 95):.2f} |"
         )
     lines += [
@@ -341,7 +463,10 @@ def storm_lines(name: str, storm: Storm) -> list[str]:
         "minus the normal flows' share (their CPU per flow without the storm). "
         "³ `503` answers of the argon2 load shedding (nothing checked or counted); "
         "the attacker retried each after the answer's `Retry-After` "
-        f"({BUSY_PAUSE:.0f} s).",
+        f"({BUSY_PAUSE:.0f} s). ⁴ `429` answers of the per-address limit of sign-ins "
+        "(`SIGN_IN_ADDRESS_LIMIT`): nothing checked, not retried. The PIN phases are "
+        "step-ups in signed-in sessions, which that limit does not count; the spray "
+        f"phase posts wrong passwords at the sign-in form, all from {SPRAY_ADDRESS}.",
     ]
     return lines
 
@@ -403,6 +528,17 @@ def write_report(
         "",
         *pin_lines(belays),
         "",
+        "### 2b. Different users signing in at the same moment (Belay)",
+        "",
+        "Each browser opens the sign-in page, then all post username and password at "
+        "once (one argon2id verification each, default settings: ARGON2_MAX_WAIT_MS "
+        "2000, SIGN_IN_ADDRESS_LIMIT 100); nothing is retried, since a browser does not "
+        "retry a `503`. Each browser connects from its own loopback address "
+        "(127.0.1.x), as people come from their own addresses (bench/capacity.py). "
+        "Times are request to answer.",
+        "",
+        *burst_lines(belays),
+        "",
         "## 3. Resource-server kit (`provider.resource_server`), JWT access tokens",
         "",
     ]
@@ -432,13 +568,35 @@ def write_report(
         "",
         "Belay only (oidc-provider has no PIN). See bench/storm.py: each account has a 2fa "
         "session and an open step-up page (`max_age=0`) offering the PIN; PIN_DELAY_AFTER "
-        "is raised above PIN_MAX_FAILURES (10) so every wrong PIN before the lock is hashed.",
+        "is raised above PIN_MAX_FAILURES (10) so every wrong PIN before the lock is hashed. "
+        "The spray phase is password spraying from one client address (wrong passwords "
+        "for the same accounts at the sign-in form).",
         "",
     ]
     for r in belays:
         if "storm" in r:
             lines += [*storm_lines(r["name"], r["storm"]), ""]
-    lines += ["## Targets", "", *targets(results, decide), ""]
+    lines += [
+        "## 6. A grown database (Belay)",
+        "",
+        "The same code + PKCE flow (live sessions) on the bench's database as it is "
+        "(a few thousand rows), then after bench/prefill.py has added a grown deployment's "
+        "rows (at scale 1: 100,000 users, 1,000,000 audit rows, 200,000 browser sessions, "
+        "half expired, 500,000 token rows, 100,000 spent codes; bulk `COPY` on PostgreSQL, "
+        "then `VACUUM (ANALYZE)` and `CHECKPOINT`; `executemany` on SQLite, then a WAL "
+        "checkpoint: the steady state of a grown database, not a bulk load's aftermath), "
+        "same server, minutes apart. The "
+        "server's own purge (every PURGE_EVERY_REQUESTS requests) runs during the "
+        "pre-filled measurement, as it would in production. Plans: `EXPLAIN` "
+        "(PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) of the statements the storage "
+        "functions send (bench/plans.py); a plain `INSERT` has no plan on SQLite.",
+        "",
+        *prefill_lines(belays),
+        "## Targets",
+        "",
+        *targets(results, decide),
+        "",
+    ]
     analysis = HERE / "analysis.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]
@@ -489,7 +647,7 @@ def targets(results: list[dict[str, Any]], decide: dict[str, float]) -> list[str
             )
         if "storm" in r:
             storm = r["storm"]
-            locked = storm.phases[-1]
+            locked = next(p for p in storm.phases if p.name == "locked")
             row(
                 f"{r['name']}: no argon2 work for locked accounts",
                 f"{locked.argon2:.0f} computations for {locked.attempts} attempts",
@@ -503,6 +661,35 @@ def targets(results: list[dict[str, Any]], decide: dict[str, float]) -> list[str
                     f"{x:.2f}×",
                     x <= 2,
                 )
+            spray = next((p for p in storm.phases if p.name == "spray"), None)
+            if spray is not None:
+                row(
+                    f"{r['name']}: a spray from one address is stopped by the address "
+                    "limit (argon2 computations ≤ SIGN_IN_ADDRESS_LIMIT, 100)",
+                    f"{spray.argon2:.0f} computations for {spray.attempts} guesses, "
+                    f"{spray.limited} answered `429`",
+                    spray.argon2 <= 100,
+                )
+        for burst in r.get("bursts", []):
+            if burst.users == max(BURSTS):
+                row(
+                    f"{r['name']}: no `503` for {burst.users} concurrent sign-ins of "
+                    "different users",
+                    f"{burst.signed_in} signed in, {burst.statuses[503]} `503`, "
+                    f"{burst.statuses[429]} `429`, p95 {ms(burst.p(95))} ms",
+                    burst.statuses[503] == 0 and burst.signed_in == burst.users,
+                )
+        if "prefill" in r:
+            grown = r["prefill"]
+            empty = next(x for x in grown["empty"] if x.concurrency == REFERENCE)
+            filled = next(x for x in grown["filled"] if x.concurrency == REFERENCE)
+            x = filled.flows_per_s / empty.flows_per_s if empty.flows_per_s else 0.0
+            row(
+                f"{r['name']}: pre-filled database (scale {grown['scale']:g}), flows/s at "
+                f"c={REFERENCE} within 15% of the empty one",
+                f"{filled.flows_per_s:.1f} vs {empty.flows_per_s:.1f} ({x:.2f}×)",
+                x >= 0.85,
+            )
     slowest = min(decide[k] for k in decide if not k.startswith("parse"))
     row("decide() ≥ 50,000/s on one core", f"{slowest:,.0f}/s (slowest case)", slowest >= 50_000)
     return lines
@@ -521,6 +708,13 @@ def main() -> None:
     parser.add_argument("--wrong-rounds", type=int, default=2, help="wrong PINs per live account")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument(
+        "--prefill-scale",
+        type=float,
+        default=None,
+        help="size of the pre-filled database (1: 100,000 users, 1,000,000 audit rows, "
+        "...; default 1, 0.05 with --quick; 0 skips that phase)",
+    )
+    parser.add_argument(
         "--driver-processes",
         type=int,
         default=DEFAULT_PROCESSES,
@@ -530,6 +724,8 @@ def main() -> None:
     if args.quick:
         args.seconds = 2.0
         args.storm_accounts = min(args.storm_accounts, 10)
+    if args.prefill_scale is None:
+        args.prefill_scale = 0.05 if args.quick else 1.0
 
     totp_per_level = {1: 8, 4: 24, 16: 64} if not args.quick else {1: 2, 4: 4, 16: 16}
     notes: list[str] = []
@@ -562,6 +758,7 @@ def main() -> None:
                 wrong_rounds=args.wrong_rounds,
                 do_rs_kit=isinstance(target, BelayTarget) and i == len(plan) - 1,
                 processes=args.driver_processes,
+                prefill_scale=args.prefill_scale,
             )
         )
     write_report(args.out, results, decide, notes, args)

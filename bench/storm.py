@@ -8,7 +8,19 @@ and an open step-up page asking for a fresh ``2fa`` (``max_age=0``):
   verification: the bench sets PIN_DELAY_AFTER above PIN_MAX_FAILURES);
 - phase "locked": as many accounts whose PIN is locked (PIN_MAX_FAILURES failures
   counted by bench/seed.py); one attacker thread each posts ``locked_rounds``
-  wrong PINs. Belay no longer offers the PIN there and must not hash anything.
+  wrong PINs. Belay no longer offers the PIN there and must not hash anything;
+- phase "spray": password spraying from one client address (127.0.99.1): wrong
+  passwords at the sign-in form for the same accounts (and unknown usernames when
+  they are too few), one attacker thread per username, about twice
+  ``SIGN_IN_ADDRESS_LIMIT`` guesses in all (at most 4 per account, below the
+  per-account delay). Beyond the limit the address gets ``429`` with no
+  argon2 work (docs/security.md case 58).
+
+A step-up inside a signed-in session is not a sign-in: the PIN guesses of the
+first two phases are not counted against the per-address limit (the attackers
+hold sessions signed in with the password, and the per-account PIN lock stops
+them), so those phases still hash every guess before the lock, as in Order 8,
+wherever the attackers come from. ``429`` answers are counted apart ("limited").
 
 The attackers run in a forked child process, and the normal flows that run beside
 each phase (concurrency ``concurrency``) in the driver's own worker processes;
@@ -19,7 +31,9 @@ from /metrics (``belay_argon2_operations_total``).
 from __future__ import annotations
 
 import http.client
+import math
 import multiprocessing
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -36,9 +50,16 @@ from bench.driver import (
     sign_in_all,
     timed_flows,
 )
-from bench.targets import PIN, REDIRECT, BelayTarget
+from bench.targets import PASSWORD, PIN, REDIRECT, BelayTarget
+from provider.config import DEFAULTS
 
 WRONG_PIN = "194628" if PIN != "194628" else "284619"
+WRONG_PASSWORD = PASSWORD + " wrong"
+#: the one client address of the password spray
+SPRAY_ADDRESS = "127.0.99.1"
+#: wrong passwords per account at most in the spray (PASSWORD_DELAY_AFTER is 5)
+SPRAY_ROUNDS_MAX = 4
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 #: seconds an attacker waits before retrying a guess the server was too busy to
 #: check, when the answer has no Retry-After
 BUSY_PAUSE = 1.0
@@ -52,6 +73,7 @@ class StormPhase:
     attempts: int
     refused_unchecked: int  # answers that say the PIN is locked or not offered
     busy: int  # 503 "try again" answers (argon2 load shedding), each guess retried
+    limited: int  # 429 answers (the per-address limit of sign-ins), not retried
     seconds: float
     cpu_ms: float
     argon2: float
@@ -82,9 +104,23 @@ def open_pin_pages(target: BelayTarget, names: list[str], *, locked: bool) -> li
     return pages
 
 
-def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> None:
-    """In the child: one thread per page, ``rounds`` wrong PINs each; puts the tallies."""
-    counts = {"attempts": 0, "refused": 0, "busy": 0, "errors": 0}
+def open_login_pages(target: BelayTarget, names: list[str], source: str) -> list[Page]:
+    """Per account: (browser from ``source``, username, csrf) of the sign-in page."""
+    pages: list[Page] = []
+    for name in names:
+        browser = Browser(target.url, source=source)
+        page = browser.get(target.url + "/login", follow=True)
+        csrf = _CSRF.search(page.text)
+        assert csrf, page.text[:300]
+        pages.append((browser, name, csrf.group(1)))
+    return pages
+
+
+def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any, kind: str) -> None:
+    """In the child: one thread per page, ``rounds`` wrong PINs (``kind`` "pin": the
+    page is (browser, tx, csrf)) or wrong passwords ("password": (browser, username,
+    csrf)) each; puts the tallies."""
+    counts = {"attempts": 0, "refused": 0, "busy": 0, "limited": 0, "errors": 0}
     last_error = [""]
     lock = threading.Lock()
 
@@ -93,7 +129,12 @@ def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> No
         Retry-After, as an attacker that wants every guess checked would (one
         that ignores it is a plain request flood: rate limits at the proxy)."""
         while True:
-            response = target.post_challenge(browser, tx, csrf, {"method": "pin", "pin": WRONG_PIN})
+            if kind == "pin":
+                fields = {"method": "pin", "pin": WRONG_PIN}
+                response = target.post_challenge(browser, tx, csrf, fields)
+            else:
+                fields = {"csrf_token": csrf, "username": tx, "password": WRONG_PASSWORD}
+                response = browser.post(target.url + "/login", fields)
             if response.status != 503:
                 return response
             with lock:
@@ -105,15 +146,17 @@ def _attack(target: BelayTarget, pages: list[Page], rounds: int, out: Any) -> No
             try:
                 response = post(browser, tx, csrf)
             except (OSError, http.client.HTTPException) as exc:
-                ok, refused, error = False, False, repr(exc)
+                ok, refused, limited, error = False, False, False, repr(exc)
             else:
                 ok = response.status in (401, 429)
+                limited = response.status == 429
                 text = response.text
                 refused = "is locked" in text or "not available here" in text
                 error = f"{response.status} {text[:200]}"
             with lock:
                 counts["attempts"] += 1
                 counts["refused"] += refused
+                counts["limited"] += limited
                 if not ok:
                     counts["errors"] += 1
                     last_error[0] = error
@@ -135,6 +178,7 @@ def storm_phase(
     rounds: int,
     flow_browsers: list[Browser],
     concurrency: int,
+    kind: str = "pin",
 ) -> StormPhase:
     context = multiprocessing.get_context("fork")
     out = context.Queue()
@@ -148,7 +192,7 @@ def storm_phase(
     argon2_before = target.argon2_operations()
     cpu_before = target.cpu_ms()
     start = time.perf_counter()
-    attackers = context.Process(target=_attack, args=(target, pages, rounds, out))
+    attackers = context.Process(target=_attack, args=(target, pages, rounds, out, kind))
     attackers.start()  # forked before the normal flows' thread starts
     beside.start()
     tally = out.get()
@@ -168,6 +212,7 @@ def storm_phase(
         tally["attempts"],
         tally["refused"],
         tally["busy"],
+        tally["limited"],
         seconds,
         cpu,
         argon2,
@@ -193,4 +238,17 @@ def run_storm(
         storm_phase(target, "wrong", live_pages, wrong_rounds, flow_browsers, concurrency),
         storm_phase(target, "locked", locked_pages, locked_rounds, flow_browsers, concurrency),
     ]
+    limit = int(target.env.get("BELAY_SIGN_IN_ADDRESS_LIMIT", DEFAULTS["SIGN_IN_ADDRESS_LIMIT"]))
+    if limit > 0:
+        # Usernames from a list, as sprayers have: unknown ones cost a dummy check too.
+        names = live + locked
+        missing = math.ceil(2 * limit / SPRAY_ROUNDS_MAX) - len(names)
+        names += [f"nobody{i}" for i in range(max(0, missing))]
+        rounds = min(SPRAY_ROUNDS_MAX, math.ceil(2 * limit / len(names)))
+        spray_pages = open_login_pages(target, names, SPRAY_ADDRESS)
+        phases.append(
+            storm_phase(
+                target, "spray", spray_pages, rounds, flow_browsers, concurrency, kind="password"
+            )
+        )
     return Storm(baseline, phases)

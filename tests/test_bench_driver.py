@@ -1,13 +1,20 @@
 """The bench's load driver (bench/driver.py, bench/browser.py) against a live Belay:
-its flow completes and its ID token verifies, in forked workers too. Never timings."""
+its flow completes and its ID token verifies, in forked workers too; the bench's
+pre-fill (bench/prefill.py) at a tiny scale. Never timings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from flask import Flask
+from sqlalchemy import func, select
+
 from bench.browser import Browser
 from bench.driver import one_flow, run_lanes, sign_in_all
+from bench.prefill import prefill
 from bench.targets import CLIENT_ID, PASSWORD, REDIRECT, BelayTarget
+from provider.extensions import db
+from provider.storage.models import AuditEvent, AuthorizationCode, Token, User, WebSession
 from tests.conftest import Actions, LiveServer
 
 
@@ -61,3 +68,30 @@ def test_cookies_follow_path_and_expiry() -> None:
     browser._store("i=; path=/interaction/abc; expires=Thu, 01 Jan 1970 00:00:00 GMT", "/")
     browser._store("s=; Max-Age=0; Path=/", "/")
     assert browser._cookie_header("/interaction/abc") == ""
+
+
+def test_prefill_adds_its_rows_and_the_flow_still_runs(
+    actions: Actions, live_server: LiveServer, tmp_path: Path, app: Flask
+) -> None:
+    target = live_target(actions, live_server, tmp_path)
+    browser = sign_in_all(target, ["f0"])[0]
+    added = prefill(live_server.env["BELAY_DATABASE_URL"], 0.0005)["rows"]
+    assert added == {
+        "users": 50,
+        "audit_events": 500,
+        "sessions": 100,
+        "tokens": 250,
+        "codes": 50,
+    }
+    with app.app_context():
+
+        def count(model: type) -> int:
+            return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+        assert count(User) == 50 + 2
+        assert count(WebSession) >= 100 + 1
+        assert count(Token) == 250
+        assert count(AuthorizationCode) == 50
+        assert count(AuditEvent) >= 500
+    times = one_flow(target, browser, Browser(target.url))
+    assert times["flow"] > 0
