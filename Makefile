@@ -73,7 +73,7 @@ conformance: $(TEST_STAMP)
 ## make bench: the benchmarks (bench/README.md) side by side with node oidc-provider
 ## (installed into bench/oidc_provider by npm), on SQLite and on PostgreSQL
 ## (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/belay_bench,
-## dropped and recreated); writes bench/RESULTS.md. About 12 minutes.
+## dropped and recreated); writes bench/RESULTS.md. About 17 minutes.
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
