@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import event
 
 from provider.app import create_app
@@ -44,9 +45,9 @@ def hot_statements() -> list[tuple[str, Callable[[], object]]]:
     ]
 
 
-def main() -> None:
-    app = create_app()
-    out: list[dict[str, Any]] = []
+def explain(app: Flask) -> list[dict[str, str]]:
+    """[{"name", "sql", "plan"}] for each hot statement, on ``app``'s database."""
+    out: list[dict[str, str]] = []
     with app.app_context():
         from provider.extensions import db
 
@@ -87,7 +88,11 @@ def main() -> None:
             else:  # (id, parent, notused, detail)
                 plan = "\n".join(str(row[-1]) for row in rows)
             out.append({"name": name, "sql": " ".join(sql.split()), "plan": plan})
-    json.dump(out, sys.stdout)
+    return out
+
+
+def main() -> None:
+    json.dump(explain(create_app()), sys.stdout)
 
 
 if __name__ == "__main__":

@@ -665,10 +665,10 @@ def targets(results: list[dict[str, Any]], decide: dict[str, float]) -> list[str
             if spray is not None:
                 row(
                     f"{r['name']}: a spray from one address is stopped by the address "
-                    "limit (argon2 computations ≤ SIGN_IN_ADDRESS_LIMIT, 100)",
+                    f"limit (argon2 computations ≤ SIGN_IN_ADDRESS_LIMIT, {storm.address_limit})",
                     f"{spray.argon2:.0f} computations for {spray.attempts} guesses, "
                     f"{spray.limited} answered `429`",
-                    spray.argon2 <= 100,
+                    spray.argon2 <= storm.address_limit,
                 )
         for burst in r.get("bursts", []):
             if burst.users == max(BURSTS):

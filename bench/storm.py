@@ -84,6 +84,7 @@ class StormPhase:
 class Storm:
     baseline: LoadResult
     phases: list[StormPhase]
+    address_limit: int = 0  # the server's SIGN_IN_ADDRESS_LIMIT
 
 
 def open_pin_pages(target: BelayTarget, names: list[str], *, locked: bool) -> list[Page]:
@@ -251,4 +252,4 @@ def run_storm(
                 target, "spray", spray_pages, rounds, flow_browsers, concurrency, kind="password"
             )
         )
-    return Storm(baseline, phases)
+    return Storm(baseline, phases, limit)
