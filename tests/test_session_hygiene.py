@@ -19,6 +19,7 @@ from provider.storage.models import (
     AuthorizeTransaction,
     ClientAssertionJti,
     OneTimeCode,
+    Token,
     WebAuthnChallenge,
     WebSession,
 )
@@ -403,6 +404,28 @@ def _expired_rows(app: Flask, user_id: int) -> dict[str, Any]:
                     used_at=expires - 30,
                 )
             )
+        day = 24 * 3600
+        # (access expiry, refresh expiry): only the first is gone for good; an
+        # expired access token whose refresh token still lives stays, and so
+        # does one expired less than a day ago.
+        for access, refresh in (
+            (now - 2 * day, now - 2 * day + 60),
+            (now - 2 * day, now + day),
+            (now - 60, None),
+        ):
+            db.session.add(
+                Token(
+                    client_id="rp",
+                    user_id=user_id,
+                    jti=random_token(),
+                    access_token_hash=random_token(),
+                    refresh_token_hash=random_token() if refresh else None,
+                    family_id=random_token(),
+                    issued_at=access - 600,
+                    access_expires_at=access,
+                    refresh_expires_at=refresh,
+                )
+            )
         for expires in (now - 1, now + 600):
             db.session.add(
                 ClientAssertionJti(client_id="rp", jti=random_token(), expires_at=expires)
@@ -419,6 +442,7 @@ PURGED = {
     "webauthn_challenges": 1,
     "one_time_codes": 1,
     "authorization_codes": 1,
+    "tokens": 1,
     "assertion_jtis": 1,
     "address_counters": 1,
 }
@@ -443,6 +467,7 @@ def test_belay_purge_deletes_expired_rows_and_keeps_live_ones(
     assert _count(app, WebAuthnChallenge) == 1
     assert _count(app, OneTimeCode) == 1
     assert _count(app, AuthorizationCode) == 1
+    assert _count(app, Token) == 2
     assert _count(app, ClientAssertionJti) == 1
     assert _count(app, AddressCounter) == 1
     again = runner.invoke(args=["purge"])

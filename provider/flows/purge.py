@@ -22,6 +22,7 @@ KINDS = (
     "webauthn_challenges",
     "one_time_codes",
     "authorization_codes",
+    "tokens",
     "assertion_jtis",
     "address_counters",
 )
@@ -29,6 +30,10 @@ KINDS = (
 #: An expired authorization code is kept this long: a replay of it within that
 #: time still revokes the tokens it issued (RFC 6749 §4.1.2).
 CODE_REPLAY_MEMORY = 24 * 3600
+#: A token is deleted this long after its access and refresh tokens expired
+#: (its row also holds the refresh family a replay would revoke; a day covers
+#: clocks that disagree and clients still retrying).
+EXPIRED_TOKEN_MEMORY = 24 * 3600
 
 
 def purge_once(config: Any, *, batch: int, now: int | None = None) -> dict[str, int]:
@@ -45,6 +50,7 @@ def purge_once(config: Any, *, batch: int, now: int | None = None) -> dict[str, 
         "authorization_codes": store.authorization_codes(
             now, keep_after_expiry=CODE_REPLAY_MEMORY, batch=batch
         ),
+        "tokens": store.tokens(now, keep_after_expiry=EXPIRED_TOKEN_MEMORY, batch=batch),
         "assertion_jtis": store.assertion_jtis(now, batch=batch),
         "address_counters": store.address_counters(now, batch=batch),
     }

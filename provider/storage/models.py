@@ -213,7 +213,7 @@ class Token(db.Model):  # type: ignore[name-defined,misc]
     sid: Mapped[str | None] = mapped_column(String(64))
     audience: Mapped[list[str]] = mapped_column(Json, default=list)
     issued_at: Mapped[int] = mapped_column(BigInteger)
-    access_expires_at: Mapped[int] = mapped_column(BigInteger)
+    access_expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     refresh_expires_at: Mapped[int | None] = mapped_column(BigInteger)
     refresh_used_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)

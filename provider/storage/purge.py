@@ -19,6 +19,7 @@ from provider.storage.models import (
     AuthorizeTransaction,
     ClientAssertionJti,
     OneTimeCode,
+    Token,
     WebAuthnChallenge,
     WebSession,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "authorize_transactions",
     "one_time_codes",
     "sessions",
+    "tokens",
     "webauthn_challenges",
 ]
 
@@ -80,6 +82,16 @@ def authorization_codes(now: int, *, keep_after_expiry: int, batch: int) -> int:
         AuthorizationCode.expires_at,
         batch,
     )
+
+
+def tokens(now: int, *, keep_after_expiry: int, batch: int) -> int:
+    """Tokens whose access token and refresh token (if any) both expired more
+    than ``keep_after_expiry`` seconds ago: nothing can use them any more."""
+    cutoff = now - keep_after_expiry
+    condition = (Token.access_expires_at <= cutoff) & or_(
+        Token.refresh_expires_at.is_(None), Token.refresh_expires_at <= cutoff
+    )
+    return _delete(Token, condition, Token.access_expires_at, batch)
 
 
 def assertion_jtis(now: int, *, batch: int) -> int:
