@@ -134,9 +134,10 @@ DEFAULTS: dict[str, Any] = {
     # At most this many argon2 computations at once per host (0: half the
     # CPUs, at least one). A password or PIN check may wait for one up to
     # ARGON2_MAX_WAIT_MS milliseconds: the queue holds as many checks as the
-    # slots get through in that time (from the measured duration of a
-    # computation, at most 256 waiting); a check beyond it is refused at once
-    # ("try again", 503), before anything is counted. 0: no waiting at all.
+    # slots get through in that time (from the measured hash time of a
+    # computation, its CPU time with one lane; at most 256 waiting); a check
+    # beyond it is refused at once ("try again", 503), before anything is
+    # counted. 0: no waiting at all.
     "ARGON2_MAX_CONCURRENT": 0,
     "ARGON2_MAX_WAIT_MS": 2000,
     # argon2 runs on threads this many CPU niceness steps below the server
