@@ -18,12 +18,13 @@ LOCK        := $(BIN)/uv pip compile -q $(if $(UPGRADE),--upgrade) --universal -
                --custom-compile-command "make lock" pyproject.toml requirements/build.in
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements/run.txt pyproject.toml setup.py | $(BIN)/python
-	$(PIP_INSTALL) --require-hashes -r requirements/run.txt
-	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
-	touch $@
+	@echo "Installing Belay into .venv (requirements/run.txt: pinned, with hashes)"
+	@$(PIP_INSTALL) --require-hashes -r requirements/run.txt
+	@$(PIP_INSTALL) --no-deps --no-build-isolation -e .
+	@touch $@
 
 $(TEST_STAMP): requirements/test.txt pyproject.toml setup.py | $(BIN)/python
 	$(PIP_INSTALL) --require-hashes -r requirements/test.txt
@@ -41,12 +42,16 @@ lock: | $(BIN)/python
 	$(LOCK) --extra postgres -o requirements/run.txt
 	$(LOCK) --extra postgres --extra test -c requirements/run.txt -o requirements/test.txt
 
-## make run: install, migrate, seed the demo (prints the logins), then serve the OP on
-## http://localhost:5000 and the demo bank (examples/bank) on http://localhost:5001
+## make run: install, migrate, seed the demo, then serve the OP on http://localhost:5000
+## and the demo bank (examples/bank) on http://localhost:5001, and print the logins last.
+## Quiet: BELAY_LOG_LEVEL=warning (no request or audit lines; set it to info to see
+## them) and, from examples/bank/launch.py, BELAY_DEV_OUTBOX=on (codes by email and SMS
+## printed and listed at http://localhost:5000/dev/outbox).
+run: export BELAY_LOG_LEVEL ?= warning
 run: $(STAMP)
-	$(BIN)/belay init
-	$(BIN)/belay demo
-	$(BIN)/python -m examples.bank.launch
+	@$(BIN)/belay init
+	@$(BIN)/belay demo --quiet
+	@$(BIN)/python -m examples.bank.launch
 
 ## make test: install with test extras, then ruff, import-linter's layer contracts, mypy
 ## and the whole pytest suite
