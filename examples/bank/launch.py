@@ -47,6 +47,8 @@ def _belay() -> list[str]:
 
 
 TOTP = ".venv/bin/python -m examples.bank.totp"
+#: alice's verified email address and phone number (``belay demo``)
+EMAIL, PHONE = "alice@example.test", "+447700900123"
 
 
 def _instructions(web: str, op: str, creds: dict[str, object], outbox: bool) -> str:
@@ -54,17 +56,17 @@ def _instructions(web: str, op: str, creds: dict[str, object], outbox: bool) -> 
         return creds.get(key, "(run `belay demo`)")
 
     codes = (
-        f"email and SMS codes are printed here and listed at {op}/dev/outbox"
+        f"codes by email and SMS: printed here, and at {op}/dev/outbox"
         if outbox
-        else "email and SMS codes need BELAY_DEV_OUTBOX=on (or SMTP / an SMS webhook)"
+        else "codes by email and SMS need BELAY_DEV_OUTBOX=on (or SMTP, an SMS webhook)"
     )
     return f"""
 Belay demo: open {web}/ → Sign in with Belay → New transfer
-  alice  password {get("alice_password")}   PIN {get("alice_pin")}
-         authenticator key {get("alice_totp_secret")}
-         alice@example.test, +447700900123; her factors: {op}/account
-  admin  password {get("admin_password")}   console: {op}/admin
-         authenticator key {get("admin_totp_secret")}
+  alice   password {get("alice_password")}   PIN {get("alice_pin")}   phone {PHONE}
+          authenticator key {get("alice_totp_secret")}
+          email {EMAIL}   account: {op}/account
+  admin   password {get("admin_password")}   console: {op}/admin
+          authenticator key {get("admin_totp_secret")}
   authenticator codes: {TOTP} [admin]
   {codes}
 A transfer needs a second factor within 120 s; later, alice's PIN is enough.

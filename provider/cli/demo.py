@@ -40,8 +40,9 @@ ACTOR = "belay demo"
 BANK_URL = "http://localhost:5001"
 #: The demo bank's API: the one RFC 8707 resource demo-bank may ask tokens for.
 BANK_API_URL = "http://localhost:5002"
-#: A transfer at the demo bank needs a second factor, never the password again.
-BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code"]
+#: A transfer at the demo bank needs a second factor, never the password again
+#: (codes by email and SMS too: with BELAY_DEV_OUTBOX every factor can be tried).
+BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp"]
 #: The demo users' verified email address and phone number (example.test is
 #: reserved, RFC 2606; +44 7700 900xxx is Ofcom's range for drama).
 DESTINATIONS = {
