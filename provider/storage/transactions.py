@@ -50,6 +50,17 @@ def get_transaction(tx_id: str | None, session_id: int | None) -> AuthorizeTrans
     return tx
 
 
+def get_own_transaction(tx_id: str | None, session_id: int | None) -> AuthorizeTransaction | None:
+    """This browser session's transaction, even when it has expired (not yet
+    purged): only to say which application it was for."""
+    if not tx_id or session_id is None or len(tx_id) > 64:
+        return None
+    if not tx_id.isascii() or "\x00" in tx_id:
+        return None
+    tx = db.session.get(AuthorizeTransaction, tx_id)
+    return tx if tx is not None and tx.session_id == session_id else None
+
+
 def mark_consent_given(tx: AuthorizeTransaction) -> None:
     tx.consent_given = True
     db.session.commit()
