@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, text
+from sqlalchemy import Executable, Row, Select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from provider.extensions import db
 
-__all__ = ["first", "ping", "rollback", "transaction"]
+__all__ = ["first", "ping", "read_row", "rollback", "transaction"]
 
 T = TypeVar("T")
 
@@ -24,6 +24,14 @@ def first(statement: Select[T]) -> T | None:
     """The first row's single column, or None."""
     result: T | None = db.session.scalar(statement)
     return result
+
+
+def read_row(statement: Executable, parameters: dict[str, Any]) -> Row[Any] | None:
+    """The first row of a Core statement built once at import (issue 20): run on the
+    request's connection and transaction, without the ORM's loading, identity map
+    or unit of work. For reads whose rows are not changed afterwards."""
+    row: Row[Any] | None = db.session.connection().execute(statement, parameters).first()
+    return row
 
 
 @contextmanager

@@ -6,14 +6,16 @@ atomic on SQLite and PostgreSQL alike (docs/security.md cases 34 and 35).
 
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from typing import Any
+
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider import clock
 from provider.crypto import sha256_hex
 from provider.extensions import db
-from provider.storage import first
-from provider.storage.models import AuthorizationCode, ClientAssertionJti, Token
+from provider.storage import first, read_row
+from provider.storage.models import AuthorizationCode, ClientAssertionJti, Token, User
 
 __all__ = [
     "claim_code",
@@ -30,7 +32,43 @@ __all__ = [
     "revoked_now",
     "save_code",
     "save_token",
+    "userinfo_row",
 ]
+
+# The hot statements, built once (issue 20): no construction or cache key per request.
+# (An UPDATE's bind names must differ from its columns'.)
+_CLAIM_CODE = (
+    update(AuthorizationCode)
+    .where(
+        AuthorizationCode.code_hash == bindparam("b_code_hash"),
+        AuthorizationCode.client_id == bindparam("b_client_id"),
+        AuthorizationCode.used_at.is_(None),
+        AuthorizationCode.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(AuthorizationCode)
+)
+_CODE_REPLAYED_AT = select(AuthorizationCode.replayed_at).where(
+    AuthorizationCode.id == bindparam("code_id")
+)
+_BY_ACCESS_HASH = select(Token).where(Token.access_token_hash == bindparam("token_hash"))
+_BY_REFRESH_HASH = select(Token).where(Token.refresh_token_hash == bindparam("token_hash"))
+# /userinfo: the token's state and its user's claims in one read.
+_USERINFO = (
+    select(
+        Token.revoked_at,
+        Token.access_expires_at,
+        Token.user_id,
+        Token.scope,
+        User.id,
+        User.username,
+        User.name,
+        User.email,
+        User.email_verified_at,
+    )
+    .outerjoin(User, User.id == Token.user_id)
+    .where(Token.access_token_hash == bindparam("token_hash"))
+)
 
 
 def save_code(code: AuthorizationCode) -> None:
@@ -47,16 +85,8 @@ def claim_code(code: str, client_id: str) -> AuthorizationCode | None:
     concurrent redemption waits and then finds the code used.
     """
     now = clock.now()
-    row = db.session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.code_hash == sha256_hex(code),
-            AuthorizationCode.client_id == client_id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(AuthorizationCode)
+    row: AuthorizationCode | None = db.session.execute(
+        _CLAIM_CODE, {"b_code_hash": sha256_hex(code), "b_client_id": client_id, "now": now}
     ).scalar_one_or_none()
     return row
 
@@ -82,10 +112,7 @@ def mark_code_replayed(code_id: int) -> None:
 
 
 def code_replayed(code_id: int) -> bool:
-    return (
-        first(db.select(AuthorizationCode.replayed_at).where(AuthorizationCode.id == code_id))
-        is not None
-    )
+    return db.session.scalar(_CODE_REPLAYED_AT, {"code_id": code_id}) is not None
 
 
 def revoke_tokens_from_code(code_id: int) -> int:
@@ -104,13 +131,23 @@ def save_token(token: Token) -> None:
 
 
 def find_token(access_token: str) -> Token | None:
-    row = first(db.select(Token).where(Token.access_token_hash == sha256_hex(access_token)))
+    row: Token | None = db.session.scalar(_BY_ACCESS_HASH, {"token_hash": sha256_hex(access_token)})
     return row
 
 
 def find_token_by_refresh(refresh_token: str) -> Token | None:
-    row = first(db.select(Token).where(Token.refresh_token_hash == sha256_hex(refresh_token)))
+    row: Token | None = db.session.scalar(
+        _BY_REFRESH_HASH, {"token_hash": sha256_hex(refresh_token)}
+    )
     return row
+
+
+def userinfo_row(access_token: str) -> Row[Any] | None:
+    """For /userinfo, read only: the access token's ``revoked_at``,
+    ``access_expires_at``, ``user_id`` and ``scope``, with its user's ``id``,
+    ``username``, ``name``, ``email`` and ``email_verified_at`` (None when the user
+    is gone); None for an unknown token."""
+    return read_row(_USERINFO, {"token_hash": sha256_hex(access_token)})
 
 
 def claim_refresh_token(token_id: int) -> bool:

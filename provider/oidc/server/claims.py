@@ -3,7 +3,7 @@ ID token (§2), signed with the client's algorithm."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
@@ -11,12 +11,26 @@ from flask import current_app
 from provider import clock
 from provider.oidc.clients import OAuthClient
 from provider.oidc.server.tokens import Subject, sign_jwt
-from provider.storage.models import User
 
-__all__ = ["id_token", "user_claims"]
+__all__ = ["ClaimsSource", "id_token", "user_claims"]
 
 
-def user_claims(user: User, scope: str) -> dict[str, Any]:
+class ClaimsSource(Protocol):
+    """What the claims are made of: a user row, or a Core row of its columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def email_verified_at(self) -> int | None: ...
+
+
+def user_claims(user: ClaimsSource, scope: str) -> dict[str, Any]:
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": str(user.id)}
     if "profile" in scopes:
