@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from provider.extensions import db
 
-__all__ = ["first", "ping", "read_row", "rollback", "transaction"]
+__all__ = ["first", "insert_row", "ping", "read_row", "rollback", "transaction"]
 
 T = TypeVar("T")
 
@@ -32,6 +32,19 @@ def read_row(statement: Executable, parameters: dict[str, Any]) -> Row[Any] | No
     or unit of work. For reads whose rows are not changed afterwards."""
     row: Row[Any] | None = db.session.connection().execute(statement, parameters).first()
     return row
+
+
+def insert_row(statement: Executable, values: dict[str, Any]) -> None:
+    """Run a Core ``INSERT`` built once at import in the request's transaction, now:
+    no unit of work at commit. For rows nothing reads back in the request, whose
+    commit follows at once (an early write holds SQLite's write lock until then)."""
+    db.session.connection().execute(statement, values)
+
+
+def row_values(row: object) -> dict[str, Any]:
+    """The column values set on a new (transient) model object, for :func:`insert_row`;
+    what is not set takes the column's default, as in a flush."""
+    return {k: v for k, v in vars(row).items() if not k.startswith("_")}
 
 
 @contextmanager

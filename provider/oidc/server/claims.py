@@ -3,31 +3,16 @@ ID token (§2), signed with the client's algorithm."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
 from provider import clock
 from provider.oidc.clients import OAuthClient
-from provider.oidc.server.tokens import Subject, sign_jwt
+from provider.oidc.server.tokens import ClaimsSource, Subject, sign_jwt
 
-__all__ = ["ClaimsSource", "id_token", "user_claims"]
-
-
-class ClaimsSource(Protocol):
-    """What the claims are made of: a user row, or a Core row of its columns."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def email_verified_at(self) -> int | None: ...
+__all__ = ["id_token", "user_claims"]
 
 
 def user_claims(user: ClaimsSource, scope: str) -> dict[str, Any]:
