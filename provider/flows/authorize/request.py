@@ -68,6 +68,8 @@ class AuthorizeRequest:
     resource: str | None = None
     #: the ``sub`` of a valid ``id_token_hint`` (see the pipeline's hint step)
     hint_subject: str | None = None
+    #: OIDC ``ui_locales``: the languages the user prefers for these pages, in order
+    ui_locales: tuple[str, ...] = ()
     response_type: Literal["code"] = "code"
     response_mode: Literal["query"] = "query"
 
@@ -122,6 +124,7 @@ class AuthorizeRequest:
             "code_challenge_method": self.code_challenge_method,
             "resource": self.resource,
             "hint_subject": self.hint_subject,
+            "ui_locales": list(self.ui_locales),
             "requirement": {
                 "acr_values": list(requirement.acr_values),
                 "acr_source": requirement.acr_source,
@@ -175,6 +178,7 @@ class AuthorizeRequest:
             code_challenge_method=_optional(data, "code_challenge_method"),
             resource=_optional(data, "resource"),
             hint_subject=_optional(data, "hint_subject"),
+            ui_locales=_strings(data, "ui_locales") if "ui_locales" in data else (),
         )
 
 
@@ -272,6 +276,7 @@ def validate(multi: dict[str, list[str]]) -> AuthorizeRequest | ErrorPage | Redi
         code_challenge_method=params.get("code_challenge_method"),
         resource=params.get("resource") or None,
         hint_subject=hint_subject,
+        ui_locales=tuple(params.get("ui_locales", "").split()),
     )
 
 
