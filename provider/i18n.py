@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from flask_babel import gettext, ngettext
+from flask_babel import get_locale, get_translations, gettext, ngettext
 
-__all__ = ["LANGUAGES", "_", "ngettext_", "pick", "translate"]
+__all__ = ["LANGUAGES", "_", "language", "ngettext_", "pick", "translate", "translate_plural"]
 
 #: The languages Belay speaks, the first the fallback (``ui_locales_supported``).
 LANGUAGES: Final = ("en", "de")
@@ -43,6 +43,16 @@ def ngettext_(singular: str, plural: str, num: int, **params: Any) -> str:
 def translate(text: str) -> str:
     """A marked constant (``N_``) in the request's language; any other text as is."""
     return str(gettext(text)) if text else text
+
+
+def translate_plural(singular: str, plural: str, num: int) -> str:
+    """The singular or plural form, unformatted (Jinja's ``ngettext`` formats it)."""
+    return str(get_translations().ungettext(singular, plural, num))
+
+
+def language() -> str:
+    """The request's language (``en`` outside a request)."""
+    return str(get_locale() or LANGUAGES[0])
 
 
 def pick(tags: Iterable[str]) -> str | None:

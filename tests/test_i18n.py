@@ -173,3 +173,151 @@ def test_the_compiled_catalogue_matches_the_po_file():
     assert len(compiled._catalog) - 1 == sum(  # the header is one entry
         len(m.string) if isinstance(m.id, tuple) else 1 for m in catalogue if m.id and not m.fuzzy
     ), "run `make translations`"
+
+
+# -- text built in Python: errors, emails, text messages -------------------------
+
+
+def _german(app):
+    return app.test_request_context("/", headers={"Accept-Language": "de"})
+
+
+def test_factor_errors_are_in_the_request_language(app):
+    from provider.factors.pin_policy import PinRejected, check_pin
+
+    with _german(app), pytest.raises(PinRejected) as refused:
+        check_pin("12", min_length=6, max_length=12)
+    assert refused.value.message == "Eine PIN braucht mindestens 6 Ziffern."
+    with _german(app), pytest.raises(PinRejected) as refused:
+        check_pin("111111", min_length=6, max_length=12)
+    assert "wiederholten Ziffer" in refused.value.message
+    with app.test_request_context("/"), pytest.raises(PinRejected) as refused:
+        check_pin("111111", min_length=6, max_length=12)
+    assert refused.value.message == "A PIN can't be one digit repeated, like 111111."
+    # outside any request (the CLI): English
+    with pytest.raises(PinRejected) as refused:
+        check_pin("111111", min_length=6, max_length=12)
+    assert refused.value.message == "A PIN can't be one digit repeated, like 111111."
+
+
+def test_a_wait_says_one_second_or_n_seconds(app):
+    from provider.factors.attempts import wait_words
+
+    with app.test_request_context("/"):
+        assert [wait_words(1), wait_words(5)] == ["1 second", "5 seconds"]
+    with _german(app):
+        assert [wait_words(1), wait_words(5)] == ["1 Sekunde", "5 Sekunden"]
+
+
+def test_the_sms_text_is_in_the_request_language(app):
+    from provider.factors.delivery import sms_text
+
+    with _german(app):
+        text = sms_text("Bank", "123456", ttl=300, purpose="login")
+    assert text.startswith("Ihr Bank-Anmeldecode ist 123456. Gültig 5 Min.")
+    with app.test_request_context("/"):
+        assert sms_text("Bank", "123456", ttl=300, purpose="step_up").startswith(
+            "Your Bank confirmation code is 123456."
+        )
+
+
+@pytest.mark.parametrize("purpose", ["login", "step_up", "verify"])
+def test_the_code_email_follows_the_sign_in_request_language(app, purpose):
+    from provider.factors.delivery import EmailChannel
+    from provider.web.i18n import note_ui_locales
+
+    channel = EmailChannel(host="h", port=25, security="none", sender="a@b.test", subject="")
+    # a page of a sign-in whose request said ui_locales=de, in an English browser
+    with app.test_request_context("/login", headers={"Accept-Language": "en"}):
+        note_ui_locales(("de",))
+        message = channel.message("u@example.com", "654321", ttl=60, purpose=purpose)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "654321" in text and "654321" in html
+    assert message["Subject"].startswith("Ihr Belay-")
+    assert "1 Minute gültig" in text  # one minute: the singular
+    assert '<html lang="de">' in html
+    for english in ("Your", "valid for", "If you did not ask"):
+        assert english not in text and english not in html
+    with app.test_request_context("/login"):
+        english = channel.message("u@example.com", "654321", ttl=600, purpose=purpose)
+    assert "valid for 10 minutes" in english.get_body(preferencelist=("plain",)).get_content()
+    assert english["Subject"].startswith("Your Belay ")
+
+
+def test_a_configured_subject_is_sent_as_is(app):
+    from provider.factors.delivery import EmailChannel
+
+    channel = EmailChannel(
+        host="h", port=25, security="none", sender="a@b.test", subject="Ihr Code"
+    )
+    with app.test_request_context("/"):
+        assert channel.message("u@x.test", "1", ttl=60, purpose="login")["Subject"] == "Ihr Code"
+
+
+def test_an_email_body_escapes_what_it_is_given(app):
+    from provider.factors.delivery import EmailChannel
+
+    channel = EmailChannel(
+        host="h", port=25, security="none", sender="a@b.test", subject="", issuer_name="<b>X"
+    )
+    with _german(app):
+        html = channel.message("u@x.test", "1", ttl=60, purpose="login").get_body(
+            preferencelist=("html",)
+        )
+    assert "<b>X" not in html.get_content() and "&lt;b&gt;X" in html.get_content()
+
+
+# -- dates in the user's language and time zone ---------------------------------
+
+WINTER = 1796659200  # 2026-12-07 16:00:00 UTC
+SUMMER = 1783425600  # 2026-07-07 12:00:00 UTC
+
+
+def test_dates_are_in_the_default_time_zone_and_language(app):
+    from provider.web.i18n import format_datetime
+
+    with app.test_request_context("/"):
+        assert format_datetime(WINTER) == "Dec 7, 2026, 4:00\u202fPM UTC"
+        assert format_datetime(None) == ""
+    with _german(app):
+        assert format_datetime(WINTER) == "07.12.2026, 16:00 UTC"
+    app.config["DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    with _german(app):
+        assert format_datetime(WINTER) == "07.12.2026, 17:00 MEZ"
+        assert format_datetime(SUMMER) == "07.07.2026, 14:00 MESZ"
+    with app.test_request_context("/"):
+        assert format_datetime(WINTER) == "Dec 7, 2026, 5:00\u202fPM GMT+01:00"
+
+
+def test_dates_are_in_the_signed_in_users_time_zone(app, actions, client):
+    from provider.flows import account
+    from provider.storage.models import User
+
+    user_id = actions.create_user()
+    actions.login()
+    with app.app_context():
+        from provider.extensions import db
+
+        user = db.session.get(User, user_id)
+        account.set_time_zone(user, "America/New_York", ip=None)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = client.get("/account")
+    assert page.status_code == 200
+    assert " GMT-05:00" in page.text
+
+
+def test_a_time_zone_is_an_iana_name(app):
+    from provider.flows import account
+    from provider.storage.models import User
+
+    with app.test_request_context("/", headers={"Accept-Language": "de"}):
+        user = User(username="z", created_at=0)
+        for bad in ("Mars/Olympus", "../etc/passwd", "/etc/localtime", "x" * 100, "Europe/\x00"):
+            with pytest.raises(account.InvalidTimeZone) as refused:
+                account.set_time_zone(user, bad, ip=None)
+            assert refused.value.field_errors() == {
+                "zoneinfo": "Wählen Sie eine Zeitzone aus der Liste."
+            }
+        assert user.zoneinfo is None
+    assert "Europe/Berlin" in account.time_zones() and "UTC" in account.time_zones()

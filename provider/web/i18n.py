@@ -80,9 +80,11 @@ def format_datetime(epoch: int | None) -> str:
     locale = get_locale() or current_app.config["DEFAULT_LOCALE"]
     zone = get_timezone()
     day = dates.format_date(moment.astimezone(zone), "medium", locale=locale)
-    pattern = dates.get_time_format("short", locale=locale).pattern + " z"
-    time = dates.format_time(moment, pattern, tzinfo=zone, locale=locale)
-    return f"{day}, {time}"
+    time = dates.format_time(moment, "short", tzinfo=zone, locale=locale)
+    name = dates.format_time(moment, "z", tzinfo=zone, locale=locale)
+    if name[:1] in "+-":  # no abbreviation in this language: "GMT+01:00", not "+0100"
+        name = dates.get_timezone_gmt(moment.astimezone(zone), "long", locale=locale)
+    return f"{day}, {time} {name}"
 
 
 def init_app(app: Flask, translations: Path) -> None:

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
 
 from provider import policy
+from provider.errors import N_
 from provider.flows.authorize.outcomes import ErrorPage, Redirect, error_redirect
 from provider.flows.clients import allowed_resources
 from provider.oidc import hints
@@ -212,18 +213,20 @@ def validate(multi: dict[str, list[str]]) -> AuthorizeRequest | ErrorPage | Redi
     client_ids = multi.get("client_id", [])
     redirect_uris = multi.get("redirect_uri", [])
     if len(client_ids) != 1 or not client_ids[0]:
-        return ErrorPage(400, "invalid_request", "The request has no valid client_id.")
+        return ErrorPage(400, "invalid_request", N_("The request has no valid client_id."))
     client = client_store.get_client(client_ids[0])
     if client is None:
-        return ErrorPage(400, "invalid_client", "This application is not registered here.")
+        return ErrorPage(400, "invalid_client", N_("This application is not registered here."))
     if len(redirect_uris) != 1 or not redirect_uris[0]:
-        return ErrorPage(400, "invalid_request", "The request must carry exactly one redirect_uri.")
+        return ErrorPage(
+            400, "invalid_request", N_("The request must carry exactly one redirect_uri.")
+        )
     redirect_uri = redirect_uris[0]
     if redirect_uri not in (client.redirect_uris or []):
         return ErrorPage(
             400,
             "invalid_request",
-            "The redirect_uri does not exactly match one registered for this application.",
+            N_("The redirect_uri does not exactly match one registered for this application."),
         )
     states = multi.get("state", [])
     state = states[0] if len(states) == 1 else None
