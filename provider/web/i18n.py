@@ -93,6 +93,10 @@ def init_app(app: Flask, translations: Path) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["DEFAULT_TIMEZONE"]
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.add_template_filter(format_datetime, "datetime")
+    # ``message|translate``: a text chosen in Python (an error, a flash) in the page's
+    # language. A plain string, so autoescaping still applies — unlike ``_(variable)``,
+    # which Jinja marks safe.
+    app.add_template_filter(lambda text: i18n.translate(str(text)) if text else "", "translate")
 
     @app.context_processor
     def _language() -> dict[str, Any]:
