@@ -178,3 +178,54 @@ def test_the_consent_logout_and_admin_pages_are_german(app, actions, pages):
         "/logout", data={"csrf_token": csrf_from(actions.client.get("/logout").text)}
     )
     assert not pages.problems, "\n".join(f"{k}: {v}" for k, v in pages.problems.items())
+
+
+def test_the_sign_in_account_and_error_pages_are_german(app, actions, pages):
+    from provider import clock
+    from tests.test_account_and_step_up import confirm_with_totp, enrol_pin, enrol_totp
+
+    actions.create_client(
+        "rp",
+        name="Demo RP",
+        client_policy={"pin_login": True, "passwordless_login": True},
+    )
+    actions.create_user("alice")
+    try:
+        pages.both("/login")
+        page = actions.follow(actions.authorize("rp"))
+        login_path = page.request.path + "?" + page.request.query_string.decode()
+        pages.both(login_path)
+        pages.both(login_path, method="POST", status=401, username="alice", password="wrong horse")
+        assert actions.login().status_code == 302
+        pages.both("/account")
+        enrol_pin(actions)
+        secret = enrol_totp(actions)
+        confirm_with_totp(actions, secret)
+        pages.both("/account")
+        # the challenge page with every form: a fresh confirmation at 2fa
+        clock.set_offset(62)
+        challenge = actions.follow(
+            actions.authorize("rp", acr_values="urn:belay:acr:2fa", max_age="0")
+        )
+        assert "/challenge" in challenge.request.path, challenge.text[:500]
+        challenge_path = challenge.request.path + "?" + challenge.request.query_string.decode()
+        pages.both(challenge_path)
+        tx = challenge_path.split("tx=")[1]
+        pages.both(
+            challenge_path,
+            method="POST",
+            status=None,
+            tx=tx,
+            method_="pin",
+        )
+        # error pages
+        pages.both("/login?tx=gone", status=None)
+        pages.both("/authorize?client_id=nobody&redirect_uri=x", status=400)
+        pages.both("/no-such-page", status=404)
+        pages.both("/logout")
+        actions.client.post(
+            "/logout", data={"csrf_token": csrf_from(actions.client.get("/logout").text)}
+        )
+    finally:
+        clock.set_offset(0)
+    assert not pages.problems, "\n".join(f"{k}: {v}" for k, v in pages.problems.items())
