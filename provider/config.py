@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULTS",
     "ConfigError",
     "ensure_instance_secrets",
+    "is_local_http",
     "load_config",
     "valid_timezone",
     "validate",
@@ -130,6 +131,12 @@ DEFAULTS: dict[str, Any] = {
     # token (enabled when SMS_WEBHOOK_URL is set).
     "SMS_WEBHOOK_URL": "",
     "SMS_WEBHOOK_TOKEN": "",
+    # Development only (``make run`` turns it on): codes by email and SMS are not
+    # sent but kept in the database, listed at /dev/outbox (404 when off; only to
+    # requests from this host) and printed on standard error, so every factor can
+    # be tried without a mail server or SMS gateway. Refused unless the issuer is
+    # plain http on a loopback host (a production issuer is https or public).
+    "DEV_OUTBOX": False,
     # The language of a page when neither the sign-in request's ui_locales nor
     # the browser's Accept-Language names en or de (docs/i18n.md), and the time
     # zone of dates for people who chose none on their account page.
@@ -184,6 +191,10 @@ DEFAULTS: dict[str, Any] = {
     # Log lines: "json" (one object per line) or "text"; empty means json under
     # ``belay serve`` and text otherwise. Logs never hold a secret.
     "LOG_FORMAT": "",
+    # The least level logged: debug, info, warning or error. ``warning`` leaves out
+    # the per-request access lines and the audit lines (``make run`` uses it: the
+    # audit log stays in the database, /admin/audit).
+    "LOG_LEVEL": "info",
     # /metrics (Prometheus) asks for this bearer token when set; when empty it
     # answers only requests from this host (loopback, no proxy header).
     "METRICS_TOKEN": "",
@@ -322,6 +333,14 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     config["LOG_FORMAT"] = str(config["LOG_FORMAT"] or "").strip().lower()
     if config["LOG_FORMAT"] not in {"", "json", "text"}:
         raise ConfigError("BELAY_LOG_FORMAT must be json or text")
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"] or "info").strip().lower()
+    if config["LOG_LEVEL"] not in {"debug", "info", "warning", "error"}:
+        raise ConfigError("BELAY_LOG_LEVEL must be debug, info, warning or error")
+    if config["DEV_OUTBOX"] and not is_local_http(issuer):
+        raise ConfigError(
+            "BELAY_DEV_OUTBOX shows every emailed and texted code on a web page: it is for "
+            f"development only, with an http://localhost issuer, not {issuer}"
+        )
     if not 1 <= int(config["PASSWORD_LOCK_WINDOW"]) <= int(config["PASSWORD_LOCK_WINDOW_MAX"]):
         raise ConfigError(
             "BELAY_PASSWORD_LOCK_WINDOW and BELAY_PASSWORD_LOCK_WINDOW_MAX must satisfy "
@@ -340,6 +359,14 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config
+
+
+def is_local_http(issuer: str) -> bool:
+    """Plain http on a loopback host: a development issuer, never a production one."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer)
+    return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
 
 
 def _check_int(config: dict[str, Any], key: str, low: int, high: int, unit: str) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "Client",
     "ClientAssertionJti",
     "Consent",
+    "DevOutboxMessage",
     "FactorCounter",
     "OneTimeCode",
     "Passkey",
@@ -392,6 +393,20 @@ class OneTimeCode(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DevOutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+    """A code message kept instead of sent, with BELAY_DEV_OUTBOX (development
+    only, provider/config.py): in the database, so every server process lists
+    the same messages at /dev/outbox."""
+
+    __tablename__ = "dev_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class PasskeyUserHandle(db.Model):  # type: ignore[name-defined,misc]
