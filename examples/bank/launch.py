@@ -24,6 +24,7 @@ Ports: ``BANK_OP_PORT``, ``BANK_API_PORT``, ``BANK_WEB_PORT``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -137,8 +138,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         for name, command in commands.items():
+            # Each in its own session: Ctrl-C reaches this process only, and each
+            # child gets one SIGTERM from us (a gunicorn worker hit by the terminal's
+            # SIGINT and its master's signal at once could hang, keeping the port).
             children[name] = subprocess.Popen(  # noqa: S603
-                command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+                command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True
             )
         urls = [
             f"http://127.0.0.1:{op_port}/healthz",
@@ -169,6 +173,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            # whatever the child left behind in its session (gunicorn's workers)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -144,3 +144,88 @@ class PageAudit:
             f"{len(self.findings)} accessibility finding(s) in {self.lang}:\n"
             + "\n".join(self.findings)
         )
+
+
+# -- every page the browser tests reach ------------------------------------------
+
+#: Runs in every page of a watched browser context: once the page has loaded,
+#: when it is one of Belay's (its stylesheet) and its path has not been checked
+#: in this run, axe checks it at the test's viewport and the page reports back.
+_WATCH_SCRIPT = """
+window.addEventListener('load', async () => {
+  if (window.top !== window || !document.querySelector('link[href*="css/belay.css"]')) return;
+  const path = location.pathname;
+  if (!(await window.__belayA11yWanted(path))) return;
+  const results = await axe.run(document, {resultTypes: ['violations']});
+  const failing = results.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.map(n => n.target.join(' '))}));
+  const root = document.documentElement;
+  await window.__belayA11yReport(path, location.href, window.innerWidth, failing,
+                                 root.scrollWidth, root.clientWidth);
+});
+"""
+
+
+@dataclass
+class Watcher:
+    """Checks each page path the browser tests reach once per run: axe at the
+    test's own viewport (serious and critical violations) and no sideways scroll.
+    Best effort: a page left before axe is done is checked at its next visit.
+    :class:`PageAudit` walks give the guarantee for every page type."""
+
+    checked: set[str] = field(default_factory=set)
+    findings: list[str] = field(default_factory=list)
+
+    def attach(self, context: Any) -> None:
+        context.expose_binding("__belayA11yWanted", self._wanted)
+        context.expose_binding("__belayA11yReport", self._report)
+        context.add_init_script(script=_AXE.axe_script + _WATCH_SCRIPT)
+
+    def _wanted(self, source: Any, path: str) -> bool:
+        return path not in self.checked
+
+    def _report(
+        self,
+        source: Any,
+        path: str,
+        url: str,
+        width: int,
+        failing: list[dict[str, Any]],
+        scroll_width: int,
+        client_width: int,
+    ) -> None:
+        if path in self.checked:
+            return
+        self.checked.add(path)
+        where = f"{url} at {width} px"
+        for violation in failing:
+            self.findings.append(
+                f"{where}: {violation['id']} ({violation['impact']}): {violation['help']}\n"
+                f"      targets: {', '.join(violation['targets'])}"
+            )
+        if scroll_width > client_width:
+            self.findings.append(
+                f"{where}: scrolls sideways: {scroll_width} px wide in {client_width} px"
+            )
+
+    def take(self) -> list[str]:
+        found, self.findings = self.findings, []
+        return found
+
+
+class WatchedBrowser:
+    """The browser, whose new contexts are watched by ``watcher``."""
+
+    def __init__(self, browser: Any, watcher: Watcher) -> None:
+        self.unwatched = browser
+        self.watcher = watcher
+
+    def new_context(self, **options: Any) -> Any:
+        context = self.unwatched.new_context(**options)
+        self.watcher.attach(context)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.unwatched, name)

@@ -1,6 +1,10 @@
 """Real Chromium (Debian's /usr/bin/chromium) driven by Playwright against a
 real server process. Screenshots of key pages go to tests/artifacts/.
 
+Every page of Belay the tests reach is checked once per run for accessibility
+(tests/browser/a11y.py: axe-core's serious and critical violations, sideways
+scroll): a test that reaches a failing page fails at teardown.
+
 Passkeys use the Chrome DevTools WebAuthn virtual authenticator. WebAuthn
 needs a domain as RP ID, so the browser talks to http://localhost:PORT.
 """
@@ -14,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.a11y import WatchedBrowser, Watcher
 from tests.conftest import ARTIFACTS, LiveServer, free_port, server_env
 
 CHROMIUM = os.environ.get("BELAY_CHROMIUM", "/usr/bin/chromium")
@@ -27,6 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 CALLBACK = "http://localhost:8976/callback"
+WATCHER = Watcher()
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +45,21 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
+        yield WatchedBrowser(instance, WATCHER)
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _accessible_pages() -> Iterator[None]:
+    """The pages this test reached first in the run have no serious accessibility fault."""
+    WATCHER.take()
+    yield
+    findings = WATCHER.take()
+    if findings:
+        pytest.fail(
+            f"{len(findings)} accessibility finding(s) on pages this test reached:\n"
+            + "\n".join(findings)
+        )
 
 
 @pytest.fixture

@@ -125,7 +125,8 @@ def lang(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def tab(browser: Any, lang: str) -> Iterator[Any]:
     """A browser tab that asks for ``lang``."""
-    context = browser.new_context(
+    # Unwatched: the walk checks each page itself, at both widths.
+    context = browser.unwatched.new_context(
         viewport={"width": 1280, "height": 800},
         locale=lang,
         extra_http_headers={"Accept-Language": lang},
