@@ -79,6 +79,17 @@ typecheck: $(TEST_STAMP)
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## make translations: collect every text for people (babel.cfg) into
+## translations/messages.pot, merge it into each language's .po (translate the new
+## entries there), then compile the .mo files the app loads (committed with the .po)
+.PHONY: translations
+translations: $(TEST_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k ngettext_:1,2 --no-location \
+	  --sort-output --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching \
+	  --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel compile -d translations --statistics
+
 ## make fuzz: the attacker-model state machine (docs/security.md case 46) with a long
 ## budget, not run in CI: BELAY_FUZZ_EXAMPLES (default 2000) examples of
 ## BELAY_FUZZ_STEPS (default 40) steps each

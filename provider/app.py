@@ -34,6 +34,7 @@ from provider.web import (
     errors,
     health,
     home,
+    i18n,
     login,
     oidc,
     registration,
@@ -53,6 +54,11 @@ def _asset_folder(name: str) -> str:
     """Inside the wheel (``provider/_templates``) or at the repository root."""
     bundled = _PACKAGE / f"_{name}"
     return str(bundled if bundled.is_dir() else _ROOT / name)
+
+
+def _translations_folder() -> Path:
+    bundled = _PACKAGE / "_translations"
+    return bundled if bundled.is_dir() else _ROOT / "translations"
 
 
 def _migrations_folder() -> str:
@@ -139,6 +145,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         engine_settings.tune(db.engine, sqlite_synchronous=app.config["SQLITE_SYNCHRONOUS"])
     migrate.init_app(app, db, directory=_migrations_folder())
     csrf.init_app(app)
+    i18n.init_app(app, _translations_folder())
     app.session_interface = ServerSessionInterface()
 
     data_key = DataKey(app.config["DATA_KEY"])

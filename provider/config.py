@@ -21,6 +21,7 @@ __all__ = [
     "ensure_instance_secrets",
     "is_local_http",
     "load_config",
+    "valid_timezone",
     "validate",
 ]
 
@@ -123,7 +124,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_SENDER": "",
-    "SMTP_SUBJECT": "Your sign-in code",
+    # Empty: the subject in the reader's language ("Your Belay sign-in code");
+    # any other value is sent as is.
+    "SMTP_SUBJECT": "",
     # SMS delivery: a JSON POST {to, message} to this URL with this bearer
     # token (enabled when SMS_WEBHOOK_URL is set).
     "SMS_WEBHOOK_URL": "",
@@ -134,6 +137,11 @@ DEFAULTS: dict[str, Any] = {
     # be tried without a mail server or SMS gateway. Refused unless the issuer is
     # plain http on a loopback host (a production issuer is https or public).
     "DEV_OUTBOX": False,
+    # The language of a page when neither the sign-in request's ui_locales nor
+    # the browser's Accept-Language names en or de (docs/i18n.md), and the time
+    # zone of dates for people who chose none on their account page.
+    "DEFAULT_LOCALE": "en",
+    "DEFAULT_TIMEZONE": "UTC",
     # Issuer shown by authenticator apps next to the account name (otpauth URI).
     "TOTP_ISSUER_NAME": "Belay",
     # argon2id parameters (RFC 9106 "second recommended" time and memory). One
@@ -258,6 +266,19 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return validate(config)
 
 
+def valid_timezone(name: str) -> bool:
+    """Is ``name`` an IANA time zone this machine knows (``Europe/Berlin``, ``UTC``)?"""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name or len(name) > 64 or name != name.strip() or name.startswith(("/", ".")):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Refuse values that would only fail later, mid-request."""
     from urllib.parse import urlsplit
@@ -293,6 +314,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     _check_int(config, "SIGN_IN_ADDRESS_WINDOW", 1, 86400, "seconds")
     if not 0 <= int(config["ARGON2_NICE"]) <= 19:
         raise ConfigError("BELAY_ARGON2_NICE must be 0-19")
+    config["DEFAULT_LOCALE"] = str(config["DEFAULT_LOCALE"]).strip().lower()
+    if config["DEFAULT_LOCALE"] not in {"en", "de"}:
+        raise ConfigError("BELAY_DEFAULT_LOCALE must be en or de")
+    if not valid_timezone(str(config["DEFAULT_TIMEZONE"])):
+        raise ConfigError(
+            "BELAY_DEFAULT_TIMEZONE must be an IANA time zone name like Europe/Berlin or UTC"
+        )
     if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
         raise ConfigError("BELAY_SMTP_SECURITY must be starttls, tls or none")
     config["SMTP_SECURITY"] = str(config["SMTP_SECURITY"]).lower()

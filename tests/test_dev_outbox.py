@@ -74,7 +74,7 @@ def test_an_email_code_from_the_outbox_signs_in(
     listed = actions.client.get("/dev/outbox")
     assert listed.status_code == 200
     assert "Email" in listed.text and "alice@example.test" in listed.text
-    assert "Subject: Your sign-in code" in listed.text
+    assert "Subject: Your Belay sign-in code" in listed.text
     (code,) = _outbox_codes(listed.text)
     # ... and the terminal showed it too (standard error, one line)
     printed = capfd.readouterr().err

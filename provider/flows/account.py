@@ -12,10 +12,13 @@ from typing import Any
 
 from flask import current_app
 
-from provider import clock, policy
+from provider import clock, policy, storage
+from provider.config import valid_timezone
 from provider.crypto import DataKey, DataKeyError, random_token
+from provider.errors import N_, BelayError
 from provider.flows import step_up
 from provider.flows.assurance import events
+from provider.i18n import translate
 from provider.oidc.server import sign_jwt
 from provider.storage import audit, devices
 from provider.storage import passkeys as passkey_store
@@ -27,6 +30,7 @@ __all__ = [
     "RECOVERY_ADMIN_RESET",
     "RECOVERY_BACKUP_CODE",
     "AccessCheck",
+    "InvalidTimeZone",
     "Overview",
     "ReauthToken",
     "check_access",
@@ -39,6 +43,8 @@ __all__ = [
     "overview",
     "revoke_session",
     "seal_one_time",
+    "set_time_zone",
+    "time_zones",
 ]
 
 #: How long what a page shows once (fresh backup codes, a new authenticator's
@@ -290,6 +296,45 @@ def forget_device(user: User, device_id: int, *, ip: str | None) -> bool:
         "device_revoked", "success", user_id=user.id, ip=ip, details={"device_id": device_id}
     )
     return True
+
+
+class InvalidTimeZone(BelayError):
+    """Not an IANA time zone name this server knows."""
+
+    error = "invalid_time_zone"
+
+    def __init__(self) -> None:
+        super().__init__(translate(N_("Choose a time zone from the list.")))
+
+    def field_errors(self) -> dict[str, str]:
+        return {"zoneinfo": self.description}
+
+
+def time_zones() -> list[str]:
+    """The IANA time zones a user may choose (docs/i18n.md), sorted."""
+    from zoneinfo import available_timezones
+
+    regions = (n for n in available_timezones() if "/" in n and not n.startswith("Etc/"))
+    return [*sorted(regions), "UTC"]
+
+
+def set_time_zone(user: User, zone: str, *, ip: str | None) -> None:
+    """The user's ``zoneinfo``, the time zone of the dates their pages show; empty
+    means the deployment's ``DEFAULT_TIMEZONE``. :class:`InvalidTimeZone` otherwise."""
+    cleaned = zone.strip()
+    if cleaned and not valid_timezone(cleaned):
+        raise InvalidTimeZone()
+    before = user.zoneinfo
+    user.zoneinfo = cleaned or None
+    storage.commit()
+    if before != user.zoneinfo:
+        audit.record(
+            "time_zone_changed",
+            "success",
+            user_id=user.id,
+            ip=ip,
+            details={"zoneinfo": user.zoneinfo},
+        )
 
 
 # -- the first-party step-up API's re-auth token ---------------------------------------

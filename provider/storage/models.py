@@ -61,6 +61,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_verified_at: Mapped[int | None] = mapped_column(BigInteger)
     name: Mapped[str | None] = mapped_column(String(200))
+    # OIDC ``zoneinfo``: the IANA time zone dates are shown in (None: DEFAULT_TIMEZONE).
+    zoneinfo: Mapped[str | None] = mapped_column(String(64))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
