@@ -70,3 +70,34 @@ def test_an_expired_sign_in_names_the_app_and_links_to_it(app, actions, op, page
     page.goto(f"{op.url}/login?tx=unknown")
     assert page.locator("#app-link").count() == 0
     assert page.locator("#account-link").count() == 1
+
+
+def test_signing_out_offers_a_way_back_and_account_and_console_link(app, actions, op, page) -> None:
+    from tests.browser.conftest import CALLBACK
+    from tests.browser.test_pages import sign_in
+
+    actions.create_user()
+    actions.create_client("rp", name="Shop", redirect_uris=[CALLBACK])
+    page.goto(f"{op.url}/login")
+    sign_in(page)
+    page.wait_for_selector("#logout")
+    assert page.locator("#admin-link").count() == 0  # not an administrator
+    # The application's sign-out without a registered address to return to.
+    page.goto(f"{op.url}/logout?client_id=rp")
+    page.click("#logout-form button")
+    page.wait_for_selector("#app-link")
+    assert page.inner_text("#app-link") == "Return to Shop"
+    assert page.get_attribute("#app-link", "href") == "http://localhost:8976/"
+    assert page.locator("#sign-in-again").count() == 1
+    shot(page, "logged-out-app-link")
+
+    root = actions.create_user("root", is_admin=True)
+    from tests.test_admin_console import add_totp
+
+    add_totp(app, root, "root")
+    page.goto(f"{op.url}/login")
+    sign_in(page, "root")
+    page.wait_for_selector("#admin-link")
+    page.click("#admin-link")
+    page.wait_for_selector("#admin-step-up")
+    assert page.url.startswith(f"{op.url}/admin")
