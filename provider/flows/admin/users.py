@@ -44,8 +44,18 @@ def search_users(query: str = "", *, limit: int = 100) -> list[User]:
 
 
 def locks_of(users: list[User]) -> dict[int, list[str]]:
-    """Each listed user's locked factors (the users list's lock state; one query)."""
-    return store.locked_factors([u.id for u in users])
+    """Each listed user's locked factors (the users list's lock state), as
+    :func:`user_to_dict` sees them; only users with failures are looked at."""
+    suspects = store.users_with_failures([u.id for u in users])
+    found: dict[int, list[str]] = {}
+    for user in users:
+        if user.id in suspects:
+            locked = [
+                f["method"] for f in user_to_dict(user, detail=True)["factors"] if f["locked"]
+            ]
+            if locked:
+                found[user.id] = locked
+    return found
 
 
 def user_named(username: str) -> User | None:
