@@ -1,8 +1,9 @@
-"""Ship the top-level templates/ and static/ folders inside the wheel.
+"""Ship the top-level templates/, static/ and translations/ folders inside the wheel.
 
 docs/design.md keeps them at the repository's top; the app looks for them next to
 the package first (installed wheel) and at the repository root otherwise
-(editable install).
+(editable install). translations/ holds each language's .po catalogue and its
+compiled .mo (committed; `make translations` rebuilds both).
 """
 
 from pathlib import Path
@@ -17,7 +18,7 @@ class BuildWithAssets(build_py):
         import shutil
 
         root = Path(__file__).parent
-        for name in ("templates", "static"):
+        for name in ("templates", "static", "translations"):
             target = Path(self.build_lib) / "provider" / f"_{name}"
             if target.exists():
                 shutil.rmtree(target)

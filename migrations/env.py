@@ -13,6 +13,10 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
+# BELAY_LOG_LEVEL=warning (make run) leaves out the "Running upgrade" lines too.
+if str(current_app.config.get('LOG_LEVEL') or 'info') != 'info':
+    for name in ('alembic', 'flask_migrate'):
+        logging.getLogger(name).setLevel(current_app.config['LOG_LEVEL'].upper())
 
 
 def get_engine():

@@ -7,7 +7,6 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,15 +30,18 @@ from provider.web import (
     admin,
     admin_api,
     api,
+    dev_outbox,
     errors,
     health,
     home,
+    i18n,
     login,
     oidc,
     registration,
     security,
     webauthn,
 )
+from provider.web.json_provider import OrjsonProvider
 from provider.web.session import ServerSessionInterface
 
 __all__ = ["create_app"]
@@ -54,14 +56,14 @@ def _asset_folder(name: str) -> str:
     return str(bundled if bundled.is_dir() else _ROOT / name)
 
 
+def _translations_folder() -> Path:
+    bundled = _PACKAGE / "_translations"
+    return bundled if bundled.is_dir() else _ROOT / "translations"
+
+
 def _migrations_folder() -> str:
     bundled = _PACKAGE / "_migrations"
     return str(bundled if bundled.is_dir() else _ROOT / "migrations")
-
-
-def _is_local_http(issuer: str) -> bool:
-    parts = urlsplit(issuer)
-    return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
 
 
 def _check_data_key(app: Flask, data_key: DataKey, source: str, new_key_file: Path | None) -> None:
@@ -111,6 +113,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=_asset_folder("templates"),
         static_folder=_asset_folder("static"),
     )
+    app.json = OrjsonProvider(app)
     settings = config_module.load_config()
     if test_config:
         settings.update(test_config)
@@ -123,7 +126,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=engine_settings.database_uri(settings["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_settings.engine_options(),
-        SESSION_COOKIE_SECURE=not _is_local_http(settings["ISSUER"]),
+        SESSION_COOKIE_SECURE=not config_module.is_local_http(settings["ISSUER"]),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_SSL_STRICT=False,
         WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
@@ -142,6 +145,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         engine_settings.tune(db.engine, sqlite_synchronous=app.config["SQLITE_SYNCHRONOUS"])
     migrate.init_app(app, db, directory=_migrations_folder())
     csrf.init_app(app)
+    i18n.init_app(app, _translations_folder())
     app.session_interface = ServerSessionInterface()
 
     data_key = DataKey(app.config["DATA_KEY"])
@@ -178,6 +182,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(registration.bp)
+    app.register_blueprint(dev_outbox.bp)
     # Bearer-token APIs: no cookie, so no CSRF (docs/admin.md).
     csrf.exempt(admin_api.bp)
     csrf.exempt(registration.bp)

@@ -15,7 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "ConfigError", "ensure_instance_secrets", "load_config", "validate"]
+__all__ = [
+    "DEFAULTS",
+    "ConfigError",
+    "ensure_instance_secrets",
+    "is_local_http",
+    "load_config",
+    "valid_timezone",
+    "validate",
+]
 
 DEFAULTS: dict[str, Any] = {
     # Public identifier of this OP; also the base URL of every endpoint.
@@ -116,11 +124,24 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_SENDER": "",
-    "SMTP_SUBJECT": "Your sign-in code",
+    # Empty: the subject in the reader's language ("Your Belay sign-in code");
+    # any other value is sent as is.
+    "SMTP_SUBJECT": "",
     # SMS delivery: a JSON POST {to, message} to this URL with this bearer
     # token (enabled when SMS_WEBHOOK_URL is set).
     "SMS_WEBHOOK_URL": "",
     "SMS_WEBHOOK_TOKEN": "",
+    # Development only (``make run`` turns it on): codes by email and SMS are not
+    # sent but kept in the database, listed at /dev/outbox (404 when off; only to
+    # requests from this host) and printed on standard error, so every factor can
+    # be tried without a mail server or SMS gateway. Refused unless the issuer is
+    # plain http on a loopback host (a production issuer is https or public).
+    "DEV_OUTBOX": False,
+    # The language of a page when neither the sign-in request's ui_locales nor
+    # the browser's Accept-Language names en or de (docs/i18n.md), and the time
+    # zone of dates for people who chose none on their account page.
+    "DEFAULT_LOCALE": "en",
+    "DEFAULT_TIMEZONE": "UTC",
     # Issuer shown by authenticator apps next to the account name (otpauth URI).
     "TOTP_ISSUER_NAME": "Belay",
     # argon2id parameters (RFC 9106 "second recommended" time and memory). One
@@ -170,6 +191,10 @@ DEFAULTS: dict[str, Any] = {
     # Log lines: "json" (one object per line) or "text"; empty means json under
     # ``belay serve`` and text otherwise. Logs never hold a secret.
     "LOG_FORMAT": "",
+    # The least level logged: debug, info, warning or error. ``warning`` leaves out
+    # the per-request access lines and the audit lines (``make run`` uses it: the
+    # audit log stays in the database, /admin/audit).
+    "LOG_LEVEL": "info",
     # /metrics (Prometheus) asks for this bearer token when set; when empty it
     # answers only requests from this host (loopback, no proxy header).
     "METRICS_TOKEN": "",
@@ -241,6 +266,19 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return validate(config)
 
 
+def valid_timezone(name: str) -> bool:
+    """Is ``name`` an IANA time zone this machine knows (``Europe/Berlin``, ``UTC``)?"""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name or len(name) > 64 or name != name.strip() or name.startswith(("/", ".")):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Refuse values that would only fail later, mid-request."""
     from urllib.parse import urlsplit
@@ -276,6 +314,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     _check_int(config, "SIGN_IN_ADDRESS_WINDOW", 1, 86400, "seconds")
     if not 0 <= int(config["ARGON2_NICE"]) <= 19:
         raise ConfigError("BELAY_ARGON2_NICE must be 0-19")
+    config["DEFAULT_LOCALE"] = str(config["DEFAULT_LOCALE"]).strip().lower()
+    if config["DEFAULT_LOCALE"] not in {"en", "de"}:
+        raise ConfigError("BELAY_DEFAULT_LOCALE must be en or de")
+    if not valid_timezone(str(config["DEFAULT_TIMEZONE"])):
+        raise ConfigError(
+            "BELAY_DEFAULT_TIMEZONE must be an IANA time zone name like Europe/Berlin or UTC"
+        )
     if str(config["SMTP_SECURITY"]).lower() not in {"starttls", "tls", "none"}:
         raise ConfigError("BELAY_SMTP_SECURITY must be starttls, tls or none")
     config["SMTP_SECURITY"] = str(config["SMTP_SECURITY"]).lower()
@@ -288,6 +333,14 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     config["LOG_FORMAT"] = str(config["LOG_FORMAT"] or "").strip().lower()
     if config["LOG_FORMAT"] not in {"", "json", "text"}:
         raise ConfigError("BELAY_LOG_FORMAT must be json or text")
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"] or "info").strip().lower()
+    if config["LOG_LEVEL"] not in {"debug", "info", "warning", "error"}:
+        raise ConfigError("BELAY_LOG_LEVEL must be debug, info, warning or error")
+    if config["DEV_OUTBOX"] and not is_local_http(issuer):
+        raise ConfigError(
+            "BELAY_DEV_OUTBOX shows every emailed and texted code on a web page: it is for "
+            f"development only, with an http://localhost issuer, not {issuer}"
+        )
     if not 1 <= int(config["PASSWORD_LOCK_WINDOW"]) <= int(config["PASSWORD_LOCK_WINDOW_MAX"]):
         raise ConfigError(
             "BELAY_PASSWORD_LOCK_WINDOW and BELAY_PASSWORD_LOCK_WINDOW_MAX must satisfy "
@@ -306,6 +359,14 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         if not 1 <= int(config[f"{prefix}_MAX_FAILURES"]) <= 100:
             raise ConfigError(f"BELAY_{prefix}_MAX_FAILURES must be 1-100 (NIST SP 800-63B-4)")
     return config
+
+
+def is_local_http(issuer: str) -> bool:
+    """Plain http on a loopback host: a development issuer, never a production one."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer)
+    return parts.scheme == "http" and (parts.hostname or "") in {"localhost", "127.0.0.1", "::1"}
 
 
 def _check_int(config: dict[str, Any], key: str, low: int, high: int, unit: str) -> None:

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BelayError", "LoginRequired", "UnstorableText"]
+__all__ = ["N_", "BelayError", "LoginRequired", "UnstorableText"]
+
+
+def N_(text: str) -> str:
+    """Mark a constant text for people (``pybabel extract -k N_``): it stays
+    English here and is translated where it is shown (provider/i18n.py
+    ``translate``), e.g. an error's description on a page."""
+    return text
 
 
 class BelayError(Exception):
@@ -81,7 +88,7 @@ class LoginRequired(BelayError):
 
     error = "login_required"
     status_code = 401
-    description = "Sign in first."
+    description = N_("Sign in first.")
 
 
 class UnstorableText(BelayError, ValueError):
@@ -89,4 +96,4 @@ class UnstorableText(BelayError, ValueError):
     (docs/security.md case 53), refused by provider/storage/text_guard.py
     before any statement runs -- the client's input, a 400."""
 
-    description = "Text must not contain NUL characters or invalid Unicode."
+    description = N_("Text must not contain NUL characters or invalid Unicode.")

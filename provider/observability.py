@@ -25,6 +25,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -172,7 +173,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             data["exc_type"] = record.exc_info[0].__name__
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, separators=(",", ":"))
+        try:  # orjson: about 5x cheaper a line (issue 20); json for what it will not write
+            return orjson.dumps(data, default=str).decode()
+        except TypeError:
+            return json.dumps(data, default=str, separators=(",", ":"))
 
 
 class TextFormatter(logging.Formatter):
@@ -188,9 +192,9 @@ class TextFormatter(logging.Formatter):
 _HANDLER_MARK = "_belay_handler"
 
 
-def configure_logging(log_format: str) -> None:
+def configure_logging(log_format: str, level: str = "info") -> None:
     """Send the ``belay`` and ``provider`` loggers to standard error (idempotent; standard
-    output stays for the command line's own output)."""
+    output stays for the command line's own output), from ``level`` up."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RequestContextFilter())
@@ -200,7 +204,7 @@ def configure_logging(log_format: str) -> None:
         for old in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False)]:
             logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        logger.setLevel(level.upper())
         logger.propagate = False
 
 
@@ -260,7 +264,7 @@ def _from_loopback() -> bool:
 def init_app(app: Flask) -> None:
     log_format = str(app.config["LOG_FORMAT"] or "text")
     if not app.testing:
-        configure_logging(log_format)
+        configure_logging(log_format, str(app.config.get("LOG_LEVEL") or "info"))
 
     @app.before_request
     def _start() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
+from provider.flows.admin import users
 from provider.storage import clients as client_store
 from provider.storage import users as user_store
 
@@ -100,18 +102,85 @@ def test_demo_is_idempotent_and_prints_logins(runner) -> None:
 
 
 def test_demo_enrols_factors_through_the_kernel_once(runner, app: Flask) -> None:
-    """The demo's PIN and authenticator are admin enrolments like any other: one
-    audit row each, by "demo", and none again when the demo runs twice."""
-    from provider.storage.models import AuditEvent
+    """The demo's PIN, authenticators, email addresses and phone numbers are admin
+    enrolments like any other: one audit row each, by "demo", and none again when
+    the demo runs twice."""
+    from provider.storage.models import AuditEvent, User
 
     assert runner.invoke(args=["demo"]).exit_code == 0
     assert runner.invoke(args=["demo"]).exit_code == 0
     with app.app_context():
         rows = AuditEvent.query.filter_by(event="factor_enrolled").all()
-        assert sorted((row.method, row.details.get("by")) for row in rows) == [
-            ("pin", "demo"),
-            ("totp", "demo"),
+        names = {user.id: user.username for user in User.query.all()}
+        assert sorted((names[row.user_id], row.method, row.details.get("by")) for row in rows) == [
+            ("admin", "email_otp", "demo"),
+            ("admin", "sms_otp", "demo"),
+            ("admin", "totp", "demo"),
+            ("alice", "email_otp", "demo"),
+            ("alice", "pin", "demo"),
+            ("alice", "sms_otp", "demo"),
+            ("alice", "totp", "demo"),
         ]
+
+
+def test_demo_admin_has_an_authenticator_printed_like_alices(
+    runner, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin console asks for 2fa: the demo admin gets a TOTP key, printed, and
+    ``python -m examples.bank.totp admin`` prints its current code."""
+    import json
+    from pathlib import Path
+
+    import pyotp
+
+    from examples.bank import totp as totp_command
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    creds = json.loads((Path(app.instance_path) / "demo-credentials.json").read_text())
+    assert f"admin's authenticator key: {creds['admin_totp_secret']}" in result.output
+    assert f"alice's authenticator key: {creds['alice_totp_secret']}" in result.output
+    assert creds["admin_totp_secret"] != creds["alice_totp_secret"]
+    assert "/admin" in result.output and "/dev/outbox" in result.output
+    with app.app_context():
+        admin = users.user_named("admin")
+        factor = app.extensions["belay_factors"].get("totp")
+        assert admin is not None and admin.is_admin and factor.status(admin.id).enrolled
+        code = pyotp.TOTP(creds["admin_totp_secret"]).now()
+        assert factor.verify(admin.id, {"code": code}).method == "totp"
+
+    monkeypatch.setenv("BELAY_INSTANCE_PATH", app.instance_path)
+    printed: list[str] = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+    assert totp_command.main(["admin"]) == 0
+    assert printed[-1].startswith(pyotp.TOTP(creds["admin_totp_secret"]).now())
+    assert "admin's code" in printed[-1]
+    assert totp_command.main([]) == 0 and "alice's code" in printed[-1]
+    assert totp_command.main(["mallory"]) == 2
+
+
+def test_demo_users_have_a_verified_email_and_phone(runner, app: Flask) -> None:
+    """So codes by email and SMS can be tried (with BELAY_DEV_OUTBOX, /dev/outbox)."""
+    from provider.cli.demo import DESTINATIONS
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    factors = app.extensions["belay_factors"]
+    with app.app_context():
+        for username, (email, phone) in DESTINATIONS.items():
+            user = users.user_named(username)
+            assert user is not None
+            assert factors.code_factor("email").destination(user.id) == email
+            assert factors.code_factor("sms").destination(user.id) == phone
+
+
+def test_demo_quiet_prints_one_line(runner) -> None:
+    """``make run`` seeds quietly: the logins come last, from examples/bank/launch.py."""
+    result = runner.invoke(args=["demo", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        result.output.strip()
+    ] and result.output.startswith("Demo users and clients ready")
+    assert "alice /" not in result.output
 
 
 def test_user_unlock(runner, actions) -> None:

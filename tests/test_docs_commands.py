@@ -177,3 +177,85 @@ def test_the_passkeys_doc_sets_the_uv_policy_with_set(app: Flask, in_tmp: Path) 
     assert shown, "docs/passkeys.md no longer shows the UV policy command"
     for item in shown:
         _parse(_root(app), _words(item.command))
+
+
+# -- commands other than ``belay``: ``python -m …`` and ``make …`` -------------------
+
+#: the repository's own packages (run with the virtualenv's interpreter)
+OWN_PACKAGES = ("provider", "examples", "bench", "conformance")
+PYTHON_M = re.compile(r"((?:\.venv/bin/)?python3?) -m ([A-Za-z_][\w.]*)((?:[ \t]+[^\s`|;&#]+)*)")
+MAKE_TARGET = re.compile(r"(?:^|`|\n\s*)make ([a-z][\w.-]*)")
+RUN_DOCS = [*DOCS, ROOT / "bench" / "README.md"]
+
+
+def _python_commands() -> list[tuple[str, str, str, str]]:
+    found = []
+    for path in RUN_DOCS:
+        for match in PYTHON_M.finditer(path.read_text()):
+            number = path.read_text().count("\n", 0, match.start()) + 1
+            found.append((f"{path.name}:{number}", *match.groups()))
+    return found
+
+
+PYTHON_COMMANDS = _python_commands()
+
+
+def test_the_docs_show_python_commands() -> None:
+    shown = {module for _, _, module, _ in PYTHON_COMMANDS}
+    assert {"examples.bank.totp", "examples.bank.launch", "conformance", "bench.run"} <= shown
+
+
+@pytest.mark.parametrize(
+    ("where", "python", "module", "args"), PYTHON_COMMANDS, ids=[c[0] for c in PYTHON_COMMANDS]
+)
+def test_every_python_command_runs_as_written(
+    where: str, python: str, module: str, args: str
+) -> None:
+    """A module of this repository is run with ``.venv/bin/python`` (what ``make run``
+    installs into; a fresh machine may have no ``python``, or one without Belay's
+    dependencies), and the module exists."""
+    import importlib.util
+
+    if module.split(".")[0] in OWN_PACKAGES:
+        assert python == ".venv/bin/python", f"{where}: write `.venv/bin/python -m {module}`"
+    assert importlib.util.find_spec(module) is not None, f"{where}: no module {module}"
+
+
+@pytest.mark.parametrize("who", ["", " admin"])
+def test_the_totp_command_prints_the_current_code(tmp_path: Path, who: str) -> None:
+    """``.venv/bin/python -m examples.bank.totp [admin]``, run as the docs write it."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import pyotp
+
+    keys = {f"{name}_totp_secret": pyotp.random_base32() for name in ("alice", "admin")}
+    (tmp_path / "demo-credentials.json").write_text(json.dumps(keys))
+    before = time.time()
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.bank.totp", *who.split()],
+        env={**os.environ, "BELAY_INSTANCE_PATH": str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    user = who.strip() or "alice"
+    totp = pyotp.TOTP(keys[f"{user}_totp_secret"])
+    assert done.stdout.split()[0] in {totp.at(before), totp.at(time.time())}
+    assert f"{user}'s code" in done.stdout
+
+
+def test_every_make_target_in_the_docs_exists() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w.-]*):", makefile, re.M))
+    shown = {
+        (path.name, target)
+        for path in DOCS
+        for target in MAKE_TARGET.findall(path.read_text())
+        if target not in {"a", "you", "sure", "it", "the"}
+    }
+    assert {t for _, t in shown} >= {"run", "test", "lock"}
+    assert [f"{name}: make {t}" for name, t in sorted(shown) if t not in targets] == []

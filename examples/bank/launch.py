@@ -6,22 +6,32 @@ Starts three processes from the repository root —
 - the bank API: ``python -m examples.bank.api`` on port 5002;
 - the bank web app: ``python -m examples.bank.web`` on port 5001 —
 
-prints how to try the story, forwards Ctrl-C / SIGTERM to all of them and
+waits until the three answer, then prints the demo's logins (last, so they
+are what the terminal shows), forwards Ctrl-C / SIGTERM to all of them and
 stops everything as soon as one of them exits. Run ``belay init`` and
-``belay demo`` first (``make run`` does): the web app's client secret and
-alice's logins are read from ``instance/demo-credentials.json``.
+``belay demo`` first (``make run`` does): the web app's client secret and the
+logins are read from ``instance/demo-credentials.json``.
+
+Quiet by default: what the children print on standard output (their
+"listening" lines) is dropped; their standard error stays (errors, warnings,
+and the codes of the development outbox). Unless already set, the OP runs with
+``BELAY_LOG_LEVEL=warning`` (no line per request, no audit lines) and, with an
+http://localhost issuer, ``BELAY_DEV_OUTBOX=on`` (codes by email and SMS shown
+here and at /dev/outbox).
 
 Ports: ``BANK_OP_PORT``, ``BANK_API_PORT``, ``BANK_WEB_PORT``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
@@ -37,24 +47,51 @@ def _belay() -> list[str]:
     return [found] if found else [sys.executable, "-m", "provider.cli"]
 
 
-def _instructions(web: str, op: str, creds: dict[str, object]) -> str:
-    password = creds.get("alice_password", "(run `belay demo`)")
-    pin = creds.get("alice_pin", "(run `belay demo`)")
-    return f"""
-Belay demo bank
-  bank (web app)  : {web}/
-  OpenID Provider : {op}/   (alice's factors: {op}/account)
-  sign in as      : alice / {password}
-  step up with    : the authenticator code — `python -m examples.bank.totp` prints it
-  later, the PIN  : {pin}
+TOTP = ".venv/bin/python -m examples.bank.totp"
+#: alice's verified email address and phone number (``belay demo``)
+EMAIL, PHONE = "alice@example.test", "+447700900123"
 
-Try it: open {web}/ → Sign in with Belay → look at the balance → New transfer.
-The API answers 401 insufficient_user_authentication (it wants urn:belay:acr:2fa
-within 120 s); Belay asks for the authenticator code; back at the bank, press
-Continue: "Transfer done". Wait two minutes and send another: this time the PIN
-is enough (the session is still 2fa; the PIN makes auth_time fresh).
+
+def _instructions(web: str, op: str, creds: dict[str, object], outbox: bool) -> str:
+    def get(key: str) -> object:
+        return creds.get(key, "(run `belay demo`)")
+
+    codes = (
+        f"codes by email and SMS: printed here, and at {op}/dev/outbox"
+        if outbox
+        else "codes by email and SMS need BELAY_DEV_OUTBOX=on (or SMTP, an SMS webhook)"
+    )
+    return f"""
+Belay demo: open {web}/ → Sign in with Belay → New transfer
+  alice   password {get("alice_password")}   PIN {get("alice_pin")}   phone {PHONE}
+          authenticator key {get("alice_totp_secret")}
+          email {EMAIL}   account: {op}/account
+  admin   password {get("admin_password")}   console: {op}/admin
+          authenticator key {get("admin_totp_secret")}
+  authenticator codes: {TOTP} [admin]
+  {codes}
+A transfer needs a second factor within 120 s; later, alice's PIN is enough.
+More (clients, secrets): instance/demo-credentials.json, README "Try the bank".
 Ctrl-C stops everything.
 """
+
+
+def _wait_until_up(urls: list[str], children: dict[str, subprocess.Popen[bytes]]) -> str | None:
+    """Poll until every URL answers; the name of a child that exited first, if any."""
+    deadline = time.monotonic() + 60
+    waiting = list(urls)
+    while waiting and time.monotonic() < deadline:
+        for name, child in children.items():
+            if child.poll() is not None:
+                return name
+        try:
+            with urllib.request.urlopen(waiting[0], timeout=2):  # noqa: S310 - our own URL
+                waiting.pop(0)
+                continue
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    return None
 
 
 def main() -> int:
@@ -72,8 +109,11 @@ def main() -> int:
     if not os.environ.get("BANK_CLIENT_SECRET") and not creds.get("bank_secret"):
         print("No instance/demo-credentials.json: run `belay init` and `belay demo` first.")
         return 2
+    outbox = op_url.startswith(("http://localhost:", "http://127.0.0.1:"))
     env = {
         "BELAY_ORIGINS": op_url,  # passkeys work on the OP's own origin
+        "BELAY_LOG_LEVEL": "warning",
+        **({"BELAY_DEV_OUTBOX": "on"} if outbox else {}),
         **os.environ,
         "BELAY_ISSUER": op_url,
         "BANK_ISSUER": op_url,
@@ -98,9 +138,20 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         for name, command in commands.items():
-            children[name] = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
-        time.sleep(1.5)
-        print(_instructions(web_url, op_url, creds), flush=True)
+            # Each in its own session: Ctrl-C reaches this process only, and each
+            # child gets one SIGTERM from us (a gunicorn worker hit by the terminal's
+            # SIGINT and its master's signal at once could hang, keeping the port).
+            children[name] = subprocess.Popen(  # noqa: S603
+                command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True
+            )
+        urls = [
+            f"http://127.0.0.1:{op_port}/healthz",
+            f"http://127.0.0.1:{api_port}/api/health",
+            f"http://127.0.0.1:{web_port}/",
+        ]
+        _wait_until_up(urls, children)
+        outbox_on = env.get("BELAY_DEV_OUTBOX", "").lower() in {"1", "true", "yes", "on"}
+        print(_instructions(web_url, op_url, creds, outbox_on), flush=True)
         status = 0
         while not stopping:
             for name, child in children.items():
@@ -122,6 +173,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            # whatever the child left behind in its session (gunicorn's workers)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

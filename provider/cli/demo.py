@@ -1,8 +1,11 @@
 """``belay demo``: a demo admin, user and clients with secrets made at first run.
 
-The generated passwords, secrets, alice's PIN and her authenticator key are
-kept in ``instance/demo-credentials.json`` (mode 0600) so that running the
-command again prints the same logins. The ``demo-bank`` client accepts only
+The generated passwords, secrets, alice's PIN and the authenticator keys of
+alice and the admin (the admin console asks for a second factor) are kept in
+``instance/demo-credentials.json`` (mode 0600) so that running the command
+again prints the same logins. Both users have a verified email address and
+phone number, so codes by email and SMS can be tried with BELAY_DEV_OUTBOX
+(``make run`` turns it on; the codes appear at /dev/outbox). The ``demo-bank`` client accepts only
 real second factors as step-up (not the password again), which is what the
 demo bank in ``examples/bank`` shows.
 """
@@ -15,7 +18,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import pyotp
@@ -37,8 +40,17 @@ ACTOR = "belay demo"
 BANK_URL = "http://localhost:5001"
 #: The demo bank's API: the one RFC 8707 resource demo-bank may ask tokens for.
 BANK_API_URL = "http://localhost:5002"
-#: A transfer at the demo bank needs a second factor, never the password again.
-BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code"]
+#: A transfer at the demo bank needs a second factor, never the password again
+#: (codes by email and SMS too: with BELAY_DEV_OUTBOX every factor can be tried).
+BANK_STEP_UP_METHODS = ["totp", "pin", "passkey", "backup_code", "email_otp", "sms_otp"]
+#: The demo users' verified email address and phone number (example.test is
+#: reserved, RFC 2606; +44 7700 900xxx is Ofcom's range for drama).
+DESTINATIONS = {
+    "alice": ("alice@example.test", "+447700900123"),
+    "admin": ("admin@example.test", "+447700900456"),
+}
+#: prints the demo authenticator's current code (examples/bank/totp.py)
+TOTP_COMMAND = ".venv/bin/python -m examples.bank.totp"
 
 
 def _credentials_file() -> Path:
@@ -59,6 +71,10 @@ def _random_pin() -> str:
         return pin
 
 
+def _totp_secret() -> str:
+    return base64.b32encode(secrets.token_bytes(20)).decode()
+
+
 def _load_or_create() -> dict[str, Any]:
     """The demo's secrets, made once; values added by newer versions are filled in."""
     path = _credentials_file()
@@ -69,7 +85,8 @@ def _load_or_create() -> dict[str, Any]:
         "bank_secret": lambda: secrets.token_urlsafe(32),
         "alice_pin": _random_pin,
         # 160 random bits, base32 (RFC 4226 §4's recommended shared-secret length)
-        "alice_totp_secret": lambda: base64.b32encode(secrets.token_bytes(20)).decode(),
+        "alice_totp_secret": _totp_secret,
+        "admin_totp_secret": _totp_secret,
     }
     if all(key in data for key in missing):
         return data
@@ -82,25 +99,44 @@ def _load_or_create() -> dict[str, Any]:
     return data
 
 
-def _ensure_second_factors(username: str, pin: str, totp_secret: str) -> str:
-    """Give the user the demo PIN and a confirmed authenticator unless they have them.
+def _factor(method: str) -> Any:
+    return current_app.extensions["belay_factors"].get(method)
 
-    Returns the authenticator's otpauth:// URI.
-    """
+
+def _ensure_pin(username: str, pin: str) -> None:
     user = users.user_named(username)
     assert user is not None
-    factors = current_app.extensions["belay_factors"]
-    pin_factor, totp_factor = factors.get("pin"), factors.get("totp")
-    assert isinstance(pin_factor, PinFactor) and isinstance(totp_factor, TotpFactor)
+    pin_factor = _factor("pin")
+    assert isinstance(pin_factor, PinFactor)
     # Enrolled like any admin change: through the lifecycle kernel, audited.
-    actor = lifecycle.by_admin("demo")
     if not pin_factor.status(user.id).enrolled:
-        lifecycle.set_pin(user, pin, pin, actor=actor)
+        lifecycle.set_pin(user, pin, pin, actor=lifecycle.by_admin("demo"))
+
+
+def _ensure_totp(username: str, totp_secret: str) -> str:
+    """Give the user a confirmed authenticator unless they have one; returns its
+    otpauth:// URI."""
+    user = users.user_named(username)
+    assert user is not None
+    totp_factor = _factor("totp")
+    assert isinstance(totp_factor, TotpFactor)
     if not totp_factor.status(user.id).enrolled:
-        return lifecycle.import_totp(user, totp_secret, actor=actor).uri
+        return lifecycle.import_totp(user, totp_secret, actor=lifecycle.by_admin("demo")).uri
     # Only the URI is wanted: build it without touching the stored authenticator.
     issuer_name = totp_factor.issuer_name
     return pyotp.TOTP(totp_secret).provisioning_uri(name=username, issuer_name=issuer_name)
+
+
+def _ensure_destinations(username: str, email: str, phone: str) -> None:
+    """A verified email address and phone number (codes by email and SMS go there)."""
+    user = users.user_named(username)
+    assert user is not None
+    factors = current_app.extensions["belay_factors"]
+    kinds: tuple[tuple[Literal["email", "phone"], str], ...] = (("email", email), ("phone", phone))
+    for kind, value in kinds:
+        factor = factors.destination_factor(kind)
+        if factor is not None and factor.destination(user.id) is None:
+            lifecycle.set_destination(user, kind, value, actor=lifecycle.by_admin("demo"))
 
 
 def _ensure_user(username: str, password: str, *, admin: bool, name: str, email: str) -> None:
@@ -130,13 +166,16 @@ def _bank_resources() -> None:
 
 
 @click.command("demo")
+@click.option(
+    "--quiet", is_flag=True, help="print one line, not the logins (make run prints them last)"
+)
 @with_appcontext
-def demo_command() -> None:
+def demo_command(quiet: bool) -> None:
     """Seed a demo admin, user and clients, and print how to use them."""
-    seed_demo()
+    seed_demo(quiet=quiet)
 
 
-def seed_demo() -> dict[str, Any]:
+def seed_demo(*, quiet: bool = False) -> dict[str, Any]:
     creds = _load_or_create()
     _ensure_user(
         "admin", creds["admin_password"], admin=True, name="Demo Admin", email="admin@example.test"
@@ -180,25 +219,44 @@ def seed_demo() -> dict[str, Any]:
             },
             actor=ACTOR,
         )
-    totp_uri = _ensure_second_factors("alice", creds["alice_pin"], creds["alice_totp_secret"])
+    _ensure_pin("alice", creds["alice_pin"])
+    alice_uri = _ensure_totp("alice", creds["alice_totp_secret"])
+    admin_uri = _ensure_totp("admin", creds["admin_totp_secret"])
+    for username, (email, phone) in DESTINATIONS.items():
+        _ensure_destinations(username, email, phone)
+    if quiet:
+        click.echo(f"Demo users and clients ready (logins in {_relative(_credentials_file())})")
+        return creds
     issuer = current_app.config["ISSUER"]
-    click.echo("")
-    click.echo("Belay demo is ready.")
-    click.echo(
-        f"  OpenID Provider : {issuer}  (discovery: {issuer}/.well-known/openid-configuration)"
-    )
-    click.echo(f"  admin login     : admin / {creds['admin_password']}")
-    click.echo(f"  user login      : alice / {creds['alice_password']}")
-    click.echo(f"  alice's PIN: {creds['alice_pin']}")
-    click.echo(
+    alice_email, alice_phone = DESTINATIONS["alice"]
+    lines = [
+        "",
+        "Belay demo is ready.",
+        f"  OpenID Provider : {issuer}  (discovery: {issuer}/.well-known/openid-configuration)",
+        f"  admin login     : admin / {creds['admin_password']}  (console: {issuer}/admin)",
+        f"  admin's authenticator key: {creds['admin_totp_secret']}",
+        f"                    {admin_uri}",
+        f"  user login      : alice / {creds['alice_password']}",
+        f"  alice's PIN: {creds['alice_pin']}",
         f"  alice's authenticator key: {creds['alice_totp_secret']} (add it to an app, "
-        "or run `python -m examples.bank.totp` to print the current code)"
-    )
-    click.echo(f"                    {totp_uri}")
-    click.echo(f"  confidential RP : client_id demo-bank, client_secret {creds['bank_secret']}")
-    click.echo(f"                    redirect_uri {BANK_URL}/callback")
-    click.echo(
-        "  public RP       : client_id demo-public (PKCE S256), redirect_uri http://127.0.0.1:8976/callback"
-    )
-    click.echo(f"  (kept in {_credentials_file()})")
+        f"or run `{TOTP_COMMAND}` to print the current code; `{TOTP_COMMAND} admin` "
+        "prints the admin's)",
+        f"                    {alice_uri}",
+        f"  alice's email and phone: {alice_email}, {alice_phone} (codes sent there are "
+        f"listed at {issuer}/dev/outbox when BELAY_DEV_OUTBOX is on)",
+        f"  confidential RP : client_id demo-bank, client_secret {creds['bank_secret']}",
+        f"                    redirect_uri {BANK_URL}/callback",
+        "  public RP       : client_id demo-public (PKCE S256), "
+        "redirect_uri http://127.0.0.1:8976/callback",
+        f"  (kept in {_credentials_file()})",
+    ]
+    for line in lines:
+        click.echo(line)
     return creds
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -29,9 +29,7 @@ def init_command() -> None:
     record_data_key(current_app.extensions["belay_data_key"])
     created = ensure_keys(current_app.extensions["belay_data_key"])
     click.echo(f"Database ready at {current_app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
-    click.echo(
-        f"Signing keys created: {', '.join(created) if created else 'none (already present)'}"
-    )
+    click.echo(f"Signing keys created: {len(created) if created else 'none (already present)'}")
 
 
 @click.command("serve")
@@ -66,6 +64,9 @@ def serve_command(
             str(workers or 2),
             "--threads",
             str(threads or 4),
+            # gunicorn's own lines (start, workers booting) follow BELAY_LOG_LEVEL
+            "--log-level",
+            str(current_app.config["LOG_LEVEL"]),
             "provider.wsgi:app",
         ]
         click.echo(f"Belay listening on http://{host}:{port} (gunicorn)")

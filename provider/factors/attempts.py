@@ -14,9 +14,10 @@ from typing import Any
 
 from provider import clock
 from provider.factors.base import Locked
+from provider.i18n import ngettext_, translate
 from provider.storage import throttle
 
-__all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of"]
+__all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of", "wait_words"]
 
 
 def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limits:
@@ -36,13 +37,22 @@ def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limit
 def reserve_or_raise(
     user_id: int, counter: str, limits: throttle.Limits, *, locked_message: str, wait_message: str
 ) -> None:
-    """Count one attempt, or raise :class:`Locked` (``wait_message`` may use ``{seconds}``)."""
+    """Count one attempt, or raise :class:`Locked` (``wait_message`` may use ``{wait}``:
+    "5 seconds" in the request's language)."""
     refused = throttle.reserve(user_id, counter, limits)
     if refused is None:
         return
     if refused.locked:
         raise Locked(locked_message, retry_after=refused.retry_after or None)
-    raise Locked(wait_message.format(seconds=refused.retry_after), retry_after=refused.retry_after)
+    raise Locked(
+        translate(wait_message).format(wait=wait_words(refused.retry_after)),
+        retry_after=refused.retry_after,
+    )
+
+
+def wait_words(seconds: int) -> str:
+    """``1 second`` / ``5 seconds`` in the request's language."""
+    return ngettext_("%(num)d second", "%(num)d seconds", seconds)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from provider import clock
 from provider.crypto import derive_key, keyed_hash
+from provider.errors import N_
 from provider.factors.attempts import reserve_or_raise, state_of
 from provider.factors.base import (
     CatalogueFacts,
@@ -50,14 +51,14 @@ GROUP = 4
 _ALPHABET_SET = frozenset(ALPHABET)
 _READ_AS = str.maketrans({"i": "1", "l": "1", "o": "0"})
 
-LOCKED_MESSAGE = (
+LOCKED_MESSAGE = N_(
     "Too many wrong backup codes: backup codes are locked. Sign in another way, "
     "or ask an administrator to unlock them."
 )
-WAIT_MESSAGE = "Too many wrong backup codes. Try again in {seconds} seconds."
-WRONG_MESSAGE = "That backup code is not right."
-MALFORMED_MESSAGE = "Enter one of your backup codes, like abcd-efgh-jkmn."
-USED_MESSAGE = "That backup code was already used. Each code works once."
+WAIT_MESSAGE = N_("Too many wrong backup codes. Try again in {wait}.")
+WRONG_MESSAGE = N_("That backup code is not right.")
+MALFORMED_MESSAGE = N_("Enter one of your backup codes, like abcd-efgh-jkmn.")
+USED_MESSAGE = N_("That backup code was already used. Each code works once.")
 
 
 def derive_hmac_key(data_key: str) -> bytes:
@@ -98,7 +99,7 @@ class BackupCodeFactor(CatalogueFacts, method="backup_code"):
 
     form_id = "backup-form"
     fields: tuple[str, ...] = ("code",)
-    label = "Backup code"
+    label = N_("Backup code")
     counter = "backup_code"
     counters: tuple[str, ...] = (counter,)
     removable = True
@@ -164,7 +165,7 @@ class BackupCodeFactor(CatalogueFacts, method="backup_code"):
         if code is None:
             raise Malformed(MALFORMED_MESSAGE)
         if self.remaining(user_id) == 0:
-            raise NotEnrolled("You have no unused backup codes.")
+            raise NotEnrolled(N_("You have no unused backup codes."))
         reserve_or_raise(
             user_id,
             self.counter,

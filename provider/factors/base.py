@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
+from provider.i18n import translate
 from provider.policy import EnrolledMethod
 from provider.policy.model import CATALOGUE
 
@@ -51,6 +52,8 @@ class FactorError(BelayError):
     status_code = 400
 
     def __init__(self, message: str) -> None:
+        # Marked constants (N_) are shown in the request's language (docs/i18n.md).
+        message = translate(message)
         super().__init__(message, error=self.code)
         self.message = message
 
@@ -104,7 +107,7 @@ class Busy(FactorError):
     retry_after = 1
 
     def __init__(
-        self, message: str = "Too many sign-in checks at once. Try again in a moment."
+        self, message: str = N_("Too many sign-in checks at once. Try again in a moment.")
     ) -> None:
         super().__init__(message)
 

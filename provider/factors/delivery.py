@@ -7,6 +7,8 @@ caller audits it, and a failed delivery never counts as a failed attempt.
 The email bodies are the ``email/code.txt`` and ``email/code.html`` templates,
 rendered by a plain Jinja2 environment over the application's templates
 directory (HTML autoescaped), not by Flask's request-bound ``render_template``.
+Subject, bodies and text messages are in the request's language (the sign-in
+request's ``ui_locales``, else the browser's; docs/i18n.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from flask import current_app
 from jinja2 import BaseLoader, Environment, select_autoescape
 
 from provider.errors import BelayError
+from provider.i18n import _, language, translate, translate_plural
 
 __all__ = [
     "Channel",
@@ -30,6 +33,7 @@ __all__ = [
     "EmailChannel",
     "WebhookSmsChannel",
     "channels_from_config",
+    "email_subject",
     "message_templates",
     "sms_text",
 ]
@@ -42,10 +46,18 @@ WEBHOOK_ATTEMPTS = 2
 
 def message_templates(loader: BaseLoader) -> Environment:
     """A Jinja2 environment for message bodies: HTML templates autoescaped, like
-    the pages' (Flask's own choice of extensions)."""
-    return Environment(
-        loader=loader, autoescape=select_autoescape(("html", "htm", "xml", "xhtml", "svg"))
+    the pages' (Flask's own choice of extensions), ``_()`` in the request's language."""
+    env = Environment(
+        loader=loader,
+        autoescape=select_autoescape(("html", "htm", "xml", "xhtml", "svg")),
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=translate,
+        ngettext=translate_plural,
+        newstyle=True,
+    )
+    return env
 
 
 class DeliveryFailed(BelayError):
@@ -114,11 +126,12 @@ class EmailChannel:
             "minutes": max(1, ttl // 60),
             "purpose": purpose,
             "issuer_name": self.issuer_name,
+            "language": language(),
         }
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = to
-        msg["Subject"] = self.subject
+        msg["Subject"] = self.subject or email_subject(self.issuer_name, purpose)
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid()
         msg.set_content(self._render("email/code.txt", context))
@@ -143,26 +156,39 @@ class EmailChannel:
                 smtp.send_message(msg)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(
-                "We could not send the email just now. Try again later or use another way."
+                _("We could not send the email just now. Try again later or use another way.")
             ) from exc
 
 
-def sms_text(issuer_name: str, code: str, *, ttl: int, purpose: str) -> str:
-    """A text message for ``purpose`` (``login``, ``step_up`` or ``verify``)."""
-    minutes = max(1, ttl // 60)
+def email_subject(issuer_name: str, purpose: str) -> str:
+    """The subject of a code email for ``purpose`` in the request's language."""
     if purpose == "login":
-        return (
-            f"Your {issuer_name} sign-in code is {code}. Valid {minutes} min, in the browser "
-            "that asked. Whoever has it can sign in as you: never share it."
+        return _("Your %(issuer)s sign-in code", issuer=issuer_name)
+    if purpose == "verify":
+        return _("Your %(issuer)s code", issuer=issuer_name)
+    return _("Your %(issuer)s confirmation code", issuer=issuer_name)
+
+
+def sms_text(issuer_name: str, code: str, *, ttl: int, purpose: str) -> str:
+    """A text message for ``purpose`` (``login``, ``step_up`` or ``verify``), in the
+    request's language."""
+    values = {"issuer": issuer_name, "code": code, "minutes": max(1, ttl // 60)}
+    if purpose == "login":
+        return _(
+            "Your %(issuer)s sign-in code is %(code)s. Valid %(minutes)s min, in the browser "
+            "that asked. Whoever has it can sign in as you: never share it.",
+            **values,
         )
     if purpose == "verify":
-        return (
-            f"Your {issuer_name} code is {code}. Enter it on your account page to confirm "
-            f"this number. Valid {minutes} min."
+        return _(
+            "Your %(issuer)s code is %(code)s. Enter it on your account page to confirm "
+            "this number. Valid %(minutes)s min.",
+            **values,
         )
-    return (
-        f"Your {issuer_name} confirmation code is {code}. Valid {minutes} min. "
-        "Not you? Someone may know your password: change it."
+    return _(
+        "Your %(issuer)s confirmation code is %(code)s. Valid %(minutes)s min. "
+        "Not you? Someone may know your password: change it.",
+        **values,
     )
 
 
@@ -185,7 +211,7 @@ class WebhookSmsChannel:
         message = self.message(code, ttl=ttl, purpose=purpose)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         last: Exception | None = None
-        for _ in range(WEBHOOK_ATTEMPTS):
+        for _attempt in range(WEBHOOK_ATTEMPTS):
             try:
                 response = requests.post(
                     self.url,
@@ -203,7 +229,7 @@ class WebhookSmsChannel:
             if response.status_code < 500:
                 break  # the gateway refused it: trying again will not help
         raise DeliveryFailed(
-            "We could not send the text message just now. Try again later or use another way."
+            _("We could not send the text message just now. Try again later or use another way.")
         ) from last
 
 

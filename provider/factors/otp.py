@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from provider import clock
 from provider.crypto import derive_key, keyed_hash
+from provider.errors import N_
 from provider.factors.attempts import AttemptState, reserve_or_raise, state_of
 from provider.factors.base import (
     FactorError,
@@ -42,6 +43,7 @@ from provider.factors.base import (
     Verified,
 )
 from provider.factors.delivery import Channel, DeliveryFailed
+from provider.i18n import translate
 from provider.policy import EnrolledMethod
 from provider.policy.model import CATALOGUE
 from provider.storage import otp as store
@@ -81,8 +83,8 @@ class CodeChannel:
 
 #: The one-time-code methods (one :class:`OtpFactor` each).
 CODE_CHANNELS: tuple[CodeChannel, ...] = (
-    CodeChannel("email_otp", "email", "email", "Email"),
-    CodeChannel("sms_otp", "sms", "phone", "Text message"),
+    CodeChannel("email_otp", "email", "email", N_("Email")),
+    CodeChannel("sms_otp", "sms", "phone", N_("Text message")),
 )
 
 #: purposes: sign-in with a code, a step-up inside a session, a new destination
@@ -95,16 +97,16 @@ ACCOUNT_CONTEXT = "account"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
-MALFORMED_MESSAGE = "Enter the 6-digit code we sent you."
-WRONG_MESSAGE = "That code is not right."
-NO_CODE_MESSAGE = "There is no code waiting (or it has expired): ask for a new one."
-TOO_MANY_MESSAGE = "Too many tries with this code: ask for a new one."
-USED_MESSAGE = "That code was already used. Each code works once: ask for a new one."
-LOCKED_MESSAGE = (
-    "Too many wrong codes: codes by {label} are locked. Sign in another way, "
+MALFORMED_MESSAGE = N_("Enter the 6-digit code we sent you.")
+WRONG_MESSAGE = N_("That code is not right.")
+NO_CODE_MESSAGE = N_("There is no code waiting (or it has expired): ask for a new one.")
+TOO_MANY_MESSAGE = N_("Too many tries with this code: ask for a new one.")
+USED_MESSAGE = N_("That code was already used. Each code works once: ask for a new one.")
+LOCKED_MESSAGE = N_(
+    "Too many wrong codes: codes {by} are locked. Sign in another way, "
     "or ask an administrator to unlock them."
 )
-WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds} seconds."
+WAIT_MESSAGE = N_("Too many wrong codes. Try again in {wait}.")
 
 
 class ResendLimited(FactorError):
@@ -245,7 +247,11 @@ class OtpFactor:
 
     def _send(self, user_id: int, destination: str, purpose: str, context: str) -> Sent:
         if self.channel is None:
-            raise Unavailable(f"Codes by {self.label.lower()} are not available here.")
+            raise Unavailable(
+                N_("Codes by email are not available here.")
+                if self.channel_name == "email"
+                else N_("Codes by text message are not available here.")
+            )
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         code_id = store.create_code(
             user_id=user_id,
@@ -261,7 +267,7 @@ class OtpFactor:
         )
         if code_id is None:
             raise ResendLimited(
-                "Too many codes were sent lately. Wait a few minutes, or use another way."
+                N_("Too many codes were sent lately. Wait a few minutes, or use another way.")
             )
         try:
             self.channel.send(destination, code, ttl=self.settings.ttl, purpose=purpose)
@@ -288,7 +294,7 @@ class OtpFactor:
             user_id,
             self.counter,
             self._limits,
-            locked_message=LOCKED_MESSAGE.format(label=self.label.lower()),
+            locked_message=translate(LOCKED_MESSAGE).format(by=translate(self._by())),
             wait_message=WAIT_MESSAGE,
         )
         code_hash = self._hash(user_id, purpose, context, code)
@@ -329,7 +335,7 @@ class OtpFactor:
             raise ValueError("a sign-in or step-up code needs its purpose and context")
         destination = self.destination(user_id)
         if destination is None or self.channel is None:
-            raise NotEnrolled(f"You have no verified {self._what()}.")
+            raise NotEnrolled(self._not_verified())
         return self._send(user_id, destination, purpose, context)
 
     def verify_sign_in(self, user_id: int, submitted: object, *, context: str) -> Verified:
@@ -339,7 +345,7 @@ class OtpFactor:
     def _verify(self, user_id: int, purpose: str, context: str, submitted: object) -> Verified:
         destination = self.destination(user_id)
         if destination is None or self.channel is None:
-            raise NotEnrolled(f"You have no verified {self._what()}.")
+            raise NotEnrolled(self._not_verified())
         self._check(user_id, purpose, context, submitted, destination)
         return Verified(
             self.method,
@@ -353,9 +359,9 @@ class OtpFactor:
         destination = self.normalise_destination(value)
         if destination is None:
             raise Malformed(
-                "Enter an email address like name@example.com."
+                N_("Enter an email address like name@example.com.")
                 if self.channel_name == "email"
-                else "Enter a phone number with its country code, like +44 20 7946 0018."
+                else N_("Enter a phone number with its country code, like +44 20 7946 0018.")
             )
         return self._send(user_id, destination, VERIFY, ACCOUNT_CONTEXT)
 
@@ -376,8 +382,13 @@ class OtpFactor:
         store.set_destination(user_id, self.channel_name, destination, self._now())
         return destination
 
-    def _what(self) -> str:
-        return "email address" if self.channel_name == "email" else "phone number"
+    def _by(self) -> str:
+        return N_("by email") if self.channel_name == "email" else N_("by text message")
+
+    def _not_verified(self) -> str:
+        if self.channel_name == "email":
+            return N_("You have no verified email address.")
+        return N_("You have no verified phone number.")
 
     # -- the Factor protocol ----------------------------------------------------
 

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from provider.factors.attempts import AttemptState, state_of
+from provider.errors import N_
+from provider.factors.attempts import AttemptState, state_of, wait_words
 from provider.factors.base import (
     Busy,
     CatalogueFacts,
@@ -34,6 +35,7 @@ from provider.factors.base import (
     Verified,
 )
 from provider.factors.hashing import HasherBusy, SecretHasher
+from provider.i18n import _, ngettext_
 from provider.policy import EnrolledMethod
 from provider.policy.model import CATALOGUE
 from provider.storage import factors as store
@@ -101,14 +103,20 @@ def _locked(retry_after: int) -> Locked:
     if retry_after > 0:
         minutes = max(1, -(-retry_after // 60))
         return Locked(
-            "Too many wrong passwords: your password is locked for "
-            f"{minutes} more minute{'s' if minutes != 1 else ''}. "
-            "Use another way to confirm, or ask an administrator to unlock it.",
+            ngettext_(
+                "Too many wrong passwords: your password is locked for %(num)d more minute. "
+                "Use another way to confirm, or ask an administrator to unlock it.",
+                "Too many wrong passwords: your password is locked for %(num)d more minutes. "
+                "Use another way to confirm, or ask an administrator to unlock it.",
+                minutes,
+            ),
             retry_after=retry_after,
         )
     return Locked(
-        "Too many wrong passwords: your password is locked. "
-        "Use another way to confirm, or ask an administrator to unlock it.",
+        N_(
+            "Too many wrong passwords: your password is locked. "
+            "Use another way to confirm, or ask an administrator to unlock it."
+        ),
         retry_after=None,
     )
 
@@ -135,7 +143,7 @@ class PasswordFactor(CatalogueFacts, method=FACTOR):
 
     form_id = "password-form"
     fields: tuple[str, ...] = ("password",)
-    label = "Password"
+    label = N_("Password")
     counter = FACTOR
     counters: tuple[str, ...] = (counter,)
     #: changed, never removed
@@ -165,10 +173,10 @@ class PasswordFactor(CatalogueFacts, method=FACTOR):
             or len(password) > _MAX_LENGTH
             or not _encodable(password)
         ):
-            raise Malformed("Enter your password.")
+            raise Malformed(N_("Enter your password."))
         stored = store.password_hash(user_id)
         if stored is None:
-            raise NotEnrolled("You have no password.")
+            raise NotEnrolled(N_("You have no password."))
         result = check_password(
             user_id=user_id,
             stored_hash=stored,
@@ -185,14 +193,17 @@ class PasswordFactor(CatalogueFacts, method=FACTOR):
             raise Busy()
         if result.reason == "wait":
             raise Locked(
-                f"Too many wrong passwords. Try again in {result.retry_after} seconds.",
+                _(
+                    "Too many wrong passwords. Try again in %(wait)s.",
+                    wait=wait_words(result.retry_after),
+                ),
                 retry_after=result.retry_after,
             )
         if not result.ok:
-            raise InvalidCode("That password is not right.")
+            raise InvalidCode(N_("That password is not right."))
         if result.new_hash is not None:
             store.replace_password_hash(user_id, old_hash=stored, new_hash=result.new_hash)
         return Verified(self.method, self.amr)
 
     def remove(self, user_id: int) -> None:
-        raise NotRemovable("A password can't be removed here; change it instead.")
+        raise NotRemovable(N_("A password can't be removed here; change it instead."))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from provider import clock
+from provider.errors import N_
 from provider.factors.attempts import reserve_or_raise, state_of
 from provider.factors.base import (
     Busy,
@@ -39,12 +40,12 @@ __all__ = ["PinFactor", "PinRejected", "PinStatus"]
 _MIN_SHAPE, _MAX_SHAPE = 4, 64
 _DIGITS = frozenset("0123456789")
 
-LOCKED_MESSAGE = (
+LOCKED_MESSAGE = N_(
     "Too many wrong PINs: your PIN is locked. Sign in another way and set a new PIN, "
     "or ask an administrator to unlock it."
 )
-WAIT_MESSAGE = "Too many wrong PINs. Try again in {seconds} seconds."
-WRONG_MESSAGE = "That PIN is not right."
+WAIT_MESSAGE = N_("Too many wrong PINs. Try again in {wait}.")
+WRONG_MESSAGE = N_("That PIN is not right.")
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class PinFactor(CatalogueFacts, method="pin"):
 
     form_id = "pin-form"
     fields: tuple[str, ...] = ("pin",)
-    label = "PIN"
+    label = N_("PIN")
     #: the failure counter this factor uses (provider.storage.throttle)
     counter = "pin"
     counters: tuple[str, ...] = (counter,)
@@ -99,7 +100,7 @@ class PinFactor(CatalogueFacts, method="pin"):
         if not isinstance(pin_confirm, str) or not hmac.compare_digest(
             pin.encode(), pin_confirm.encode("utf-8", "surrogatepass")
         ):
-            raise PinRejected("The two PINs don't match.")
+            raise PinRejected(N_("The two PINs don't match."))
         store.save_pin(
             user_id,
             pin_hash=self._hasher.hash(pin),
@@ -142,9 +143,9 @@ class PinFactor(CatalogueFacts, method="pin"):
             or not _MIN_SHAPE <= len(pin) <= _MAX_SHAPE
             or not set(pin) <= _DIGITS
         ):
-            raise Malformed("Enter your PIN: digits only.")
+            raise Malformed(N_("Enter your PIN: digits only."))
         if store.get_pin(user_id) is None:
-            raise NotEnrolled("You have no PIN.")
+            raise NotEnrolled(N_("You have no PIN."))
         try:
             with self._hasher.admission():
                 return self._verify_admitted(user_id, pin)
@@ -169,7 +170,7 @@ class PinFactor(CatalogueFacts, method="pin"):
         # Read again after the (committing) reservation: the PIN as it is now.
         row = store.get_pin(user_id)
         if row is None:
-            raise NotEnrolled("You have no PIN.")
+            raise NotEnrolled(N_("You have no PIN."))
         pin_id, pin_hash, length = row.id, row.pin_hash, row.length
         checked = self._hasher.verify(pin_hash, pin)
         if not checked.ok:

@@ -33,6 +33,9 @@ from __future__ import annotations
 import datetime
 import itertools
 
+from provider.errors import N_
+from provider.i18n import _, translate
+
 __all__ = ["COMMON_PINS", "PinRejected", "check_pin"]
 
 _DIGITS = frozenset("0123456789")
@@ -74,6 +77,7 @@ class PinRejected(ValueError):
     """A PIN that may not be set; ``message`` says why, for people."""
 
     def __init__(self, message: str) -> None:
+        message = translate(message)  # a marked constant (N_): the request's language
         super().__init__(message)
         self.message = message
 
@@ -113,25 +117,27 @@ def _is_date(pin: str) -> bool:
 def check_pin(pin: str, *, min_length: int, max_length: int) -> None:
     """Raise :class:`PinRejected` unless ``pin`` may be set (see the module docstring)."""
     if not isinstance(pin, str) or not pin or not set(pin) <= _DIGITS:
-        raise PinRejected("A PIN can only contain the digits 0 to 9.")
+        raise PinRejected(N_("A PIN can only contain the digits 0 to 9."))
     if len(pin) < min_length:
-        raise PinRejected(f"A PIN needs at least {min_length} digits.")
+        raise PinRejected(_("A PIN needs at least %(num)d digits.", num=min_length))
     if len(pin) > max_length:
-        raise PinRejected(f"A PIN can have at most {max_length} digits.")
+        raise PinRejected(_("A PIN can have at most %(num)d digits.", num=max_length))
     if len(set(pin)) == 1:
-        raise PinRejected("A PIN can't be one digit repeated, like 111111.")
+        raise PinRejected(N_("A PIN can't be one digit repeated, like 111111."))
     step = _equal_steps(pin)
     if step in (1, 9):
-        raise PinRejected("A PIN can't be a run of digits like 123456 or 987654.")
+        raise PinRejected(N_("A PIN can't be a run of digits like 123456 or 987654."))
     if step is not None:
-        raise PinRejected("A PIN can't count up or down in equal steps, like 135791.")
+        raise PinRejected(N_("A PIN can't count up or down in equal steps, like 135791."))
     if _repeats_a_group(pin):
-        raise PinRejected("A PIN can't repeat a shorter group of digits, like 121212 or 123123.")
+        raise PinRejected(
+            N_("A PIN can't repeat a shorter group of digits, like 121212 or 123123.")
+        )
     if pin == pin[::-1]:
-        raise PinRejected("A PIN can't read the same backwards as forwards, like 123321.")
+        raise PinRejected(N_("A PIN can't read the same backwards as forwards, like 123321."))
     if len(set(pin)) < 3:
-        raise PinRejected("A PIN needs at least three different digits.")
+        raise PinRejected(N_("A PIN needs at least three different digits."))
     if _is_date(pin):
-        raise PinRejected("A PIN can't be a date, like 25061984: dates are easy to guess.")
+        raise PinRejected(N_("A PIN can't be a date, like 25061984: dates are easy to guess."))
     if pin in COMMON_PINS:
-        raise PinRejected("That is one of the most common PINs, so it is easy to guess.")
+        raise PinRejected(N_("That is one of the most common PINs, so it is easy to guess."))

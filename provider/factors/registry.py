@@ -15,6 +15,7 @@ from provider.factors.attempts import limits_from_config
 from provider.factors.backup_codes import BackupCodeFactor, derive_hmac_key
 from provider.factors.base import Factor
 from provider.factors.delivery import channels_from_config
+from provider.factors.dev_outbox import outbox_channels
 from provider.factors.hashing import SecretHasher
 from provider.factors.otp import CODE_CHANNELS, OtpFactor, OtpSettings
 from provider.factors.otp import derive_hmac_key as derive_otp_key
@@ -130,7 +131,7 @@ def build_registry(
             max_length=int(config["PIN_MAX_LENGTH"]),
         )
     )
-    channels = channels_from_config(config)
+    channels = outbox_channels(config) if config.get("DEV_OUTBOX") else channels_from_config(config)
     settings = OtpSettings(
         ttl=int(config["OTP_CODE_TTL"]),
         max_tries=int(config["OTP_MAX_TRIES"]),

@@ -35,6 +35,7 @@ import segno
 
 from provider import clock
 from provider.crypto import DataKey
+from provider.errors import N_
 from provider.factors.attempts import reserve_or_raise, state_of
 from provider.factors.base import (
     CatalogueFacts,
@@ -59,14 +60,14 @@ SECRET_LENGTH = 32
 
 _DIGIT_CHARS = frozenset("0123456789")
 
-LOCKED_MESSAGE = (
+LOCKED_MESSAGE = N_(
     "Too many wrong codes: your authenticator app is locked. Sign in another way, "
     "or ask an administrator to unlock it."
 )
-WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds} seconds."
-WRONG_MESSAGE = "That code is not right. Check the time on your device and try again."
-MALFORMED_MESSAGE = "Enter the 6-digit code from your authenticator app."
-REPLAYED_MESSAGE = "That code was already used. Wait for the next one and enter it."
+WAIT_MESSAGE = N_("Too many wrong codes. Try again in {wait}.")
+WRONG_MESSAGE = N_("That code is not right. Check the time on your device and try again.")
+MALFORMED_MESSAGE = N_("Enter the 6-digit code from your authenticator app.")
+REPLAYED_MESSAGE = N_("That code was already used. Wait for the next one and enter it.")
 
 
 def is_code_shaped(value: object) -> TypeGuard[str]:
@@ -113,7 +114,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
 
     form_id = "totp-form"
     fields: tuple[str, ...] = ("code",)
-    label = "Authenticator app"
+    label = N_("Authenticator app")
     #: failure counter of step-up checks
     counter = "totp"
     #: failure counter of enrolment confirmations: a new, unconfirmed secret is
@@ -167,7 +168,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
             raise Malformed(MALFORMED_MESSAGE)
         row = store.get_totp(user_id)
         if row is None or row.pending_secret_encrypted is None:
-            raise NotEnrolled("Start setting up your authenticator app again.")
+            raise NotEnrolled(N_("Start setting up your authenticator app again."))
         credential_id, pending = row.id, row.pending_secret_encrypted
         reserve_or_raise(
             user_id,
@@ -189,7 +190,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
             reset_counters=(self.counter, self.enrol_counter),
         )
         if not activated:
-            raise NotEnrolled("This setup was replaced by a newer one: scan the new QR code.")
+            raise NotEnrolled(N_("This setup was replaced by a newer one: scan the new QR code."))
 
     def add_confirmed(
         self, user_id: int, account_name: str, secret: str | None = None
@@ -204,7 +205,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
         enrolment = self._start(user_id, secret, account_name)
         row = store.get_totp(user_id)
         if row is None or row.pending_secret_encrypted is None:  # pragma: no cover - a race
-            raise NotEnrolled("The authenticator was removed meanwhile.")
+            raise NotEnrolled(N_("The authenticator was removed meanwhile."))
         store.activate_totp(
             row.id,
             pending_secret_encrypted=row.pending_secret_encrypted,
@@ -247,7 +248,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
             raise Malformed(MALFORMED_MESSAGE)
         row = store.get_totp(user_id)
         if row is None or row.secret_encrypted is None:
-            raise NotEnrolled("You have no authenticator app set up.")
+            raise NotEnrolled(N_("You have no authenticator app set up."))
         reserve_or_raise(
             user_id,
             self.counter,
@@ -257,7 +258,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
         )
         row = store.get_totp(user_id)  # as it is after the (committing) reservation
         if row is None or row.secret_encrypted is None:
-            raise NotEnrolled("You have no authenticator app set up.")
+            raise NotEnrolled(N_("You have no authenticator app set up."))
         credential_id = row.id
         steps = self._matching_steps(self._data_key.decrypt(row.secret_encrypted), code)
         if not steps:

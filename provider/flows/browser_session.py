@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.storage import sessions as store
 from provider.storage import users as user_store
 from provider.storage.models import User, WebSession
@@ -22,7 +22,7 @@ class Expired(BelayError):
     the ceremony it started) expired or belongs to another session."""
 
     error = "expired"
-    description = "This sign-in has expired. Go back to the application."
+    description = N_("This sign-in has expired. Go back to the application.")
 
 
 def find(token: str) -> WebSession | None:

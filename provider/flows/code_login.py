@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.factors.base import FactorError, Verified
 from provider.factors.delivery import DeliveryFailed
 from provider.factors.otp import LOGIN, OtpFactor
@@ -41,7 +41,7 @@ __all__ = [
     "verify_login_code",
 ]
 
-FAILURE_MESSAGE = "That code did not work. Check it, or ask for a new one in a moment."
+FAILURE_MESSAGE = N_("That code did not work. Check it, or ask for a new one in a moment.")
 
 
 def sent_notice(username: str, channel: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from provider import storage
+from provider.errors import N_
 from provider.factors import password as password_factor
 from provider.factors.attempts import limits_from_config
 from provider.factors.base import Busy, FactorError, InvalidCode, Verified
@@ -35,12 +36,16 @@ __all__ = [
 
 # One message for every failure: it never says whether the account exists,
 # whether the password was wrong or whether the account is throttled.
-FAILURE_MESSAGE = "That username and password did not work. Check them and try again in a moment."
+FAILURE_MESSAGE = N_(
+    "That username and password did not work. Check them and try again in a moment."
+)
 # The same for PIN sign-in: unknown user, no PIN, wrong PIN, waiting or locked
 # all read alike (a locked PIN is refused exactly like a wrong one).
-PIN_FAILURE_MESSAGE = "That username and PIN did not work. Check them and try again in a moment."
+PIN_FAILURE_MESSAGE = N_(
+    "That username and PIN did not work. Check them and try again in a moment."
+)
 # Too many checks at once on this server (load shedding): nothing was checked.
-BUSY_MESSAGE = "We are checking too many sign-ins at once. Try again in a moment."
+BUSY_MESSAGE = N_("We are checking too many sign-ins at once. Try again in a moment.")
 
 
 @dataclass(frozen=True)

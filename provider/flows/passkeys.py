@@ -20,6 +20,7 @@ from typing import Any, Literal
 from flask import current_app
 
 from provider import clock
+from provider.errors import N_
 from provider.factors.passkey import (
     PasskeyFactor,
     PasskeyRejected,
@@ -50,7 +51,7 @@ __all__ = [
 
 Ceremony = Literal["registration", "authentication", "step_up"]
 
-EXPIRED_MESSAGE = "This passkey request expired or was already used. Try again."
+EXPIRED_MESSAGE = N_("This passkey request expired or was already used. Try again.")
 
 
 def factor() -> PasskeyFactor:
@@ -171,7 +172,7 @@ def sign_in(
         )
         user = user_store.active_user(assertion.user_id)
         if user is None:
-            raise PasskeyRejected("This account cannot sign in.", reason="disabled")
+            raise PasskeyRejected(N_("This account cannot sign in."), reason="disabled")
     except PasskeyRejected as exc:
         audit.record(
             "login",

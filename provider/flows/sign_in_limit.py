@@ -25,6 +25,7 @@ from prometheus_client import Counter
 
 from provider import clock
 from provider.errors import BelayError
+from provider.i18n import _, ngettext_
 from provider.storage import address_limit as store
 
 __all__ = ["Attempt", "TooManySignIns", "attempt"]
@@ -39,9 +40,9 @@ REFUSALS = Counter(
 
 def _wait_words(seconds: int) -> str:
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext_("%(num)d second", "%(num)d seconds", seconds)
     minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext_("%(num)d minute", "%(num)d minutes", minutes)
 
 
 class TooManySignIns(BelayError):
@@ -52,8 +53,11 @@ class TooManySignIns(BelayError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            "Too many sign-in attempts from your network. "
-            f"Try again in {_wait_words(retry_after)}, or sign in another way."
+            _(
+                "Too many sign-in attempts from your network. "
+                "Try again in %(wait)s, or sign in another way.",
+                wait=_wait_words(retry_after),
+            )
         )
         self.retry_after = retry_after
 

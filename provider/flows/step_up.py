@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from flask import current_app
 
 from provider import clock, policy
+from provider.errors import N_
 from provider.factors.base import Busy, FactorError, NotEnrolled, Verified
 from provider.factors.otp import OtpFactor, step_up_context
 from provider.factors.registry import FactorRegistry
@@ -60,11 +61,11 @@ def verify_in_session(
     Only a method in ``allowed`` (what the policy engine offered) is checked.
     """
     if method not in allowed:
-        raise NotEnrolled("That way of confirming is not available here.")
+        raise NotEnrolled(N_("That way of confirming is not available here."))
     try:
         factor = factors().get(method)
     except LookupError:
-        raise NotEnrolled("That way of confirming is not available here.") from None
+        raise NotEnrolled(N_("That way of confirming is not available here.")) from None
     try:
         if isinstance(factor, OtpFactor):
             # A code counts only in the session and for the page it was sent

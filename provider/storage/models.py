@@ -29,6 +29,7 @@ __all__ = [
     "Client",
     "ClientAssertionJti",
     "Consent",
+    "DevOutboxMessage",
     "FactorCounter",
     "OneTimeCode",
     "Passkey",
@@ -60,6 +61,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_verified_at: Mapped[int | None] = mapped_column(BigInteger)
     name: Mapped[str | None] = mapped_column(String(200))
+    # OIDC ``zoneinfo``: the IANA time zone dates are shown in (None: DEFAULT_TIMEZONE).
+    zoneinfo: Mapped[str | None] = mapped_column(String(64))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -390,6 +393,20 @@ class OneTimeCode(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DevOutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+    """A code message kept instead of sent, with BELAY_DEV_OUTBOX (development
+    only, provider/config.py): in the database, so every server process lists
+    the same messages at /dev/outbox."""
+
+    __tablename__ = "dev_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class PasskeyUserHandle(db.Model):  # type: ignore[name-defined,misc]

@@ -16,12 +16,14 @@ from flask import (
     url_for,
 )
 
+from provider import i18n
 from provider.flows import authorize as flow
 from provider.flows import devices, protocol
 from provider.oidc import hints
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.web import session as web_session
+from provider.web.i18n import note_ui_locales
 
 bp = Blueprint("oidc", __name__)
 
@@ -88,6 +90,7 @@ def metadata() -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "frontchannel_logout_supported": False,
+        "ui_locales_supported": list(i18n.LANGUAGES),
     }
     if current_app.config["REGISTRATION_ENABLED"]:
         data["registration_endpoint"] = f"{issuer}/register"
@@ -112,12 +115,22 @@ def jwks() -> Response:
 
 
 def expired_page(title: str = "This sign-in has expired") -> tuple[str, int]:
-    """A transaction that is gone, expired or belongs to another browser."""
+    """A transaction that is gone, expired or belongs to another browser: the
+    page names this browser's application and links to it (where known) and
+    to the account page -- never a dead end."""
+    row = web_session.current_row()
+    app = flow.app_of(request.values.get("tx"), row.id if row is not None else None)
+    if app is not None:
+        description = f"Go back to {app.name} and start again."
+    else:
+        description = "Go back to the application and start again."
     return render_template(
         "error.html",
         title=title,
         error="expired",
-        description="Go back to the application and start again.",
+        description=description,
+        app=app,
+        account_link=True,
     ), 400
 
 
@@ -167,7 +180,10 @@ def authorize() -> Any:
 def load_transaction(tx_id: str | None) -> flow.Loaded | None:
     """This browser's live transaction ``tx_id`` (None: show it as expired)."""
     row = web_session.current_row()
-    return flow.load(tx_id, row.id if row else None)
+    loaded = flow.load(tx_id, row.id if row else None)
+    if loaded is not None:
+        note_ui_locales(loaded.request.ui_locales)
+    return loaded
 
 
 def resume(

@@ -18,11 +18,12 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from provider.errors import BelayError, LoginRequired
+from provider.errors import N_, BelayError, LoginRequired
 from provider.factors.passkey import PasskeyRejected, PasskeySubmission, UserVerification
 from provider.flows import authorize as flow
 from provider.flows import browser_session, passkeys, step_up
 from provider.flows.assurance import lifecycle
+from provider.i18n import _
 from provider.storage.models import User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
@@ -47,7 +48,7 @@ def _body() -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise BelayError("Send a JSON object.")
+        raise BelayError(_("Send a JSON object."))
     return body
 
 
@@ -86,7 +87,7 @@ def _confirmed() -> tuple[WebSession, User, lifecycle.Actor]:
     registration calls check it on the server, docs/security.md case 45)."""
     row, user = _signed_in()
     actor = account_web.confirmed_actor(
-        row, user, refusal="Confirm it's you first, then add a passkey."
+        row, user, refusal=N_("Confirm it's you first, then add a passkey.")
     )
     return row, user, actor
 
@@ -109,7 +110,10 @@ def register_verify() -> Response:
     saved = lifecycle.register_passkey(
         user, session_id=row.id, credential=credential, name=name, actor=actor
     )
-    return _json({"registered": True, "id": saved.id, "name": saved.name})
+    # Where the page goes next: the account page's passkeys (a GET), never a
+    # reload of whatever URL the page was shown at.
+    target = url_for("account.index", _anchor="passkeys")
+    return _json({"registered": True, "id": saved.id, "name": saved.name, "redirect": target})
 
 
 # -- first-factor login (discoverable credentials) ------------------------------------
@@ -199,7 +203,7 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
     if context.kind is StepUpKind.ACCOUNT:
         access = account_web.access_check(row, user)
         if access.confirmed:
-            raise BelayError("Access is already confirmed.", error="not_needed")
+            raise BelayError(_("Access is already confirmed."), error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -214,7 +218,7 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
 
         access = admin_web.access_check(row, user)
         if not user.is_admin or access.confirmed:
-            raise BelayError("Nothing more is needed: continue.", error="not_needed")
+            raise BelayError(_("Nothing more is needed: continue."), error="not_needed")
         return _StepUpSpec(
             access.methods,
             access.passkey_credential_ids,
@@ -228,7 +232,7 @@ def _step_up_spec(row: WebSession, user: User, context: StepUpContext) -> _StepU
     assert tx is not None
     outcome = resume(tx, replay_device=False)
     if not isinstance(outcome, flow.ShowStepUp):
-        raise BelayError("Nothing more is needed: continue.", error="not_needed")
+        raise BelayError(_("Nothing more is needed: continue."), error="not_needed")
     return _StepUpSpec(
         outcome.methods,
         outcome.passkey_credential_ids,
@@ -247,7 +251,7 @@ def step_up_options() -> Response:
     context = _step_up_context(body)
     spec = _step_up_spec(row, user, context)
     if "passkey" not in spec.methods or not spec.credential_ids:
-        raise BelayError("None of your passkeys is accepted here.", error="not_enrolled")
+        raise BelayError(_("None of your passkeys is accepted here."), error="not_enrolled")
     ids = [int(ref.split(":", 1)[1]) for ref in spec.credential_ids]
     challenge = passkeys.new_challenge(
         session_id=row.id,

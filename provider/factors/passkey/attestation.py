@@ -18,6 +18,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AttestationFormat, RegistrationCredential
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
+from provider.errors import N_
 from provider.factors.passkey.wire import (
     ALLOWED_ALGORITHMS,
     PasskeyRejected,
@@ -113,7 +114,7 @@ def verify_registration(
             return verify_registration(rp, parsed, challenge, None)
         if "alg" in str(exc):
             raise PasskeyRejected(
-                "Passkeys of that kind are not accepted here.", reason="algorithm"
+                N_("Passkeys of that kind are not accepted here."), reason="algorithm"
             ) from None
         raise PasskeyRejected(reason="invalid") from None
     except Exception:  # malformed CBOR and keys raise all sorts (docs/security.md C.20)

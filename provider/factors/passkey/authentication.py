@@ -29,6 +29,7 @@ from webauthn.helpers import (
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
+from provider.errors import N_
 from provider.factors.base import Verified
 from provider.factors.passkey.wire import (
     MAX_CREDENTIAL_ID_BYTES,
@@ -113,9 +114,11 @@ def authenticate(
         raise PasskeyRejected(reason="unknown_credential")
     row = store.find_by_credential_id(credential_id)
     if row is None:
-        raise PasskeyRejected("That passkey is not registered here.", reason="unknown_credential")
+        raise PasskeyRejected(
+            N_("That passkey is not registered here."), reason="unknown_credential"
+        )
     if expected_user_id is not None and row.user_id != expected_user_id:
-        raise PasskeyRejected("That passkey belongs to another account.", reason="not_owner")
+        raise PasskeyRejected(N_("That passkey belongs to another account."), reason="not_owner")
     user_handle = parsed.response.user_handle
     if expected_user_id is None and user_handle is None:
         raise PasskeyRejected(reason="user_handle_missing")
@@ -124,7 +127,7 @@ def authenticate(
     passkey_ref = f"passkey:{row.id}"
     if allowed_credential_ids is not None and passkey_ref not in allowed_credential_ids:
         raise PasskeyRejected(
-            "That passkey is not accepted by this application.", reason="not_allowed"
+            N_("That passkey is not accepted by this application."), reason="not_allowed"
         )
     try:
         auth_data = parse_authenticator_data(parsed.response.authenticator_data)
@@ -160,8 +163,10 @@ def authenticate(
     if (presented or stored_count) and presented <= stored_count:
         _audit_regression(row, stored_count, presented, client_id)
         raise SignCountRegression(
-            "This passkey looks copied (its use counter went backwards): it was refused. "
-            "Use another way to sign in and check your devices.",
+            N_(
+                "This passkey looks copied (its use counter went backwards): it was refused. "
+                "Use another way to sign in and check your devices."
+            ),
             reason="sign_count_regression",
         )
     if not store.advance_sign_count(

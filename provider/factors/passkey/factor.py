@@ -8,6 +8,7 @@ from typing import Any, Literal
 from webauthn.helpers.structs import AttestationFormat
 
 from provider import clock
+from provider.errors import N_
 from provider.factors.attempts import AttemptState
 from provider.factors.base import CatalogueFacts, NotEnrolled, Verified
 from provider.factors.passkey import authentication, registration
@@ -36,7 +37,7 @@ class PasskeyFactor(CatalogueFacts, method="passkey"):
 
     form_id = "passkey-form"
     fields: tuple[str, ...] = ("credential",)
-    label = "Passkey"
+    label = N_("Passkey")
     counters: tuple[str, ...] = ("passkey",)
     #: removed one by one (by id), not as a whole
     removable = False
@@ -166,9 +167,9 @@ class PasskeyFactor(CatalogueFacts, method="passkey"):
 
     def verify(self, user_id: int, submitted: Mapping[str, str]) -> Verified:
         if not isinstance(submitted, PasskeySubmission):
-            raise PasskeyRejected("Use the passkey button to confirm.", reason="not_a_ceremony")
+            raise PasskeyRejected(N_("Use the passkey button to confirm."), reason="not_a_ceremony")
         if not store.list_for_user(user_id):
-            raise NotEnrolled("You have no passkey.")
+            raise NotEnrolled(N_("You have no passkey."))
         return self.authenticate(
             credential=submitted.get("credential", ""),
             challenge=submitted.challenge,

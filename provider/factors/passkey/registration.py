@@ -24,6 +24,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from provider.errors import N_
 from provider.factors.passkey.attestation import (
     RootPems,
     roots_by_format,
@@ -110,7 +111,7 @@ def register(
         raise PasskeyRejected(reason="malformed") from None
     if len(id_bytes) > MAX_CREDENTIAL_ID_BYTES:
         raise PasskeyRejected(
-            "That passkey's id is too long to register.", reason="credential_id_too_long"
+            N_("That passkey's id is too long to register."), reason="credential_id_too_long"
         )
     try:
         parsed = parse_registration_credential_json(body)
@@ -125,7 +126,7 @@ def register(
         attested = bool(statement.x5c) and verifies_with(rp, parsed, challenge, roots)
     if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
         raise PasskeyRejected(
-            "That passkey's id is too long to register.", reason="credential_id_too_long"
+            N_("That passkey's id is too long to register."), reason="credential_id_too_long"
         )
     credential_id = b64url_encode(verified.credential_id)
     if credential_id != b64url_encode(id_bytes):
@@ -151,5 +152,5 @@ def register(
         )
     except store.CredentialExists:
         raise PasskeyRejected(
-            "That passkey is already registered.", reason="credential_exists"
+            N_("That passkey is already registered."), reason="credential_exists"
         ) from None

@@ -22,6 +22,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from provider.errors import N_
 from provider.factors.base import FactorError, Verified
 from provider.storage.models import Passkey
 
@@ -59,8 +60,8 @@ MAX_CREDENTIAL_ID_BYTES = 1023
 MAX_NAME_LENGTH = 100
 TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
-REJECTED_MESSAGE = "That passkey could not be checked. Try again."
-UV_MESSAGE = (
+REJECTED_MESSAGE = N_("That passkey could not be checked. Try again.")
+UV_MESSAGE = N_(
     "Your passkey did not verify it's you (no fingerprint, face or device PIN). "
     "Use a passkey that asks for one."
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from provider.errors import N_
 from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.admin.users import find_user
 from provider.storage import admin as store
@@ -68,7 +69,9 @@ def _parse_time(value: str, *, end: bool) -> int:
             return int(moment.timestamp()) + (86399 if end else 0)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("must be a date (YYYY-MM-DD), an ISO 8601 time or epoch seconds") from None
+        raise ValueError(
+            N_("must be a date (YYYY-MM-DD), an ISO 8601 time or epoch seconds")
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())

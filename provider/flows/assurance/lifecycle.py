@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from provider import clock, storage
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.factors.attempts import state_of
 from provider.factors.backup_codes import BackupCodeFactor
 from provider.factors.base import FactorError, FactorStatus
@@ -55,6 +55,7 @@ from provider.flows import code_login, step_up
 from provider.flows import passkeys as passkey_flow
 from provider.flows.account import AccessCheck
 from provider.flows.login import hasher, password_limits
+from provider.i18n import _, translate
 from provider.policy import METHODS
 from provider.storage import audit, devices, throttle
 from provider.storage import otp as otp_store
@@ -113,6 +114,8 @@ class Rejected(BelayError, ValueError):
     ``field`` names the input."""
 
     def __init__(self, message: str, *, status: int = 400, field: str = "request") -> None:
+        # Marked constants (N_) are shown in the request's language (docs/i18n.md).
+        message = translate(message)
         super().__init__(message, status_code=status)
         self.message = message
         self.field = field
@@ -187,17 +190,17 @@ def _record(
 def password_problem(password: object) -> str | None:
     """Why ``password`` may not be set, or None. The only password rule set."""
     if not isinstance(password, str):
-        return "A password is text."
+        return _("A password is text.")
     if len(password) < PASSWORD_MIN_LENGTH:
-        return f"A password has at least {PASSWORD_MIN_LENGTH} characters."
+        return _("A password has at least %(num)d characters.", num=PASSWORD_MIN_LENGTH)
     if len(password) > PASSWORD_MAX_LENGTH:
-        return f"A password has at most {PASSWORD_MAX_LENGTH} characters."
+        return _("A password has at most %(num)d characters.", num=PASSWORD_MAX_LENGTH)
     if "\x00" in password:
-        return "A password cannot contain a NUL character."
+        return _("A password cannot contain a NUL character.")
     try:
         password.encode()
     except UnicodeEncodeError:
-        return "A password cannot contain unpaired surrogate characters."
+        return _("A password cannot contain unpaired surrogate characters.")
     return None
 
 
@@ -219,7 +222,7 @@ def set_password(user: User, password: object, *, actor: Actor, confirm: object 
     if problem is not None:
         raise Rejected(problem, field="password")
     if not actor.is_admin and confirm != password:
-        raise Rejected("The two passwords are not the same.", field="password_confirm")
+        raise Rejected(N_("The two passwords are not the same."), field="password_confirm")
     user.password_hash = hash_password(password)
     storage.commit()
     if actor.is_admin:
@@ -316,10 +319,10 @@ def generate_backup_codes(user: User, *, actor: Actor) -> list[str]:
 def _destination_factor(kind: str) -> OtpFactor:
     """The code factor receiving codes at ``kind`` ("email", "phone")."""
     if kind not in _DESTINATIONS:
-        raise Rejected("Codes go to an email address or a phone number.", field="kind")
+        raise Rejected(N_("Codes go to an email address or a phone number."), field="kind")
     factor = step_up.factors().destination_factor(kind)
     if factor is None:
-        raise Rejected("Codes by this channel are not available.", field="kind")
+        raise Rejected(N_("Codes by this channel are not available."), field="kind")
     return factor
 
 
@@ -405,7 +408,7 @@ def delete_passkey(user: User, passkey_id: int, *, actor: Actor) -> bool:
 def rename_passkey(user: User, passkey_id: int, name: str, *, actor: Actor) -> bool:
     cleaned = " ".join(name.split())[:100]
     if not cleaned:
-        raise Rejected("Give the passkey a name.", field="name")
+        raise Rejected(N_("Give the passkey a name."), field="name")
     if not passkey_store.rename_passkey(user.id, passkey_id, cleaned):
         return False
     _record(

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from provider import clock, policy
+from provider.errors import N_
 from provider.flows import devices, step_up
 from provider.flows.authorize.decision import (
     LazyEnrolled,
@@ -165,12 +166,12 @@ def _load(
     browser's session: who is signed in and with which methods."""
     client = client_store.get_client(request.client_id)
     if client is None:
-        return ErrorPage(400, "invalid_client", "This application is not registered here.")
+        return ErrorPage(400, "invalid_client", N_("This application is not registered here."))
     if request.redirect_uri not in (client.redirect_uris or []):
         return ErrorPage(
             400,
             "invalid_request",
-            "The redirect_uri does not exactly match one registered for this application.",
+            N_("The redirect_uri does not exactly match one registered for this application."),
         )
     session = step_up.session_state(row, previous_seen_at) if row is not None else None
     user = user_store.get_user(row.user_id) if row is not None else None

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import current_app
 
 from provider import policy
+from provider.errors import N_
 from provider.flows.authorize.outcomes import ErrorPage, Redirect, error_redirect
 from provider.flows.clients import allowed_resources
 from provider.oidc import hints
@@ -68,6 +69,8 @@ class AuthorizeRequest:
     resource: str | None = None
     #: the ``sub`` of a valid ``id_token_hint`` (see the pipeline's hint step)
     hint_subject: str | None = None
+    #: OIDC ``ui_locales``: the languages the user prefers for these pages, in order
+    ui_locales: tuple[str, ...] = ()
     response_type: Literal["code"] = "code"
     response_mode: Literal["query"] = "query"
 
@@ -122,6 +125,7 @@ class AuthorizeRequest:
             "code_challenge_method": self.code_challenge_method,
             "resource": self.resource,
             "hint_subject": self.hint_subject,
+            "ui_locales": list(self.ui_locales),
             "requirement": {
                 "acr_values": list(requirement.acr_values),
                 "acr_source": requirement.acr_source,
@@ -175,6 +179,7 @@ class AuthorizeRequest:
             code_challenge_method=_optional(data, "code_challenge_method"),
             resource=_optional(data, "resource"),
             hint_subject=_optional(data, "hint_subject"),
+            ui_locales=_strings(data, "ui_locales") if "ui_locales" in data else (),
         )
 
 
@@ -208,18 +213,20 @@ def validate(multi: dict[str, list[str]]) -> AuthorizeRequest | ErrorPage | Redi
     client_ids = multi.get("client_id", [])
     redirect_uris = multi.get("redirect_uri", [])
     if len(client_ids) != 1 or not client_ids[0]:
-        return ErrorPage(400, "invalid_request", "The request has no valid client_id.")
+        return ErrorPage(400, "invalid_request", N_("The request has no valid client_id."))
     client = client_store.get_client(client_ids[0])
     if client is None:
-        return ErrorPage(400, "invalid_client", "This application is not registered here.")
+        return ErrorPage(400, "invalid_client", N_("This application is not registered here."))
     if len(redirect_uris) != 1 or not redirect_uris[0]:
-        return ErrorPage(400, "invalid_request", "The request must carry exactly one redirect_uri.")
+        return ErrorPage(
+            400, "invalid_request", N_("The request must carry exactly one redirect_uri.")
+        )
     redirect_uri = redirect_uris[0]
     if redirect_uri not in (client.redirect_uris or []):
         return ErrorPage(
             400,
             "invalid_request",
-            "The redirect_uri does not exactly match one registered for this application.",
+            N_("The redirect_uri does not exactly match one registered for this application."),
         )
     states = multi.get("state", [])
     state = states[0] if len(states) == 1 else None
@@ -272,6 +279,7 @@ def validate(multi: dict[str, list[str]]) -> AuthorizeRequest | ErrorPage | Redi
         code_challenge_method=params.get("code_challenge_method"),
         resource=params.get("resource") or None,
         hint_subject=hint_subject,
+        ui_locales=tuple(params.get("ui_locales", "").split()),
     )
 
 

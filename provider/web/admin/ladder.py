@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from provider import policy
+from provider.errors import N_
 from provider.flows.admin import clients as admin_clients
 from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin import simulator as admin_simulator
@@ -118,5 +119,5 @@ def ladder(user: User) -> Any:
         admin_ladder.save_ladder(json_body.parse(text, max_bytes=_MAX_LADDER), actor=actor(user))
     except (json_body.JSONBodyError, policy.LadderError) as exc:
         return form_error(functools.partial(_ladder_page, user, text=text), exc)
-    flash("Ladder saved.", "notice")
+    flash(N_("Ladder saved."), "notice")
     return redirect(url_for("admin.ladder"))
