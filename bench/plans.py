@@ -37,7 +37,10 @@ def hot_statements() -> list[tuple[str, Callable[[], object]]]:
         ("transaction by id", lambda: transactions.get_transaction("no-such-tx", 1)),
         ("code claim", lambda: grants.claim_code("no-such-code", "bench")),
         ("refresh token lookup", lambda: grants.find_token_by_refresh("no-such-token")),
-        ("access token lookup (introspection)", lambda: grants.find_token("no-such-token")),
+        (
+            "access token lookup (introspection)",
+            lambda: grants.introspection_row("no-such-token", refresh=False),
+        ),
         (
             "audit insert",
             lambda: audit.record("bench_plan", "success", client_id="bench", method="plans"),

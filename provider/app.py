@@ -42,6 +42,7 @@ from provider.web import (
     security,
     webauthn,
 )
+from provider.web.json_provider import OrjsonProvider
 from provider.web.session import ServerSessionInterface
 
 __all__ = ["create_app"]
@@ -113,6 +114,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=_asset_folder("templates"),
         static_folder=_asset_folder("static"),
     )
+    app.json = OrjsonProvider(app)
     settings = config_module.load_config()
     if test_config:
         settings.update(test_config)

@@ -25,6 +25,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -172,7 +173,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             data["exc_type"] = record.exc_info[0].__name__
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, separators=(",", ":"))
+        try:  # orjson: about 5x cheaper a line (issue 20); json for what it will not write
+            return orjson.dumps(data, default=str).decode()
+        except TypeError:
+            return json.dumps(data, default=str, separators=(",", ":"))
 
 
 class TextFormatter(logging.Formatter):

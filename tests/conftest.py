@@ -150,6 +150,29 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def answer_confirmation(client: Any, page: Any, *, base: str = "") -> Any:
+    """Press the button of a confirmation page (provider/web/confirmation.py):
+    the destructive action's confirmed POST, with the page's single-use value."""
+    html = page.text
+    form = re.search(
+        r'<form id="confirm-action-form" method="post" action="([^"]+)">(.*?)</form>', html, re.S
+    )
+    assert form, f"not a confirmation page: {html[:300]}"
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    )
+    assert fields.get("confirmation") and fields.get("csrf_token"), fields
+    return client.post(base + form.group(1), data=fields)
+
+
+def confirmed_post(client: Any, path: str, data: dict[str, str], *, base: str = "") -> Any:
+    """POST a destructive form, then confirm it: the unconfirmed POST must show
+    the confirmation page (status 200) and change nothing until confirmed."""
+    asked = client.post(base + path, data=data)
+    assert asked.status_code == 200 and 'id="confirm-action-form"' in asked.text, asked.text[:300]
+    return answer_confirmation(client, asked, base=base)
+
+
 class Actions:
     """What a user and a relying party do, as helper calls."""
 

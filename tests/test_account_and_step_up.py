@@ -36,8 +36,9 @@ def enrol_pin(actions: Actions, pin: str = PIN):
 
 def enrol_totp(actions: Actions) -> str:
     page = _account(actions)
-    started = _post(actions, "/account/totp/begin", page)
-    assert started.status_code == 200
+    begun = _post(actions, "/account/totp/begin", page)
+    assert begun.status_code == 302 and begun.headers["Location"].endswith("/account#totp-setup")
+    started = _account(actions)  # the QR code and key, shown once
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text).group(1)
     assert "<svg" in started.text
     done = _post(actions, "/account/totp/confirm", started, code=pyotp.TOTP(secret).now())
@@ -163,7 +164,9 @@ def test_backup_code_step_up_works_once(actions: Actions, rp: str) -> None:
     # The account is now 2fa and this session only 1fa: confirm access first.
     confirm_with_totp(actions, secret)
     page = _account(actions)
-    generated = _post(actions, "/account/backup-codes", page)
+    made = _post(actions, "/account/backup-codes", page)
+    assert made.status_code == 302 and made.headers["Location"].endswith("/account#backup-codes")
+    generated = _account(actions)
     codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
     assert len(codes) == 10 and 'id="backup-codes"' in generated.text
     assert "<li><code>" not in _account(actions).text  # shown once

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +15,7 @@ import pytest
 from flask import Flask
 
 from provider import clock, policy
-from tests.conftest import Actions, csrf_from
+from tests.conftest import Actions, answer_confirmation, csrf_from
 
 TWO_FA = "urn:belay:acr:2fa"
 ONE_FA = "urn:belay:acr:1fa"
@@ -286,9 +287,13 @@ def test_create_edit_rotate_and_delete_a_client(app: Flask, confirmed: Admin) ->
     assert new.status_code == 200
     assert _audit(app, "client_secret_rotated")[0].details["by"] == "admin:root"
 
-    deleted = confirmed.post("/admin/clients/shop/delete", page)
+    asked = confirmed.post("/admin/clients/shop/delete", page)
+    assert asked.status_code == 200 and 'id="confirm-action-form"' in asked.text
+    confirmed.get("/admin/clients/shop")  # asking deleted nothing
+    deleted = answer_confirmation(confirmed.client, asked)
     assert deleted.status_code == 302
     confirmed.get("/admin/clients/shop", 404)
+    assert answer_confirmation(confirmed.client, asked).status_code == 404  # a replay
     (entry,) = _audit(app, "client_deleted")
     assert entry.details["before"]["client_id"] == "shop" and entry.details["after"] is None
 
@@ -552,14 +557,23 @@ def test_users_search_create_unlock_reset_revoke(app: Flask, confirmed: Admin) -
     bad_factor = confirmed.post(f"/admin/users/{bob_id}/unlock", detail, factor="retina")
     assert bad_factor.status_code == 400
 
-    reset = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
+    asked = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
+    assert asked.status_code == 200 and "Reset bob" in asked.text
+    with app.app_context():  # asking changed nothing
+        assert len(app.extensions["belay_factors"].enrolled(bob_id)) > 1
+    reset = answer_confirmation(confirmed.client, asked)
     assert reset.status_code == 302
+    replayed = answer_confirmation(confirmed.client, asked)
+    assert replayed.status_code == 200 and 'id="confirm-action-form"' in replayed.text
+    assert len(_audit(app, "factors_reset")) == 1
     with app.app_context():
         enrolled = app.extensions["belay_factors"].enrolled(bob_id)
         assert [m.method for m in enrolled] == ["password"]
 
     assert bob.client.get("/account").status_code == 200
-    revoked = confirmed.post(f"/admin/users/{bob_id}/revoke-sessions", detail)
+    asked = confirmed.post(f"/admin/users/{bob_id}/revoke-sessions", detail)
+    assert asked.status_code == 200 and bob.client.get("/account").status_code == 200
+    revoked = answer_confirmation(confirmed.client, asked)
     assert revoked.status_code == 302
     assert bob.client.get("/account").status_code == 302  # signed out
 
@@ -668,3 +682,47 @@ def test_the_policy_form_sends_every_policy_field() -> None:
 def test_a_bad_audit_export_filter_is_an_error_page(confirmed: Admin) -> None:
     refused = confirmed.get("/admin/audit.csv?since=never", 400)
     assert refused.mimetype == "text/html" and "since: " in refused.text
+
+
+def test_a_confirmation_is_single_use_for_its_own_url_fresh_and_csrf_protected(
+    app: Flask, confirmed: Admin
+) -> None:
+    """Destructive actions ask first (provider/web/confirmation.py): only the
+    confirmed POST of the page's own URL acts, once, within MAX_AGE, with the
+    form's CSRF token."""
+    from provider import clock
+    from provider.web.confirmation import MAX_AGE
+
+    bob_id = confirmed.actions.create_user("bob")
+    add_totp(app, bob_id, "bob")
+    detail = confirmed.get(f"/admin/users/{bob_id}")
+
+    def enrolled() -> int:
+        with app.app_context():
+            return len(app.extensions["belay_factors"].enrolled(bob_id))
+
+    before = enrolled()
+    # The value of one confirmation page does not confirm another URL.
+    asked = confirmed.post(f"/admin/users/{bob_id}/revoke-sessions", detail)
+    nonce = re.search(r'name="confirmation" value="([^"]+)"', asked.text).group(1)
+    other = confirmed.post(f"/admin/users/{bob_id}/reset-factors", asked, confirmation=nonce)
+    assert other.status_code == 200 and 'id="confirm-action-form"' in other.text
+    assert enrolled() == before
+    # A guessed or empty value, and a stale page, only ask again.
+    for value in ("guess", ""):
+        again = confirmed.post(f"/admin/users/{bob_id}/reset-factors", other, confirmation=value)
+        assert again.status_code == 200 and enrolled() == before
+    stale = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
+    offset = clock.now() - int(time.time())
+    clock.set_offset(offset + MAX_AGE + 1)
+    late = answer_confirmation(confirmed.client, stale)
+    assert late.status_code != 302 and enrolled() == before
+    clock.set_offset(offset)
+    # Without the CSRF token: refused before anything is looked at.
+    fresh = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
+    nonce = re.search(r'name="confirmation" value="([^"]+)"', fresh.text).group(1)
+    forged = confirmed.client.post(
+        f"/admin/users/{bob_id}/reset-factors", data={"confirmation": nonce}
+    )
+    assert forged.status_code == 403 and enrolled() == before
+    assert _audit(app, "factors_reset") == []

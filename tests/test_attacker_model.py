@@ -80,6 +80,7 @@ from hypothesis.stateful import (
 from provider import clock
 from tests.conftest import (
     Actions,
+    answer_confirmation,
     free_port,
     fresh_database,
     pkce_pair,
@@ -366,7 +367,9 @@ def set_up_victim(app: Flask, *, remember_device: bool, passkey: bool = False) -
     )
     assert done.status_code == 302, done.text[:500]
     page = account()
-    started = browser.client.post("/account/totp/begin", data={"csrf_token": csrf_of(page.text)})
+    begun = browser.client.post("/account/totp/begin", data={"csrf_token": csrf_of(page.text)})
+    assert begun.status_code == 302, begun.text[:500]
+    started = browser.client.get("/account")  # the QR code and key, shown once
     totp = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text).group(1)  # type: ignore[union-attr]
     done = browser.client.post(
         "/account/totp/confirm",
@@ -374,9 +377,9 @@ def set_up_victim(app: Flask, *, remember_device: bool, passkey: bool = False) -
     )
     assert done.status_code == 302, done.text[:500]
     page = account()
-    generated = browser.client.post(
-        "/account/backup-codes", data={"csrf_token": csrf_of(page.text)}
-    )
+    made = browser.client.post("/account/backup-codes", data={"csrf_token": csrf_of(page.text)})
+    assert made.status_code == 302, made.text[:500]
+    generated = browser.client.get("/account")  # the codes, shown once
     codes = re.findall(r"<li><code>([^<]+)</code></li>", generated.text)
     assert len(codes) >= 5, generated.text[:500]
     victim = Victim(user_id, totp, codes, secrets)
@@ -751,7 +754,8 @@ class Attacker:
         token = csrf_of(page.text)
         data: dict[str, str] = {"csrf_token": token or ""}
         if what == "totp":
-            started = self.client.post("/account/totp/begin", data=data)
+            self.client.post("/account/totp/begin", data=data)
+            started = self.client.get("/account")  # shown once, when it began
             found = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.get_data(as_text=True))
             if found is None:
                 return
@@ -770,7 +774,7 @@ class Attacker:
                 "/account/pin", data={**data, "pin": ATTACKER_PIN, "pin_confirm": ATTACKER_PIN}
             )
         elif what == "backup_codes":
-            self.client.post("/account/backup-codes", data=data)
+            self._confirming(self.client.post("/account/backup-codes", data=data))
         elif what == "password":
             self.client.post(
                 "/account/password",
@@ -781,8 +785,13 @@ class Attacker:
                 },
             )
         else:
-            self.client.post(f"/account/{REMOVABLE[what]}/remove", data=data)
+            self._confirming(self.client.post(f"/account/{REMOVABLE[what]}/remove", data=data))
         self._check_lifecycle()
+
+    def _confirming(self, answer: Any) -> None:
+        """A destructive change asks first: he presses its button too."""
+        if answer.status_code == 200 and 'id="confirm-action-form"' in answer.text:
+            answer_confirmation(self.client, answer)
 
     def _check_lifecycle(self) -> None:
         from provider.extensions import db

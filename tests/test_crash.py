@@ -45,7 +45,15 @@ from sqlalchemy import func, select, text
 from provider.extensions import db
 from provider.factors.backup_codes import normalise
 from provider.storage.models import AuthorizationCode, BackupCode, Token, TotpCredential
-from tests.conftest import Actions, LiveServer, csrf_from, free_port, pkce_pair, server_env
+from tests.conftest import (
+    Actions,
+    LiveServer,
+    answer_confirmation,
+    csrf_from,
+    free_port,
+    pkce_pair,
+    server_env,
+)
 
 REDIRECT = "http://127.0.0.1:8976/callback"
 PASSWORD = "correct horse battery"
@@ -372,10 +380,16 @@ def test_sigkill_during_enrolment_leaves_each_enrolment_whole_or_absent(
             state = sets[name]
             while not stop.is_set():
                 try:
-                    page = browsers[name].post(
-                        server.url + "/account/backup-codes",
-                        data={"csrf_token": tokens[name]},
-                        timeout=30,
+                    # The set to replace exists: the page asks first (the
+                    # confirmed POST then shows the new codes, after its redirect).
+                    page = answer_confirmation(
+                        browsers[name],
+                        browsers[name].post(
+                            server.url + "/account/backup-codes",
+                            data={"csrf_token": tokens[name]},
+                            timeout=30,
+                        ),
+                        base=server.url,
                     )
                 except requests.RequestException:
                     state["cut"] = True

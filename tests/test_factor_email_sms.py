@@ -34,7 +34,15 @@ from provider.factors.otp import (
 )
 from provider.storage import throttle
 from provider.storage.models import AuditEvent, OneTimeCode, User
-from tests.conftest import Actions, _empty_tables, base_config, csrf_from, free_port, pkce_pair
+from tests.conftest import (
+    Actions,
+    _empty_tables,
+    base_config,
+    confirmed_post,
+    csrf_from,
+    free_port,
+    pkce_pair,
+)
 
 TWO_FA = "urn:belay:acr:2fa"
 SMS_TOKEN = "sink-token-123"
@@ -457,8 +465,8 @@ def test_verify_a_new_email_address_on_the_account_page(
     assert confirmed.status_code == 302
     page = actions.client.get("/account")
     assert 'id="email-remove-form"' in page.text
-    removed = actions.client.post(
-        "/account/email_otp/remove", data={"csrf_token": csrf_from(page.text)}
+    removed = confirmed_post(
+        actions.client, "/account/email_otp/remove", {"csrf_token": csrf_from(page.text)}
     )
     assert removed.status_code == 302
     with app.app_context():

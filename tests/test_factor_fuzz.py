@@ -265,7 +265,9 @@ def pending_totp(app: Flask, fresh_login: Actions) -> tuple[pyotp.TOTP, str]:
     """A new authenticator waiting for its first code, and the enrolment page's CSRF token."""
     client = fresh_login.client
     page = client.get("/account")
-    started = client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
+    begun = client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
+    assert begun.status_code == 302
+    started = client.get("/account")
     assert started.status_code == 200 and 'id="totp-enrol-form"' in started.text
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text)
     assert secret is not None
@@ -295,7 +297,7 @@ def test_account_set_pin(app: Flask, fresh_login: Actions, pin: str, confirm: st
     except PinRejected:
         acceptable = False
     if acceptable:
-        assert response.status_code == 302 and response.headers["Location"].endswith("/account")
+        assert response.status_code == 302 and response.headers["Location"].endswith("/account#pin")
     else:
         assert_error_page(response, 400, 'id="pin-enrol-form"')
 

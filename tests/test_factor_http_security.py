@@ -792,7 +792,10 @@ def test_b12_the_totp_secret_is_shown_on_the_enrolment_page_only(
     caplog.set_level(logging.DEBUG)
     client = actions.client
     page = client.get("/account")
-    started = client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
+    begun = client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
+    assert begun.status_code == 302 and "totp-secret" not in begun.text
+    assert "#" in begun.headers["Location"] and "?" not in begun.headers["Location"]
+    started = client.get("/account")  # the enrolment, shown once
     assert started.status_code == 200
     assert "no-store" in started.headers["Cache-Control"]
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text).group(1)

@@ -26,7 +26,14 @@ from provider import clock, policy
 from provider.extensions import db
 from provider.flows.assurance import events
 from provider.storage.models import AuditEvent, AuthEvent
-from tests.conftest import Actions, csrf_from, in_parallel, pkce_pair
+from tests.conftest import (
+    Actions,
+    answer_confirmation,
+    confirmed_post,
+    csrf_from,
+    in_parallel,
+    pkce_pair,
+)
 from tests.webauthn_soft import SoftAuthenticator
 
 TWO_FA = "urn:belay:acr:2fa"
@@ -59,11 +66,19 @@ def post_form(actions: Actions, path: str, **data: str) -> Any:
     return actions.client.post(path, data={"csrf_token": csrf_from(page.text), **data})
 
 
+def confirmed_form(actions: Actions, path: str, **data: str) -> Any:
+    """A destructive form: posted, then confirmed on its confirmation page."""
+    page = account(actions)
+    return confirmed_post(actions.client, path, {"csrf_token": csrf_from(page.text), **data})
+
+
 def begin_totp(actions: Actions) -> tuple[str, str]:
     """Start enrolling an authenticator app; (secret, CSRF token of the page)."""
     page = account(actions)
-    started = actions.client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
-    assert started.status_code == 200, started.text[:300]
+    begun = actions.client.post("/account/totp/begin", data={"csrf_token": csrf_from(page.text)})
+    assert begun.status_code == 302, begun.text[:300]
+    assert begun.headers["Location"].endswith("/account#totp-setup")
+    started = account(actions)  # the QR code and key, shown once
     match = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text)
     assert match, started.text[:500]
     return match.group(1), csrf_from(started.text)
@@ -216,7 +231,8 @@ def test_pin_and_backup_code_enrolment_add_no_event(
     app: Flask, actions: Actions, admin_user: int
 ) -> None:
     assert post_form(actions, "/account/pin", pin=PIN, pin_confirm=PIN).status_code == 302
-    assert post_form(actions, "/account/backup-codes").status_code == 200
+    assert post_form(actions, "/account/backup-codes").status_code == 302
+    assert 'id="backup-codes"' in account(actions).text
     with app.app_context():
         events = int(db.session.scalar(select(func.count(AuthEvent.id))) or 0)
     assert events == 1  # the password login, nothing else
@@ -252,7 +268,7 @@ def test_every_change_needs_confirm_access_at_the_accounts_level(
     ):
         response = actions.client.post(path, data={"csrf_token": token, **data})
         assert response.status_code == 302, path
-        assert response.headers["Location"].endswith("/account"), path
+        assert response.headers["Location"].endswith("/account#confirm-access"), path
     for path in ("/webauthn/register/options", "/webauthn/register/verify"):
         response = actions.client.post(
             path, json={"credential": {}, "name": "x"}, headers={"X-CSRF-Token": token}
@@ -440,7 +456,7 @@ def test_every_lifecycle_change_writes_exactly_one_audit_row(
         "factor_enrolled",
         "pin",
     )
-    one_row(lambda: post_form(actions, "/account/pin/remove"), "factor_removed", "pin")
+    one_row(lambda: confirmed_form(actions, "/account/pin/remove"), "factor_removed", "pin")
     auth = SoftAuthenticator()
     one_row(lambda: register(actions, auth), "factor_enrolled", "passkey")
     with app.app_context():
@@ -460,7 +476,12 @@ def test_every_lifecycle_change_writes_exactly_one_audit_row(
         "backup_code",
     )
     one_row(
-        lambda: post_form(actions, f"/account/passkeys/{passkey_id}/delete"),
+        lambda: confirmed_form(actions, "/account/backup-codes"),
+        "backup_codes_generated",
+        "backup_code",
+    )
+    one_row(
+        lambda: confirmed_form(actions, f"/account/passkeys/{passkey_id}/delete"),
         "factor_removed",
         "passkey",
     )
@@ -587,3 +608,48 @@ def test_admin_flows_refuse_an_unknown_factor_to_unlock(app: Flask, actions: Act
     assert "factor" in response.get_json()["errors"]
     # The same list the CLI names.
     assert "email_otp" in response.get_json()["errors"]["factor"]
+
+
+def test_removing_a_factor_and_new_backup_codes_ask_first_once(
+    app: Flask, actions: Actions
+) -> None:
+    """Destructive account changes ask first: the unconfirmed POST shows the
+    confirmation page and changes nothing; the confirmed POST acts; a replay
+    of it only asks again."""
+    alice = int(actions.create_user())
+    assert actions.login().status_code == 302
+    assert post_form(actions, "/account/pin", pin=PIN, pin_confirm=PIN).status_code == 302
+    asked = post_form(actions, "/account/pin/remove")
+    assert asked.status_code == 200 and 'id="confirm-action-form"' in asked.text
+    assert "Remove PIN" in asked.text
+    with app.app_context():
+        assert app.extensions["belay_factors"].get("pin").status(alice).enrolled
+    removed = answer_confirmation(actions.client, asked)
+    assert removed.status_code == 302 and removed.headers["Location"].endswith("/account#pin")
+    assert "PIN removed." in account(actions).text
+    replayed = answer_confirmation(actions.client, asked)
+    assert replayed.status_code == 200 and 'id="confirm-action-form"' in replayed.text
+    assert [r.event for r in audit_rows(app, alice)].count("factor_removed") == 1
+
+    # The first backup codes need no confirmation (nothing to void); new ones do.
+    assert post_form(actions, "/account/backup-codes").status_code == 302
+    first = re.findall(r"<li><code>([^<]+)</code></li>", account(actions).text)
+    assert len(first) == 10
+    # Backup codes made the account 2fa: confirm access with one of them.
+    page = account(actions)
+    confirmed = actions.client.post(
+        "/account/confirm",
+        data={"csrf_token": csrf_from(page.text), "method": "backup_code", "code": first[0]},
+    )
+    assert confirmed.status_code == 302
+    asked = post_form(actions, "/account/backup-codes")
+    assert asked.status_code == 200 and "stop working" in asked.text
+    assert "<li><code>" not in asked.text
+    made = answer_confirmation(actions.client, asked)
+    assert made.status_code == 302 and made.headers["Location"].endswith("/account#backup-codes")
+    second = re.findall(r"<li><code>([^<]+)</code></li>", account(actions).text)
+    assert len(second) == 10 and not set(first) & set(second)
+    assert "<li><code>" not in account(actions).text  # shown once
+    again = answer_confirmation(actions.client, asked)
+    assert again.status_code == 200 and 'id="confirm-action-form"' in again.text
+    assert [r.event for r in audit_rows(app, alice)].count("backup_codes_generated") == 2

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from provider import clock
 from provider.extensions import db
 from provider.storage.models import AuditEvent, Passkey, WebAuthnChallenge
-from tests.conftest import Actions, pkce_pair
+from tests.conftest import Actions, answer_confirmation, pkce_pair
 from tests.webauthn_soft import SoftAuthenticator, TestCA, b64url
 
 pytestmark = pytest.mark.settings(ORIGINS="http://localhost", RP_ID="localhost")
@@ -955,6 +955,7 @@ def test_account_lists_renames_and_deletes_passkeys(
     clock.set_offset(400)
     refused = actions.client.post(f"/account/passkeys/{row.id}/delete", data={"csrf_token": token})
     assert refused.status_code == 302 and len(stored(app)) == 1
+    assert refused.headers["Location"].endswith("/account#confirm-access")
     refused = actions.client.post(
         f"/account/passkeys/{row.id}/rename", data={"csrf_token": token, "name": "x"}
     )
@@ -972,7 +973,9 @@ def test_account_lists_renames_and_deletes_passkeys(
     )
     # The step-up rotated the CSRF token (docs/security.md case 54): the page's new one.
     token = csrf(actions, "/account")
-    deleted = actions.client.post(f"/account/passkeys/{row.id}/delete", data={"csrf_token": token})
+    asked = actions.client.post(f"/account/passkeys/{row.id}/delete", data={"csrf_token": token})
+    assert asked.status_code == 200 and len(stored(app)) == 1  # it asks first
+    deleted = answer_confirmation(actions.client, asked)
     assert deleted.status_code == 302 and stored(app) == []
     assert audits(app, "factor_removed")[-1].method == "passkey"
 

@@ -271,7 +271,9 @@ def test_wrong_password_on_the_challenge_adds_nothing(actions: Actions, rp: str)
     assert again.status_code == 401 and 'class="error"' in again.text
 
 
-def test_cancel_on_the_challenge_is_unmet(actions: Actions, rp: str) -> None:
+def test_cancel_on_the_challenge_is_access_denied(actions: Actions, rp: str) -> None:
+    """Cancel is the user declining (RFC 6749 §4.1.2.1), not an unmet
+    requirement: the client must not tell them they have no second factor."""
     actions.code_flow("rp")
     clock.set_offset(5)
     page, _ = _authorize(actions, max_age="0", state="st")
@@ -280,8 +282,13 @@ def test_cancel_on_the_challenge_is_unmet(actions: Actions, rp: str) -> None:
         f"/challenge?tx={tx}", data={"csrf_token": csrf_from(page.text), "cancel": "1", "tx": tx}
     )
     callback = _callback(response)
-    assert callback["error"] == "unmet_authentication_requirements"
+    assert callback["error"] == "access_denied"
     assert callback["state"] == "st"
+    # The transaction is over: a replayed Cancel finds nothing to cancel.
+    again = actions.client.post(
+        f"/challenge?tx={tx}", data={"csrf_token": csrf_from(page.text), "cancel": "1", "tx": tx}
+    )
+    assert again.status_code != 302 or "error=access_denied" not in again.headers["Location"]
 
 
 def test_transaction_is_bound_to_its_browser(actions: Actions, rp: str, app) -> None:

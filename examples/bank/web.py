@@ -234,10 +234,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             pending = flow().complete()
         except StepUpFlowError as exc:
             message = {
-                "access_denied": "You cancelled the confirmation; nothing was sent.",
+                "access_denied": "You cancelled; the transfer was not sent.",
                 "unmet_authentication_requirements": (
                     "Your account has no second factor that can confirm this. "
-                    "Add an authenticator app or a PIN in your Belay account."
+                    "Add an authenticator app or a passkey in your Belay account "
+                    "(a PIN with your password is two things you know, not two factors)."
                 ),
             }.get(exc.error, f"The confirmation did not complete ({exc.error}).")
             return render_template("error.html", title="Not confirmed", message=message), 400

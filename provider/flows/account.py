@@ -5,14 +5,16 @@ browser). Factor changes behind Confirm access: provider/flows/assurance/lifecyc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import current_app
 
 from provider import clock, policy, storage
 from provider.config import valid_timezone
-from provider.crypto import random_token
+from provider.crypto import DataKey, DataKeyError, random_token
 from provider.errors import N_, BelayError
 from provider.flows import step_up
 from provider.flows.assurance import events
@@ -37,11 +39,45 @@ __all__ = [
     "current_acr",
     "forget_device",
     "issue_reauth_token",
+    "open_one_time",
     "overview",
     "revoke_session",
+    "seal_one_time",
     "set_time_zone",
     "time_zones",
 ]
+
+#: How long what a page shows once (fresh backup codes, a new authenticator's
+#: QR code) waits in the session for the page after the POST (seconds)
+ONE_TIME_MAX_AGE = 300
+
+
+def _data_key() -> DataKey:
+    key: DataKey = current_app.extensions["belay_data_key"]
+    return key
+
+
+def seal_one_time(material: Mapping[str, Any]) -> str:
+    """``material`` (JSON values) encrypted under the data key, to wait in the
+    server-side session for the one page that shows it: the session row never
+    holds backup codes in the clear."""
+    return _data_key().encrypt(json.dumps({"at": clock.now(), **material}))
+
+
+def open_one_time(sealed: str) -> dict[str, Any]:
+    """What :func:`seal_one_time` sealed, or ``{}`` when it is older than
+    :data:`ONE_TIME_MAX_AGE` or unreadable."""
+    try:
+        data = json.loads(_data_key().decrypt(sealed[:20000]))
+    except (DataKeyError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    at = data.pop("at", None)
+    if not isinstance(at, int) or not 0 <= clock.now() - at <= ONE_TIME_MAX_AGE:
+        return {}
+    return data
+
 
 #: Recovery when the factor a level needs is locked (docs/security.md case 44):
 #: a backup code reaches the level with the password ...

@@ -13,7 +13,6 @@ from provider.storage import audit
 from provider.storage import clients as client_store
 from provider.storage import grants as token_store
 from provider.storage import sessions as session_store
-from provider.storage import users as user_store
 from provider.storage.ladder import current_ladder
 from provider.storage.models import Client, WebSession
 
@@ -48,15 +47,14 @@ class UserinfoRefused:
 
 def userinfo(access_token: str) -> dict[str, Any] | UserinfoRefused:
     """The claims the access token's scopes release, or why it is refused."""
-    row = token_store.find_token(access_token)
+    row = token_store.userinfo_row(access_token)  # the token and its user, one read
     if row is None or row.revoked_at is not None or row.access_expires_at <= clock.now():
         return UserinfoRefused("invalid_token", "The access token is invalid or expired", 401)
     if row.user_id is None or "openid" not in row.scope.split():
         return UserinfoRefused("insufficient_scope", "The token lacks the openid scope", 403)
-    user = user_store.get_user(row.user_id)
-    if user is None:
+    if row.id is None:
         return UserinfoRefused("invalid_token", "The access token is invalid or expired", 401)
-    return user_claims(user, row.scope)
+    return user_claims(row, row.scope)
 
 
 def logout_client(client_id: str | None) -> Client | None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, text
+from sqlalchemy import Executable, Row, Select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from provider.extensions import db
 
-__all__ = ["first", "ping", "rollback", "transaction"]
+__all__ = ["first", "insert_row", "ping", "read_row", "rollback", "transaction"]
 
 T = TypeVar("T")
 
@@ -24,6 +24,27 @@ def first(statement: Select[T]) -> T | None:
     """The first row's single column, or None."""
     result: T | None = db.session.scalar(statement)
     return result
+
+
+def read_row(statement: Executable, parameters: dict[str, Any]) -> Row[Any] | None:
+    """The first row of a Core statement built once at import (issue 20): run on the
+    request's connection and transaction, without the ORM's loading, identity map
+    or unit of work. For reads whose rows are not changed afterwards."""
+    row: Row[Any] | None = db.session.connection().execute(statement, parameters).first()
+    return row
+
+
+def insert_row(statement: Executable, values: dict[str, Any]) -> None:
+    """Run a Core ``INSERT`` built once at import in the request's transaction, now:
+    no unit of work at commit. For rows nothing reads back in the request, whose
+    commit follows at once (an early write holds SQLite's write lock until then)."""
+    db.session.connection().execute(statement, values)
+
+
+def row_values(row: object) -> dict[str, Any]:
+    """The column values set on a new (transient) model object, for :func:`insert_row`;
+    what is not set takes the column's default, as in a flush."""
+    return {k: v for k, v in vars(row).items() if not k.startswith("_")}
 
 
 @contextmanager

@@ -69,6 +69,21 @@ def search_users(query: str = "", *, limit: int = 100) -> list[User]:
     return list(db.session.scalars(statement))
 
 
+def locked_factors(user_ids: list[int]) -> dict[int, list[str]]:
+    """The locked factors of each of ``user_ids`` (users without one are absent)."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        db.select(FactorCounter.user_id, FactorCounter.factor)
+        .where(FactorCounter.user_id.in_(user_ids), FactorCounter.locked.is_(True))
+        .order_by(FactorCounter.factor)
+    )
+    found: dict[int, list[str]] = {}
+    for user_id, factor in rows:
+        found.setdefault(user_id, []).append(factor)
+    return found
+
+
 def counters_for_user(user_id: int) -> list[FactorCounter]:
     return list(
         db.session.scalars(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, inspect, select
 
 from provider.extensions import db
-from provider.storage import first
 from provider.storage.models import Client
 
 __all__ = ["get_client"]
+
+# Built once (issue 20): no statement construction or cache key per request.
+_BY_CLIENT_ID = select(Client).where(Client.client_id == bindparam("client_id"))
 
 
 def get_client(client_id: str | None) -> Client | None:
@@ -25,7 +27,7 @@ def get_client(client_id: str | None) -> Client | None:
     row = memo.get(client_id)
     if row is not None and row in db.session and not inspect(row).deleted:
         return row
-    row = first(db.select(Client).where(Client.client_id == client_id))
+    row = db.session.scalar(_BY_CLIENT_ID, {"client_id": client_id})
     if row is not None:
         memo[client_id] = row
     return row

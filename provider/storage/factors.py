@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider.extensions import db
@@ -73,11 +73,20 @@ def _delete_for_user(
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+# What a sign-in and a step-up read, built once (issue 20): no construction or
+# cache key per request.
+_PASSWORD_HASH = select(User.password_hash).where(User.id == bindparam("user_id"))
+_PIN = select(PinCredential).where(PinCredential.user_id == bindparam("user_id"))
+_TOTP = select(TotpCredential).where(TotpCredential.user_id == bindparam("user_id"))
+_BACKUP_CODES_LEFT = select(func.count(BackupCode.id)).where(
+    BackupCode.user_id == bindparam("user_id"), BackupCode.used_at.is_(None)
+)
+
 # -- password -------------------------------------------------------------------
 
 
 def password_hash(user_id: int) -> str | None:
-    value = first(select(User.password_hash).where(User.id == user_id))
+    value: str | None = db.session.scalar(_PASSWORD_HASH, {"user_id": user_id})
     return value
 
 
@@ -102,7 +111,7 @@ def username(user_id: int) -> str | None:
 
 
 def get_pin(user_id: int) -> PinCredential | None:
-    row = first(select(PinCredential).where(PinCredential.user_id == user_id))
+    row: PinCredential | None = db.session.scalar(_PIN, {"user_id": user_id})
     return row
 
 
@@ -157,7 +166,7 @@ def delete_pin(user_id: int, *, reset_counters: Sequence[str]) -> bool:
 
 
 def get_totp(user_id: int) -> TotpCredential | None:
-    row = first(select(TotpCredential).where(TotpCredential.user_id == user_id))
+    row: TotpCredential | None = db.session.scalar(_TOTP, {"user_id": user_id})
     return row
 
 
@@ -285,11 +294,7 @@ def backup_code_was_used(user_id: int, code_hash: str) -> bool:
 
 
 def remaining_backup_codes(user_id: int) -> int:
-    count = first(
-        select(func.count(BackupCode.id)).where(
-            BackupCode.user_id == user_id, BackupCode.used_at.is_(None)
-        )
-    )
+    count = db.session.scalar(_BACKUP_CODES_LEFT, {"user_id": user_id})
     return int(count or 0)
 
 

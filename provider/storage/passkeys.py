@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider.extensions import db
@@ -104,10 +104,11 @@ def user_for_handle(handle: str) -> int | None:
 # -- credentials ------------------------------------------------------------------
 
 
+_FOR_USER = select(Passkey).where(Passkey.user_id == bindparam("user_id")).order_by(Passkey.id)
+
+
 def list_for_user(user_id: int) -> list[Passkey]:
-    return list(
-        db.session.scalars(select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.id))
-    )
+    return list(db.session.scalars(_FOR_USER, {"user_id": user_id}))
 
 
 def get_for_user(user_id: int, passkey_id: int) -> Passkey | None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 
 from provider import clock, policy
 from provider.crypto import random_token, sha256_hex
 from provider.extensions import db
-from provider.storage import first
 from provider.storage.models import AuthEvent, User, WebSession
 
 __all__ = [
@@ -32,6 +31,9 @@ __all__ = [
 ]
 
 
+_BY_TOKEN_HASH = select(WebSession).where(WebSession.token_hash == bindparam("token_hash"))
+
+
 @dataclass(frozen=True)
 class NewEvent:
     method: str
@@ -45,9 +47,7 @@ def find(token: str, *, idle_timeout: int) -> WebSession | None:
     """The live session for a cookie value, or None (expired ones are deleted)."""
     if not token or len(token) > 200:
         return None
-    row: WebSession | None = first(
-        db.select(WebSession).where(WebSession.token_hash == sha256_hex(token))
-    )
+    row: WebSession | None = db.session.scalar(_BY_TOKEN_HASH, {"token_hash": sha256_hex(token)})
     if row is None:
         return None
     now = clock.now()

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import g, has_app_context
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provider import clock, observability
@@ -253,9 +253,10 @@ def is_locked(user_id: int, factor: str, limits: Limits) -> bool:
 
 
 def state(user_id: int, factor: str) -> FactorCounter | None:
-    row: FactorCounter | None = db.session.scalar(
-        db.select(FactorCounter).where(
-            FactorCounter.user_id == user_id, FactorCounter.factor == factor
-        )
-    )
+    row: FactorCounter | None = db.session.scalar(_STATE, {"user_id": user_id, "factor": factor})
     return row
+
+
+_STATE = select(FactorCounter).where(
+    FactorCounter.user_id == bindparam("user_id"), FactorCounter.factor == bindparam("factor")
+)

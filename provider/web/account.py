@@ -3,6 +3,16 @@
 Every change sits behind "Confirm access" (a fresh step-up at the level of
 the strongest factor the user has); the management forms appear only once
 access is confirmed, and every POST checks it again on the server.
+
+Every change made answers with a redirect to ``/account#section``
+(POST/redirect/GET: a reload never re-sends it); a refused form is shown again
+with its 4xx status and nothing changed. passkey.js goes where the server says.
+What the next page must show once -- the section's message, a new
+authenticator's QR code, fresh backup codes -- travels sealed in the
+server-side session and is dropped as soon as it is shown
+(provider/flows/account.py ``seal_one_time``). A GET on a POST-only URL goes
+to ``/account``. Removing a factor and replacing backup codes ask first
+(provider/web/confirmation.py).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
 from provider.policy import SECOND_FACTORS
 from provider.storage.models import User, WebSession
-from provider.web import factor_forms
+from provider.web import confirmation, factor_forms
 from provider.web import session as web_session
 from provider.web.errors import form_error
 
@@ -117,7 +127,34 @@ def confirm_in_session(
         web_session.rotate_cookie(done.cookie_token)
 
 
+#: Flask-session key: what the next account page shows once (sealed)
+_ONCE = "account_once"
+
+
+def back(section: str, *, notice: str | None = None, **material: Any) -> Response:
+    """To ``/account#section`` (a 302 after a POST: the browser follows with a
+    GET), with ``notice`` shown in that section and one-time ``material``
+    (``backup_codes``, ``totp_enrolment``) shown once."""
+    once = {"section": section, **material}
+    if notice:
+        once["notice"] = notice
+    session[_ONCE] = account_flow.seal_one_time(once)
+    return redirect(url_for("account.index", _anchor=section))
+
+
+def _take_once() -> dict[str, Any]:
+    """What this page shows once (then it is gone from the session)."""
+    sealed = session.pop(_ONCE, None)
+    return account_flow.open_one_time(sealed) if isinstance(sealed, str) else {}
+
+
 def render_account(row: WebSession, user: User, status: int = 200, **extra: Any) -> Any:
+    once = _take_once()
+    if once.get("totp_enrolment"):
+        extra["totp_enrolment"] = step_up.factors().get_as("totp", TotpFactor).pending(user.id)
+    codes = once.get("backup_codes")
+    if isinstance(codes, list):
+        extra["backup_codes"] = [str(c) for c in codes]
     access = access_check(row, user)
     registry = step_up.factors()
     enrolled = {m.method: m for m in registry.enrolled(user.id)}
@@ -146,6 +183,7 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
         now=clock.now(),
         tx="",
         action=url_for("account.confirm"),
+        once=once,
         **extra,
     ), status
 
@@ -185,45 +223,56 @@ def confirm() -> Any:
         confirm_in_session(row, user, access_check(row, user), purpose="confirm_access")
     except BelayError as exc:  # a FactorError: the check failed
         return form_error(functools.partial(render_account, row, user), exc, status=401)
-    return redirect(url_for("account.index"))
+    return back("confirm-access")
 
 
 def confirmed_access(
-    view: Callable[..., Any],
-) -> Callable[..., Any]:
+    section: str,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``view(row, user, actor, **kwargs)`` only for a signed-in user whose
     access is confirmed (``actor`` is what provider/flows/assurance/lifecycle.py
     asks for a change); otherwise send them to sign in or to "Confirm access".
 
     A change the view lets refuse (a :class:`BelayError`, e.g.
-    ``lifecycle.Rejected``) shows the account page again with its description."""
+    ``lifecycle.Rejected``) shows the account page again with its
+    description (nothing changed: re-sending it is harmless); a change made
+    goes to ``/account#section``."""
 
-    @functools.wraps(view)
-    def guarded(**kwargs: Any) -> Any:
-        signed_in = web_session.signed_in()
-        if signed_in is None:
-            return redirect(url_for("login.login"))
-        row, user = signed_in
-        try:
-            actor = confirmed_actor(row, user)
-        except lifecycle.NotConfirmed as exc:
-            flash(exc.description, "error")
-            return redirect(url_for("account.index"))
-        try:
-            return view(row, user, actor, **kwargs)
-        except BelayError as exc:
-            return form_error(functools.partial(render_account, row, user), exc)
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(**kwargs: Any) -> Any:
+            signed_in = web_session.signed_in()
+            if signed_in is None:
+                return redirect(url_for("login.login"))
+            row, user = signed_in
+            try:
+                actor = confirmed_actor(row, user)
+            except lifecycle.NotConfirmed as exc:
+                flash(exc.description, "error")
+                return redirect(url_for("account.index", _anchor="confirm-access"))
+            try:
+                return view(row, user, actor, **kwargs)
+            except BelayError as exc:
+                return form_error(functools.partial(render_account, row, user), exc)
 
-    return guarded
+        return guarded
+
+    return decorate
 
 
-def _done(message: str) -> Response:
-    flash(message, "notice")
-    return redirect(url_for("account.index"))
+def _ask(title: str, consequence: str, button: str, section: str) -> Any:
+    return confirmation.ask(
+        confirmation.Question(
+            title=title,
+            consequence=consequence,
+            button=button,
+            cancel_url=url_for("account.index", _anchor=section),
+        )
+    )
 
 
 @bp.post("/account/password")
-@confirmed_access
+@confirmed_access("password")
 def change_password(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # One character more than allowed is read, so a too long password is
     # refused (never cut short).
@@ -231,34 +280,55 @@ def change_password(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     lifecycle.set_password(
         user, _field("password", limit), confirm=_field("password_confirm", limit), actor=actor
     )
-    return _done("Your password was changed.")
+    return back("password", notice="Your password was changed.")
 
 
 @bp.post("/account/pin")
-@confirmed_access
+@confirmed_access("pin")
 def set_pin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     lifecycle.set_pin(user, _field("pin", 64), _field("pin_confirm", 64), actor=actor)
-    return _done("Your PIN is set.")
+    return back("pin", notice="Your PIN is set.")
+
+
+def _section_of(method: str) -> str:
+    """The account page's section showing ``method``."""
+    if method in ("pin", "totp"):
+        return "pin" if method == "pin" else "authenticator"
+    for factor in step_up.factors().code_factors():
+        if factor.method == method:
+            return f"{factor.destination_kind}-codes"
+    return "sign-in-methods"
 
 
 @bp.post("/account/<method>/remove")
-@confirmed_access
+@confirmed_access("sign-in-methods")
 def remove_factor(_row: WebSession, user: User, actor: lifecycle.Actor, method: str) -> Any:
     if method not in lifecycle.removable():
         return redirect(url_for("account.index"))
+    section = _section_of(method)
+    label = factor_forms.label(method)
+    if not confirmation.confirmed():
+        return _ask(
+            f"Remove {label}?",
+            f"{label} will no longer confirm it's you; browsers you asked to "
+            "remember are forgotten. Pages that need it will ask for another "
+            "second factor.",
+            f"Remove {label}",
+            section,
+        )
     lifecycle.remove_factor(user, method, actor=actor)
-    return _done(f"{factor_forms.label(method)} removed.")
+    return back(section, notice=f"{label} removed.")
 
 
 @bp.post("/account/totp/begin")
-@confirmed_access
+@confirmed_access("authenticator")
 def totp_begin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
-    enrolment = lifecycle.begin_totp(user, actor=actor)
-    return render_account(row, user, totp_enrolment=enrolment)
+    lifecycle.begin_totp(user, actor=actor)
+    return back("totp-setup", totp_enrolment=True)
 
 
 @bp.post("/account/totp/confirm")
-@confirmed_access
+@confirmed_access("authenticator")
 def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # The first code proves the app holds the secret; it is not an
     # authentication event and the session's level stays (docs/security.md case 45).
@@ -271,36 +341,44 @@ def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # Kept in the session's history as an enrolment proof, never counted.
     token = assurance_events.add_enrolment_proof(row, factor.method, factor.amr)
     web_session.rotate_cookie(token)
-    return _done("Your authenticator app is set up.")
+    return back("authenticator", notice="Your authenticator app is set up.")
 
 
 @bp.post("/account/<kind>/add")
-@confirmed_access
+@confirmed_access("sign-in-methods")
 def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     """Send a code to a new email address or phone number (not used until verified)."""
     if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
     # A failed delivery (a 503) shows the page again with what to do.
     sent = lifecycle.send_destination_code(user, kind, _field(kind, 320), actor=actor)
-    flash(f"We sent a code to {sent.masked}.", "notice")
-    return redirect(url_for("account.index"))
+    return back(f"{kind}-codes", notice=f"We sent a code to {sent.masked}.")
 
 
 @bp.post("/account/<kind>/verify")
-@confirmed_access
+@confirmed_access("sign-in-methods")
 def verify_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: str) -> Any:
     if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
     lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
     what = "email address" if kind == "email" else "phone number"
-    return _done(f"Your {what} is verified.")
+    return back(f"{kind}-codes", notice=f"Your {what} is verified.")
 
 
 @bp.post("/account/backup-codes")
-@confirmed_access
+@confirmed_access("backup")
 def backup_codes(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
+    factor = step_up.factors().get_as("backup_code", BackupCodeFactor)
+    if factor.remaining(user.id) and not confirmation.confirmed():
+        return _ask(
+            "Make new backup codes?",
+            "Your current backup codes stop working at once; only the new ones "
+            "will be accepted. Make new codes only if you can save them now.",
+            "Make new codes",
+            "backup",
+        )
     codes = lifecycle.generate_backup_codes(user, actor=actor)
-    return render_account(row, user, backup_codes=codes)
+    return back("backup-codes", backup_codes=codes)
 
 
 @bp.post("/account/sessions/revoke")
@@ -310,7 +388,7 @@ def revoke_session() -> Any:
         return redirect(url_for("login.login"))
     row, user = signed_in
     account_flow.revoke_session(user, row, request.form.get("session_id", ""))
-    return redirect(url_for("account.index"))
+    return redirect(url_for("account.index", _anchor="sessions"))
 
 
 @bp.post("/account/devices/<int:device_id>/revoke")
@@ -322,21 +400,48 @@ def revoke_device(device_id: int) -> Any:
         return redirect(url_for("login.login"))
     _row, user = signed_in
     if account_flow.forget_device(user, device_id, ip=request.remote_addr):
-        flash("That browser is no longer remembered.", "notice")
-    return redirect(url_for("account.index"))
+        return back("remembered-devices", notice="That browser is no longer remembered.")
+    return redirect(url_for("account.index", _anchor="remembered-devices"))
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
-@confirmed_access
+@confirmed_access("passkeys")
 def rename_passkey(row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
     if not lifecycle.rename_passkey(user, passkey_id, _field("name", 200), actor=actor):
-        return redirect(url_for("account.index"))
-    return _done("Passkey renamed.")
+        return redirect(url_for("account.index", _anchor="passkeys"))
+    return back("passkeys", notice="Passkey renamed.")
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/delete")
-@confirmed_access
+@confirmed_access("passkeys")
 def delete_passkey(_row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
+    if not confirmation.confirmed():
+        return _ask(
+            "Remove this passkey?",
+            "It will no longer sign you in or confirm it's you; browsers you "
+            "asked to remember are forgotten.",
+            "Remove passkey",
+            "passkeys",
+        )
     if not lifecycle.delete_passkey(user, passkey_id, actor=actor):
-        return redirect(url_for("account.index"))
-    return _done("Passkey removed.")
+        return redirect(url_for("account.index", _anchor="passkeys"))
+    return back("passkeys", notice="Passkey removed.")
+
+
+@bp.get("/account/confirm")
+@bp.get("/account/password")
+@bp.get("/account/pin")
+@bp.get("/account/<method>/remove")
+@bp.get("/account/totp/begin")
+@bp.get("/account/totp/confirm")
+@bp.get("/account/<kind>/add")
+@bp.get("/account/<kind>/verify")
+@bp.get("/account/backup-codes")
+@bp.get("/account/sessions/revoke")
+@bp.get("/account/devices/<int:device_id>/revoke")
+@bp.get("/account/passkeys/<int:passkey_id>/rename")
+@bp.get("/account/passkeys/<int:passkey_id>/delete")
+def post_only(**_: Any) -> Response:
+    """A GET on a URL that only takes a form (a reload, a bookmark, an old
+    passkey.js reload): the account page, never a 405."""
+    return redirect(url_for("account.index"))

@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from provider.crypto import DataKeyError
 from provider.errors import BelayError
@@ -51,14 +51,42 @@ def wants_json() -> bool:
     return request.path.startswith(_JSON_PATHS)
 
 
+#: The short titles of Belay's own pages for HTTP errors (Werkzeug's
+#: sentences are the JSON description, and the page's text below the title).
+_HTTP_PAGES = {
+    400: ("Bad request", "The request could not be read. Start again from the home page."),
+    404: ("Page not found", "There is no page at this address."),
+    405: (
+        "Not available this way",
+        "This address only answers a form sent from its page. Start again from the home page.",
+    ),
+    413: ("Too large", "What was sent is too large."),
+    500: ("Something went wrong", "Something went wrong on our side. Try again in a moment."),
+}
+
+
 def _respond(
-    status: int, error: str, description: str, body: dict[str, Any] | None = None
+    status: int,
+    error: str,
+    description: str,
+    body: dict[str, Any] | None = None,
+    *,
+    title: str | None = None,
 ) -> Response:
+    """JSON for the API and protocol paths (:func:`wants_json`), else
+    ``error.html``: ``title`` (``description`` when not given) over
+    ``description``, with a link home."""
     if wants_json():
         response = jsonify(body or {"error": error, "error_description": description})
     else:
         response = make_response(
-            render_template("error.html", title=description, error=error, description="")
+            render_template(
+                "error.html",
+                title=title or description,
+                error=error,
+                description=description if title else "",
+                home=True,
+            )
         )
     response.status_code = status
     return response
@@ -117,7 +145,13 @@ def init_app(app: Flask) -> None:
             405: "method_not_allowed",
             413: "too_large",
         }
-        return _respond(code, names.get(code, "error"), exc.description or exc.name)
+        title, text = _HTTP_PAGES.get(code, (exc.name, exc.description or exc.name))
+        if wants_json():
+            text = exc.description or exc.name
+        response = _respond(code, names.get(code, "error"), text, title=title)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # RFC 9110 §15.5.6
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
 
     @app.errorhandler(BelayError)
     def belay_error(exc: BelayError) -> Any:
@@ -156,6 +190,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(
-            500, "server_error", "Something went wrong on our side. Try again in a moment."
-        )
+        title, text = _HTTP_PAGES[500]
+        return _respond(500, "server_error", text, title=title)

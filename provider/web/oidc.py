@@ -115,12 +115,22 @@ def jwks() -> Response:
 
 
 def expired_page(title: str = "This sign-in has expired") -> tuple[str, int]:
-    """A transaction that is gone, expired or belongs to another browser."""
+    """A transaction that is gone, expired or belongs to another browser: the
+    page names this browser's application and links to it (where known) and
+    to the account page -- never a dead end."""
+    row = web_session.current_row()
+    app = flow.app_of(request.values.get("tx"), row.id if row is not None else None)
+    if app is not None:
+        description = f"Go back to {app.name} and start again."
+    else:
+        description = "Go back to the application and start again."
     return render_template(
         "error.html",
         title=title,
         error="expired",
-        description="Go back to the application and start again.",
+        description=description,
+        app=app,
+        account_link=True,
     ), 400
 
 

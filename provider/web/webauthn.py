@@ -110,7 +110,10 @@ def register_verify() -> Response:
     saved = lifecycle.register_passkey(
         user, session_id=row.id, credential=credential, name=name, actor=actor
     )
-    return _json({"registered": True, "id": saved.id, "name": saved.name})
+    # Where the page goes next: the account page's passkeys (a GET), never a
+    # reload of whatever URL the page was shown at.
+    target = url_for("account.index", _anchor="passkeys")
+    return _json({"registered": True, "id": saved.id, "name": saved.name, "redirect": target})
 
 
 # -- first-factor login (discoverable credentials) ------------------------------------

@@ -98,6 +98,21 @@
     });
   }
 
+  // Where the server says to go next (the account page after a new passkey).
+  // A URL that differs from this one only by its #fragment would not load
+  // the page again: move to the fragment, then reload.
+  function go(redirect) {
+    var target = new URL(redirect || window.location.href, window.location.href);
+    var here = window.location;
+    if (target.origin === here.origin && target.pathname === here.pathname &&
+        target.search === here.search) {
+      if (target.hash !== here.hash) here.hash = target.hash;
+      here.reload();
+    } else {
+      here.assign(target.href);
+    }
+  }
+
   function setup(box) {
     var kind = box.dataset.passkey;
     var button = box.querySelector("button");
@@ -138,7 +153,7 @@
           return post(box, box.dataset.verifyUrl, body);
         })
         .then(function (result) {
-          window.location.assign(result.redirect || window.location.href);
+          go(result.redirect);
         })
         .catch(function (error) {
           show(explain(error));

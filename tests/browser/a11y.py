@@ -5,7 +5,8 @@ axe-core (bundled by ``axe-playwright-python``) finds no violation of impact
 ``serious`` or ``critical``, and at 375 px the page does not scroll sideways
 (``document.documentElement.scrollWidth <= clientWidth``). Two checks axe
 leaves out: every id an ``aria-labelledby``, ``aria-describedby`` or ``for``
-names is on the page, and headings do not grow from h1 to h3. A full-page
+names is on the page, and headings do not grow from h1 to h3. axe checks the
+dark colour scheme too, at 1280 px. A full-page
 screenshot of each page at each width goes to
 ``tests/artifacts/pages/<lang>/<width>/<page>.png``.
 
@@ -136,7 +137,13 @@ class PageAudit:
                 folder = PAGES / self.lang / str(width)
                 folder.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+            # The dark colour scheme (belay.css has one): axe at the first width.
+            page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+            page.emulate_media(color_scheme="dark")
+            where = f"{name} at {WIDTHS[0]} px, dark ({page.url})"
+            self.findings.extend(f"{where}: {line}" for line in violations(page))
         finally:
+            page.emulate_media(color_scheme="light")
             page.set_viewport_size(size)
 
     def assert_clean(self) -> None:

@@ -204,6 +204,8 @@ def test_sign_in_and_error_pages(
     audit.check(page, "error-bad-request")
     page.goto(f"{op}/no-such-page")
     audit.check(page, "error-not-found")
+    page.goto(f"{op}/challenge/send-code")
+    audit.check(page, "error-method-not-allowed")
 
     page.goto(f"{op}/logout")
     page.wait_for_selector("#logout-form")
@@ -302,6 +304,15 @@ def _seed_second_factors(app: Any, user_id: int) -> str:
     return secret
 
 
+def _lock(app: Any, user_id: int, counter: str) -> None:
+    from provider.extensions import db
+    from provider.storage.models import FactorCounter
+
+    with app.app_context():
+        db.session.add(FactorCounter(user_id=user_id, factor=counter, failures=0, locked=True))
+        db.session.commit()
+
+
 def test_challenge_pages(
     app: Any,
     actions: Actions,
@@ -353,6 +364,16 @@ def test_challenge_pages(
     page.fill("#totp-form input[name=code]", _totp_code(secret))
     page.click("#totp-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
+
+    # Bob's only second factor that reaches 2fa, his authenticator app, is locked.
+    bob = actions.create_user("bob")
+    add_totp(app, bob, "bob")
+    _lock(app, bob, "totp")
+    page.context.clear_cookies()
+    page.goto(authorize_url(op, acr_values=TWO_FA))
+    sign_in(page, "bob")
+    page.wait_for_selector("#locked-recovery")
+    audit.check(page, "challenge-blocked")
     audit.assert_clean()
 
 

@@ -216,3 +216,28 @@ def test_bank_transfer_steps_up_with_totp_then_a_pin(bank: Bank, op: LiveServer,
     page.click("#logout-form button")
     page.wait_for_url(f"{bank.web}/")
     assert page.locator("#sign-in").count() == 1
+
+
+def test_cancel_on_the_challenge_tells_the_bank_the_user_cancelled(
+    bank: Bank, op: LiveServer, page
+) -> None:
+    """Cancel reaches the bank as access_denied (RFC 6749 §4.1.2.1): it says
+    the transfer was not sent, never "your account has no second factor" to
+    alice, who has an authenticator app and a PIN."""
+    page.goto(f"{bank.web}/")
+    page.click("#sign-in")
+    page.wait_for_selector("#login-form")
+    page.fill("#login-form input[name=username]", "alice")
+    page.fill("#login-form input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{bank.web}/account")
+    _transfer(page, bank, "Bob's Bakery", "25.00")
+    page.wait_for_selector("#totp-form")
+    page.click("#cancel-form button[type=submit]")
+    page.wait_for_url(f"{bank.web}/**")
+    text = page.inner_text("body")
+    assert "You cancelled; the transfer was not sent." in text
+    assert "no second factor" not in text
+    shot(page, "bank-step-up-cancelled")
+    page.goto(f"{bank.web}/account")
+    assert page.get_attribute("#balance", "data-balance") == "1250.00"

@@ -21,6 +21,7 @@ __all__ = [
     "USER_FACTORS",
     "create_user",
     "find_user",
+    "locks_of",
     "reset_factors",
     "revoke_sessions",
     "search_users",
@@ -40,6 +41,11 @@ _MAX_ID = 2**31 - 1
 
 def search_users(query: str = "", *, limit: int = 100) -> list[User]:
     return store.search_users(query[:150], limit=limit)
+
+
+def locks_of(users: list[User]) -> dict[int, list[str]]:
+    """Each listed user's locked factors (the users list's lock state; one query)."""
+    return store.locked_factors([u.id for u in users])
 
 
 def user_named(username: str) -> User | None:

@@ -30,8 +30,11 @@ from provider.flows.authorize.request import (
     validate,
 )
 from provider.flows.authorize.transactions import (
+    AppLink,
     Loaded,
     allow_consent,
+    app_of,
+    cancel_login,
     cancel_step_up,
     deny_consent,
     expect,
@@ -43,6 +46,7 @@ __all__ = [
     "MAX_TOTAL_LENGTH",
     "OTHER_PARAMETER_LIMIT",
     "PARAMETER_LIMITS",
+    "AppLink",
     "AuthorizeRequest",
     "ErrorPage",
     "Loaded",
@@ -52,6 +56,8 @@ __all__ = [
     "ShowLogin",
     "ShowStepUp",
     "allow_consent",
+    "app_of",
+    "cancel_login",
     "cancel_step_up",
     "client_policy",
     "decide_request",

@@ -8,6 +8,7 @@ again). The consent and cancel answers end a transaction here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -22,8 +23,11 @@ from provider.storage import transactions as transaction_store
 from provider.storage.models import AuthorizeTransaction, Client
 
 __all__ = [
+    "AppLink",
     "Loaded",
     "allow_consent",
+    "app_of",
+    "cancel_login",
     "cancel_step_up",
     "deny_consent",
     "expect",
@@ -91,6 +95,37 @@ def load(tx_id: str | None, session_id: int | None) -> Loaded | None:
     return Loaded(tx, request)
 
 
+@dataclass(frozen=True)
+class AppLink:
+    """The application a sign-in was for: its name and where to find it."""
+
+    name: str
+    url: str | None
+
+
+def app_of(tx_id: str | None, session_id: int | None) -> AppLink | None:
+    """The application of this browser's transaction ``tx_id``, live or
+    expired (None: unknown, or another browser's -- that tells nothing): its
+    name and its ``client_uri`` when registered, else the origin of the
+    redirect URI it asked to return to."""
+    tx = transaction_store.get_own_transaction(tx_id, session_id)
+    if tx is None:
+        return None
+    try:
+        request = AuthorizeRequest.from_json(tx.params)
+    except UnreadableRequest:
+        return None
+    client = client_store.get_client(request.client_id)
+    if client is None:
+        return None
+    metadata = client.registration_metadata or {}
+    url = metadata.get("client_uri") if isinstance(metadata.get("client_uri"), str) else None
+    if not url or not url.startswith(("https://", "http://")):
+        parts = urlsplit(request.redirect_uri)
+        url = f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("https", "http") else None
+    return AppLink(name=client.name or client.client_id, url=url)
+
+
 def expect(tx_id: str, session_id: int | None) -> Loaded | None:
     """The transaction a call names: None when it names none (``tx_id``
     empty), :class:`~provider.flows.browser_session.Expired` when it is gone,
@@ -103,14 +138,39 @@ def expect(tx_id: str, session_id: int | None) -> Loaded | None:
     return loaded
 
 
-def cancel_step_up(loaded: Loaded, user_id: int) -> Redirect:
-    """The user gave up the step-up: the client learns the requirement was unmet."""
+def cancel_step_up(loaded: Loaded, user_id: int, *, unmet: bool = False) -> Redirect:
+    """The user pressed Cancel on the step-up: ``access_denied`` (RFC 6749
+    §4.1.2.1, the user declined), so the client does not tell someone who holds
+    the factors that they have none. ``unmet``: nothing the user holds could
+    have answered (every factor that would is locked), and the client learns
+    ``unmet_authentication_requirements`` (RFC 9470)."""
     audit.record("step_up", "cancelled", user_id=user_id, client_id=loaded.client_id)
+    transaction_store.delete_transaction(loaded.tx)
+    if unmet:
+        return error_redirect(
+            loaded.request.redirect_uri,
+            "unmet_authentication_requirements",
+            "The user could not complete the required authentication.",
+            loaded.request.state,
+        )
+    return error_redirect(
+        loaded.request.redirect_uri,
+        "access_denied",
+        "The user cancelled the authentication.",
+        loaded.request.state,
+    )
+
+
+def cancel_login(loaded: Loaded) -> Redirect:
+    """ "Cancel and return to the application" on the sign-in page: the
+    transaction ends and the client learns ``access_denied`` (RFC 6749
+    §4.1.2.1), with its ``state``."""
+    audit.record("login", "cancelled", client_id=loaded.client_id)
     transaction_store.delete_transaction(loaded.tx)
     return error_redirect(
         loaded.request.redirect_uri,
-        "unmet_authentication_requirements",
-        "The user did not complete the required authentication.",
+        "access_denied",
+        "The user cancelled the sign-in.",
         loaded.request.state,
     )
 

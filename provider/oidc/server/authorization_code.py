@@ -14,6 +14,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
 from flask import current_app
+from sqlalchemy import Row
 
 from provider import clock
 from provider.crypto import random_token, sha256_hex
@@ -29,30 +30,37 @@ __all__ = ["BelayOpenIDCode", "CodeGrant", "S256CodeChallenge", "StoredCode"]
 
 
 class StoredCode(AuthorizationCodeMixin):  # type: ignore[misc]
-    """Authlib's view of an authorization code row."""
+    """Authlib's view of a claimed authorization code: the Core row the claim's
+    ``UPDATE … RETURNING`` gave back (its columns by name; no ORM object)."""
 
-    def __init__(self, row: AuthorizationCode) -> None:
+    def __init__(self, row: Row[Any]) -> None:
         self.row = row
-        self.code_challenge = row.code_challenge
-        self.code_challenge_method = row.code_challenge_method
+        self.code_challenge: str | None = row.code_challenge
+        self.code_challenge_method: str | None = row.code_challenge_method
+        self.redirect_uri: str = row.redirect_uri
+        self.scope: str = row.scope
+        self.nonce: str | None = row.nonce
+        self.auth_time: int = row.auth_time
+        self.acr: str | None = row.acr
+        self.amr: list[str] = list(row.amr or [])
 
     def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
+        return self.redirect_uri
 
     def get_scope(self) -> str:
-        return self.row.scope
+        return self.scope
 
     def get_nonce(self) -> str | None:
-        return self.row.nonce
+        return self.nonce
 
     def get_auth_time(self) -> int:
-        return self.row.auth_time
+        return self.auth_time
 
     def get_acr(self) -> str | None:
-        return self.row.acr
+        return self.acr
 
     def get_amr(self) -> list[str]:
-        return list(self.row.amr or [])
+        return list(self.amr)
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -134,7 +142,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, stored: StoredCode) -> Subject | None:
         authorization_code = stored.row
-        user = user_store.active_user(authorization_code.user_id)
+        user = user_store.active_claims(authorization_code.user_id)
         if user is None:
             return None
         return Subject(

@@ -10,13 +10,12 @@ from flask import current_app
 
 from provider import clock
 from provider.oidc.clients import OAuthClient
-from provider.oidc.server.tokens import Subject, sign_jwt
-from provider.storage.models import User
+from provider.oidc.server.tokens import ClaimsSource, Subject, sign_jwt
 
 __all__ = ["id_token", "user_claims"]
 
 
-def user_claims(user: User, scope: str) -> dict[str, Any]:
+def user_claims(user: ClaimsSource, scope: str) -> dict[str, Any]:
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": str(user.id)}
     if "profile" in scopes:

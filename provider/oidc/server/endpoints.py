@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749.errors import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import current_app
+from sqlalchemy import Row
 
 from provider.oidc.clients import AUTH_METHODS, OAuthClient
 from provider.oidc.server.client_auth import CONFIDENTIAL_METHODS
@@ -15,7 +16,7 @@ from provider.oidc.server.tokens import StoredToken
 from provider.storage import audit
 from provider.storage import grants as store
 
-__all__ = ["Introspection", "Revocation", "UnsupportedTokenType"]
+__all__ = ["IntrospectedToken", "Introspection", "Revocation", "UnsupportedTokenType"]
 
 
 class UnsupportedTokenType(UnsupportedTokenTypeError):  # type: ignore[misc]
@@ -33,25 +34,37 @@ class _TokenTypeHint:
             raise UnsupportedTokenType() from None
 
 
+class IntrospectedToken(StoredToken):
+    """A token as introspection reads it: a Core row of the token's columns and its
+    user's ``username``, read only (provider/storage/grants.py ``introspection_row``)."""
+
+    def __init__(self, row: Row[Any], *, is_refresh: bool = False) -> None:
+        # The Core row has the token's columns by name, all StoredToken reads.
+        super().__init__(row, is_refresh=is_refresh)  # type: ignore[arg-type]
+        self.username: str | None = row.username
+
+
 class Introspection(_TokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
+    def query_token(
+        self, token_string: str, token_type_hint: str | None
+    ) -> IntrospectedToken | None:
         if not isinstance(token_string, str) or len(token_string) > 4096:
             return None
         if token_type_hint != "refresh_token":
-            row = store.find_token(token_string)
+            row = store.introspection_row(token_string, refresh=False)
             if row is not None:
-                return StoredToken(row)
-        row = store.find_token_by_refresh(token_string)
+                return IntrospectedToken(row)
+        row = store.introspection_row(token_string, refresh=True)
         if row is not None:
-            return StoredToken(row, is_refresh=True)
+            return IntrospectedToken(row, is_refresh=True)
         if token_type_hint == "refresh_token":
-            row = store.find_token(token_string)
-            return StoredToken(row) if row else None
+            row = store.introspection_row(token_string, refresh=False)
+            return IntrospectedToken(row) if row else None
         return None
 
-    def check_permission(self, token: StoredToken, client: OAuthClient, request: Any) -> bool:
+    def check_permission(self, token: IntrospectedToken, client: OAuthClient, request: Any) -> bool:
         """RFC 7662 §4: a client learns about a token only when it is the token's own
         client or, for an access token, a resource server named in its audience;
         any other client gets ``{"active": false}`` (docs/security.md case 56)."""
@@ -60,9 +73,8 @@ class Introspection(_TokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc
             return True
         return not token.is_refresh and client_id in (token.row.audience or [])
 
-    def introspect_token(self, token: StoredToken) -> dict[str, Any]:
+    def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
         row = token.row
-        user = token.get_user()
         payload: dict[str, Any] = {
             "active": True,
             "iss": current_app.config["ISSUER"],
@@ -75,8 +87,8 @@ class Introspection(_TokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc
             "aud": row.audience[0] if len(row.audience) == 1 else row.audience,
             "sub": str(row.user_id) if row.user_id else row.client_id,
         }
-        if user is not None:
-            payload["username"] = user.username
+        if token.username is not None:  # the user still exists
+            payload["username"] = token.username
             payload["auth_time"] = row.auth_time
             payload["amr"] = row.amr
             if row.acr:

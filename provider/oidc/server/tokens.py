@@ -9,7 +9,7 @@ or a user column.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from flask import current_app
@@ -24,7 +24,23 @@ from provider.storage import grants as store
 from provider.storage import users as user_store
 from provider.storage.models import Token, User
 
-__all__ = ["StoredToken", "Subject", "TokenGenerator", "save_token", "sign_jwt"]
+__all__ = ["ClaimsSource", "StoredToken", "Subject", "TokenGenerator", "save_token", "sign_jwt"]
+
+
+class ClaimsSource(Protocol):
+    """A user as tokens and claims see it: the user row, or a Core row of its
+    columns (provider/storage/users.py ``active_claims``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def email_verified_at(self) -> int | None: ...
 
 
 @dataclass
@@ -35,7 +51,7 @@ class Subject:
     authentication context travels with the grant.
     """
 
-    user: User
+    user: ClaimsSource
     acr: str | None
     amr: list[str]
     auth_time: int | None

@@ -18,6 +18,7 @@ from provider.flows.clients import GRANT_TYPES
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.storage.models import User
+from provider.web import confirmation
 from provider.web.admin.gate import actor, admin_required, bp
 from provider.web.errors import form_error
 
@@ -144,6 +145,19 @@ def rotate_secret(user: User, client_id: str) -> Any:
 @bp.post("/clients/<path:client_id>/delete")
 @admin_required
 def delete_client(user: User, client_id: str) -> Any:
+    client = admin_clients.get_client(client_id)  # an unknown client: a 404
+    if not confirmation.confirmed():
+        return confirmation.ask(
+            confirmation.Question(
+                title=f"Delete client {client.client_id}?",
+                consequence=(
+                    f"{client.name or client.client_id} can no longer sign anyone in; its "
+                    "tokens and consents go with it. This cannot be undone."
+                ),
+                button="Delete client",
+                cancel_url=url_for("admin.client", client_id=client_id),
+            )
+        )
     admin_clients.delete_client(client_id, actor=actor(user))
     flash(f"Client {client_id} deleted.", "notice")
     return redirect(url_for("admin.clients"))

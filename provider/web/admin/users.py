@@ -13,6 +13,7 @@ from provider.flows.admin import audit_log as admin_audit
 from provider.flows.admin import users as admin_users
 from provider.flows.admin.errors import AdminError
 from provider.storage.models import User
+from provider.web import confirmation
 from provider.web.admin.gate import actor, admin_required, bp
 from provider.web.errors import form_error
 
@@ -27,11 +28,13 @@ def users(user: User) -> Any:
 
 def _users_page(user: User, status: int = 200, **extra: Any) -> Any:
     query = request.args.get("q", "")[:150]
+    found = admin_users.search_users(query)
     return render_template(
         "admin/users.html",
         user=user,
         query=query,
-        users=admin_users.search_users(query),
+        users=found,
+        locks=admin_users.locks_of(found),
         **extra,
     ), status
 
@@ -89,6 +92,19 @@ def unlock_user(user: User, user_id: int) -> Any:
 @admin_required
 def reset_factors(user: User, user_id: int) -> Any:
     target = admin_users.find_user(user_id)
+    if not confirmation.confirmed():
+        return confirmation.ask(
+            confirmation.Question(
+                title=f"Reset {target.username}'s second factors?",
+                consequence=(
+                    "Their PIN, authenticator app, backup codes, passkeys and code "
+                    "destinations are removed and every lock cleared; they keep only "
+                    "their password until they enrol again."
+                ),
+                button="Reset second factors",
+                cancel_url=url_for("admin.user_detail", user_id=user_id),
+            )
+        )
     removed = admin_users.reset_factors(target, actor=actor(user))
     flash(f"Removed: {', '.join(removed) or 'nothing'}; every lock cleared.", "notice")
     return redirect(url_for("admin.user_detail", user_id=user_id))
@@ -98,6 +114,16 @@ def reset_factors(user: User, user_id: int) -> Any:
 @admin_required
 def revoke_sessions(user: User, user_id: int) -> Any:
     target = admin_users.find_user(user_id)
+    if not confirmation.confirmed():
+        yours = " including this one: you will be signed out" if target.id == user.id else ""
+        return confirmation.ask(
+            confirmation.Question(
+                title=f"Sign {target.username} out everywhere?",
+                consequence=f"Every browser session of {target.username} ends{yours}.",
+                button="Revoke sessions",
+                cancel_url=url_for("admin.user_detail", user_id=user_id),
+            )
+        )
     count = admin_users.revoke_sessions(target, actor=actor(user))
     flash(f"Revoked {count} session(s).", "notice")
     if target.id == user.id:

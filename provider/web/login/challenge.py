@@ -125,7 +125,8 @@ def challenge() -> Any:
     enrolled = outcome.enrolled
     if request.method == "POST":
         if request.form.get("cancel"):
-            return redirect(flow.cancel_step_up(tx, user.id).location)
+            cancelled = flow.cancel_step_up(tx, user.id, unmet=not outcome.methods)
+            return redirect(cancelled.location)
         try:
             done = step_up.verify_in_session(
                 user=user,

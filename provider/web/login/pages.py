@@ -50,10 +50,20 @@ def field(name: str, limit: int = 1024) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def next_path() -> str | None:
+    """Where a sign-in without a transaction goes next when the request names
+    it (``next``): a path of the admin console only (``/admin`` sends there
+    when nobody is signed in), never another site."""
+    from provider.web.admin.gate import console_path  # the console's own rule
+
+    target = request.values.get("next", "")[:2000]
+    return target if target and console_path(target) else None
+
+
 def after_login(tx: flow.Loaded | None) -> Any:
     if tx is not None:
         return redirect(url_for("oidc.authorize_resume", tx=tx.id))
-    return redirect(url_for("account.index"))
+    return redirect(next_path() or url_for("account.index"))
 
 
 def client_policy(tx: flow.Loaded | None) -> Any:
@@ -93,4 +103,5 @@ def render_login(tx: flow.Loaded | None, *, error: str | None, username: str, st
         pin_login=bool(policy is not None and policy.pin_login),
         code_channels=code_channels(tx),
         pending_code=pending_code(tx),
+        next=None if tx else next_path(),
     ), status

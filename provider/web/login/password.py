@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import redirect, request
 
 from provider.factors import password as password_factor
 from provider.factors.base import Verified
+from provider.flows import authorize as flow
 from provider.flows import login as login_flow
 from provider.web.login import pages
 from provider.web.login.pages import bp
 from provider.web.oidc import expired_page
 
-__all__ = ["login"]
+__all__ = ["cancel", "login"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,3 +71,13 @@ def login() -> Any:
         body, _ = pages.render_login(tx, error=error, username=username, status=503)
         return body, 503, {"Retry-After": "1"}
     return pages.render_login(tx, error=error, username=username, status=status)
+
+
+@bp.post("/login/cancel")
+def cancel() -> Any:
+    """ "Cancel and return to the application": the client learns
+    ``access_denied`` (with its ``state``) at its redirect URI."""
+    tx = pages.transaction()
+    if tx is None:
+        return expired_page()
+    return redirect(flow.cancel_login(tx).location)
