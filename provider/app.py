@@ -37,6 +37,7 @@ from provider.web import (
     i18n,
     login,
     oidc,
+    preferences,
     registration,
     security,
     webauthn,
@@ -176,6 +177,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(oidc.bp)
     app.register_blueprint(login.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(preferences.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webauthn.bp)

@@ -321,3 +321,55 @@ def test_a_time_zone_is_an_iana_name(app):
             }
         assert user.zoneinfo is None
     assert "Europe/Berlin" in account.time_zones() and "UTC" in account.time_zones()
+
+
+def test_the_passkey_script_has_its_texts_translated(app):
+    """Every sentence static/js/passkey.js may show is in PASSKEY_MESSAGES, which each
+    passkey box carries translated (``data-messages``)."""
+    import re
+
+    from provider.web.i18n import PASSKEY_MESSAGES, passkey_messages
+
+    script = (ROOT / "static" / "js" / "passkey.js").read_text()
+    sentences = set(re.findall(r'"([A-Z][^"]* [^"]*[.…])"', script))
+    assert sentences, "no sentence found in passkey.js"
+    assert sentences <= set(PASSKEY_MESSAGES), sentences - set(PASSKEY_MESSAGES)
+    with _german(app):
+        german = passkey_messages()
+    assert german["No passkey was chosen."] == "Es wurde kein Passkey ausgewählt."
+
+
+def test_the_account_page_sets_the_time_zone(app, actions, client):
+    from tests.conftest import csrf_from
+
+    user_id = actions.create_user()
+    anonymous = csrf_from(client.get("/login").text)
+    signed_out = client.post(
+        "/account/time-zone", data={"csrf_token": anonymous, "zoneinfo": "Europe/Berlin"}
+    )
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    assert actions.login().status_code == 302
+    token = csrf_from(client.get("/account").text)
+    assert client.post("/account/time-zone", data={"zoneinfo": "Europe/Berlin"}).status_code == 403
+    done = client.post(
+        "/account/time-zone", data={"csrf_token": token, "zoneinfo": "Europe/Berlin"}
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/account#time-zone")
+    refused = client.post(
+        "/account/time-zone",
+        data={"csrf_token": token, "zoneinfo": "Europe/Berlin" + " " * 60 + "x"},
+        headers={"Accept-Language": "de"},
+    )
+    assert refused.status_code == 302
+    with app.app_context():
+        from provider.extensions import db
+        from provider.storage.models import AuditEvent, User
+
+        assert db.session.get(User, user_id).zoneinfo == "Europe/Berlin"
+        events = [e.event for e in db.session.query(AuditEvent).filter_by(user_id=user_id)]
+    assert events.count("time_zone_changed") == 1
+    # empty: back to the deployment's default
+    client.post("/account/time-zone", data={"csrf_token": token, "zoneinfo": ""})
+    with app.app_context():
+        assert db.session.get(User, user_id).zoneinfo is None
+    assert client.get("/account/time-zone").status_code == 302

@@ -28,9 +28,32 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel, get_locale, get_timezone
 
 from provider import i18n
+from provider.errors import N_
 from provider.web import session as web_session
 
-__all__ = ["format_datetime", "init_app", "note_ui_locales", "select_locale", "select_timezone"]
+#: The texts static/js/passkey.js shows, by their English words: each passkey box
+#: carries them translated (``data-messages``), and the script looks its words up
+#: there (tests/test_i18n.py checks the list against the script).
+PASSKEY_MESSAGES: tuple[str, ...] = (
+    N_("The passkey request was cancelled or timed out. Try again when you are ready."),
+    N_("This passkey is already registered for your account."),
+    N_("Passkeys are not allowed on this address."),
+    N_("The passkey request was cancelled."),
+    N_("Something went wrong with the passkey. Try again."),
+    N_("The server refused the passkey."),
+    N_("This browser does not support passkeys. Use another way to sign in."),
+    N_("No passkey was chosen."),
+)
+
+__all__ = [
+    "PASSKEY_MESSAGES",
+    "format_datetime",
+    "init_app",
+    "note_ui_locales",
+    "passkey_messages",
+    "select_locale",
+    "select_timezone",
+]
 
 
 def note_ui_locales(ui_locales: tuple[str, ...]) -> None:
@@ -87,6 +110,11 @@ def format_datetime(epoch: int | None) -> str:
     return f"{day}, {time} {name}"
 
 
+def passkey_messages() -> dict[str, str]:
+    """The passkey script's texts in the page's language, by their English words."""
+    return {text: i18n.translate(text) for text in PASSKEY_MESSAGES}
+
+
 def init_app(app: Flask, translations: Path) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
@@ -100,7 +128,10 @@ def init_app(app: Flask, translations: Path) -> None:
 
     @app.context_processor
     def _language() -> dict[str, Any]:
-        return {"page_language": str(get_locale() or app.config["DEFAULT_LOCALE"])}
+        return {
+            "page_language": str(get_locale() or app.config["DEFAULT_LOCALE"]),
+            "passkey_messages": passkey_messages,
+        }
 
     @app.after_request
     def _vary(response: Any) -> Any:
