@@ -16,7 +16,14 @@ from provider import clock
 from provider.factors.base import Locked
 from provider.storage import throttle
 
-__all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of"]
+__all__ = [
+    "AttemptState",
+    "limits_from_config",
+    "reserve_or_raise",
+    "state_of",
+    "tries_before_lock",
+    "wait_words",
+]
 
 
 def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limits:
@@ -33,16 +40,25 @@ def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limit
     )
 
 
+def wait_words(seconds: int) -> str:
+    """A wait as people say it: "1 second", "30 seconds"."""
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def reserve_or_raise(
     user_id: int, counter: str, limits: throttle.Limits, *, locked_message: str, wait_message: str
 ) -> None:
-    """Count one attempt, or raise :class:`Locked` (``wait_message`` may use ``{seconds}``)."""
+    """Count one attempt, or raise :class:`Locked` (``wait_message`` may use
+    ``{seconds}``: the wait in words, "1 second" / "N seconds")."""
     refused = throttle.reserve(user_id, counter, limits)
     if refused is None:
         return
     if refused.locked:
         raise Locked(locked_message, retry_after=refused.retry_after or None)
-    raise Locked(wait_message.format(seconds=refused.retry_after), retry_after=refused.retry_after)
+    raise Locked(
+        wait_message.format(seconds=wait_words(refused.retry_after)),
+        retry_after=refused.retry_after,
+    )
 
 
 @dataclass(frozen=True)
@@ -52,15 +68,34 @@ class AttemptState:
     #: seconds before the next attempt is allowed (0: now, or, when locked,
     #: not before an unlock; a lock window's remaining seconds otherwise)
     retry_after: int
+    #: wrong tries left before the factor locks (or, for the password, before
+    #: its next lock window); 0 when locked
+    tries_left: int = 0
+
+
+def tries_before_lock(failures: int, limits: throttle.Limits) -> int:
+    """Wrong tries left, after ``failures`` consecutive ones, before a lock: the
+    hard limit, or with lock windows (the password) the next window."""
+    left = limits.hard_limit - failures
+    if limits.windowed:
+        left = min(left, limits.max_failures - failures % limits.max_failures)
+    return max(0, left)
 
 
 def state_of(user_id: int, counter: str, limits: throttle.Limits) -> AttemptState:
     row = throttle.state(user_id, counter)
     if row is None:
-        return AttemptState(failures=0, locked=False, retry_after=0)
+        return AttemptState(
+            failures=0, locked=False, retry_after=0, tries_left=tries_before_lock(0, limits)
+        )
     now = clock.now()
     locked = limits.locked(row, now)
     wait = 0 if row.next_allowed_at is None else max(0, row.next_allowed_at - now)
     if bool(row.locked) or row.failures >= limits.hard_limit:
         wait = 0  # until an unlock
-    return AttemptState(failures=int(row.failures), locked=locked, retry_after=int(wait))
+    return AttemptState(
+        failures=int(row.failures),
+        locked=locked,
+        retry_after=int(wait),
+        tries_left=0 if locked else tries_before_lock(int(row.failures), limits),
+    )

@@ -54,7 +54,7 @@ LOCKED_MESSAGE = (
     "Too many wrong backup codes: backup codes are locked. Sign in another way, "
     "or ask an administrator to unlock them."
 )
-WAIT_MESSAGE = "Too many wrong backup codes. Try again in {seconds} seconds."
+WAIT_MESSAGE = "Too many wrong backup codes. Try again in {seconds}."
 WRONG_MESSAGE = "That backup code is not right."
 MALFORMED_MESSAGE = "Enter one of your backup codes, like abcd-efgh-jkmn."
 USED_MESSAGE = "That backup code was already used. Each code works once."
@@ -91,6 +91,8 @@ class BackupCodeStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
 
 class BackupCodeFactor(CatalogueFacts, method="backup_code"):
@@ -146,6 +148,7 @@ class BackupCodeFactor(CatalogueFacts, method="backup_code"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------

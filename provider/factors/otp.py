@@ -104,7 +104,7 @@ LOCKED_MESSAGE = (
     "Too many wrong codes: codes by {label} are locked. Sign in another way, "
     "or ask an administrator to unlock them."
 )
-WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds} seconds."
+WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds}."
 
 
 class ResendLimited(FactorError):

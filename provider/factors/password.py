@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from provider.factors.attempts import AttemptState, state_of
+from provider.factors.attempts import AttemptState, state_of, wait_words
 from provider.factors.base import (
     Busy,
     CatalogueFacts,
@@ -185,7 +185,7 @@ class PasswordFactor(CatalogueFacts, method=FACTOR):
             raise Busy()
         if result.reason == "wait":
             raise Locked(
-                f"Too many wrong passwords. Try again in {result.retry_after} seconds.",
+                f"Too many wrong passwords. Try again in {wait_words(result.retry_after)}.",
                 retry_after=result.retry_after,
             )
         if not result.ok:

@@ -43,7 +43,7 @@ LOCKED_MESSAGE = (
     "Too many wrong PINs: your PIN is locked. Sign in another way and set a new PIN, "
     "or ask an administrator to unlock it."
 )
-WAIT_MESSAGE = "Too many wrong PINs. Try again in {seconds} seconds."
+WAIT_MESSAGE = "Too many wrong PINs. Try again in {seconds}."
 WRONG_MESSAGE = "That PIN is not right."
 
 
@@ -55,6 +55,8 @@ class PinStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
 
 class PinFactor(CatalogueFacts, method="pin"):
@@ -117,6 +119,7 @@ class PinFactor(CatalogueFacts, method="pin"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------

@@ -63,7 +63,7 @@ LOCKED_MESSAGE = (
     "Too many wrong codes: your authenticator app is locked. Sign in another way, "
     "or ask an administrator to unlock it."
 )
-WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds} seconds."
+WAIT_MESSAGE = "Too many wrong codes. Try again in {seconds}."
 WRONG_MESSAGE = "That code is not right. Check the time on your device and try again."
 MALFORMED_MESSAGE = "Enter the 6-digit code from your authenticator app."
 REPLAYED_MESSAGE = "That code was already used. Wait for the next one and enter it."
@@ -101,6 +101,8 @@ class TotpStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
     @property
     def confirmed(self) -> bool:
@@ -225,6 +227,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------
