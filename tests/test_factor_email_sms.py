@@ -659,6 +659,17 @@ def test_sms_sign_in_then_a_pin_is_2fa(
         assert [e.result for e in logins] == ["failure", "failure", "success"]
 
 
+def test_sign_in_with_a_code_matches_the_username_whatever_its_case(
+    actions: Actions, sms: SmsSink, code_login_client: int
+) -> None:
+    """docs/admin.md "Usernames": "Alice" on a phone reaches alice's account."""
+    page, verifier = _login_page(actions, "bankapp")
+    page = actions.client.get(_ask_code(actions, page, "Alice").headers["Location"])
+    assert sms.received[-1]["body"]["to"] == "+447700900123"
+    done = actions.follow(_enter_code(actions, page, sms.last_code()))
+    assert _id_token(actions, done, verifier, "bankapp")["amr"] == ["sms"]
+
+
 def test_a_sign_in_code_works_once_and_expires(
     actions: Actions, sms: SmsSink, code_login_client: int
 ) -> None:

@@ -70,7 +70,11 @@ def _step_up_page(
     status: int = 403,
     **extra: Any,
 ) -> Any:
-    factors = factor_forms.offered(user.id, access.methods)
+    factors = factor_forms.arrange(
+        factor_forms.offered(user.id, access.methods),
+        # The locked-factor message points at the backup code: show it first.
+        prefer="backup_code" if access.recovery == "backup_code" else None,
+    )
     return render_template(
         "admin/confirm.html",
         user=user,

@@ -26,6 +26,7 @@ def login() -> Any:
     error = None
     busy = False
     username = ""
+    focus = ""
     client_policy = pages.client_policy(tx)
     pin_login = bool(client_policy is not None and client_policy.pin_login)
     if request.method == "POST" and "pin" in request.form and "password" not in request.form:
@@ -47,6 +48,7 @@ def login() -> Any:
                 return pages.sign_in(tx, pin_result.user, pin_result.verified)
             busy = pin_result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.PIN_FAILURE_MESSAGE
+            focus = "pin"
     elif request.method == "POST":
         username = pages.field("username", 150).strip()
         password = pages.field("password")
@@ -65,12 +67,14 @@ def login() -> Any:
                 return pages.sign_in(tx, result.user, event)
             busy = result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.FAILURE_MESSAGE
+            # The username is kept: the password is what to type again.
+            focus = "password"
     status = 401 if error and request.method == "POST" else 200
     if busy:
         # Nothing was checked or counted: the browser may simply try again.
-        body, _ = pages.render_login(tx, error=error, username=username, status=503)
+        body, _ = pages.render_login(tx, error=error, username=username, status=503, focus=focus)
         return body, 503, {"Retry-After": "1"}
-    return pages.render_login(tx, error=error, username=username, status=status)
+    return pages.render_login(tx, error=error, username=username, status=status, focus=focus)
 
 
 @bp.post("/login/cancel")
