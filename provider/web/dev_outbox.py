@@ -40,6 +40,6 @@ def outbox() -> Response:
         }
         for m in dev_outbox.recent_messages()
     ]
-    response = Response(render_template("dev_outbox.html", messages=messages))
+    response = Response(render_template("dev_outbox.html", messages=messages), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -246,6 +246,11 @@ def test_account_and_enrolment_pages(
     page.click("#pin-enrol-form button[type=submit]")
     page.wait_for_selector("#pin-remove-form")
     audit.check(page, "account-pin-set")
+    page.click("#pin-remove-form button[type=submit]")
+    page.wait_for_selector("#confirm-action-form")
+    audit.check(page, "confirm-remove-pin")
+    page.click("#confirm-cancel")
+    page.wait_for_selector("#pin-remove-form")
 
     page.click("#totp-begin-form button")
     page.wait_for_selector("#totp-enrol-form")
@@ -430,6 +435,10 @@ def test_admin_pages(app: Any, actions: Actions, walk_op: LiveServer, tab: Any, 
         page.wait_for_selector(selector)
         audit.check(page, name)
     page.goto(op + "/admin/clients/bank")
+    page.click("#delete-client-form button[type=submit]")
+    page.wait_for_selector("#confirm-action-form")
+    audit.check(page, "admin-confirm-delete-client")
+    page.goto(op + "/admin/clients/bank")
     page.fill("#p-default_max_age", "soon")
     page.click("#policy-form button[type=submit]")
     page.wait_for_selector("#err-default_max_age")
@@ -440,4 +449,30 @@ def test_admin_pages(app: Any, actions: Actions, walk_op: LiveServer, tab: Any, 
     page.click("#simulator-form button[type=submit]")
     page.wait_for_selector("#simulation-result")
     audit.check(page, "admin-simulation")
+    audit.assert_clean()
+
+
+def test_development_outbox_page(app: Any, actions: Actions, tab: Any, audit: PageAudit) -> None:
+    """/dev/outbox (BELAY_DEV_OUTBOX, development only) after a code was sent."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    env = server_env(
+        port,
+        BELAY_ISSUER=origin,
+        BELAY_RP_ID="localhost",
+        BELAY_ORIGINS=origin,
+        BELAY_DEV_OUTBOX="1",
+    )
+    server = LiveServer(port, env).start()
+    try:
+        actions.create_user(email="alice@example.com", email_verified_at=clock.now())
+        actions.create_client("rp", redirect_uris=[CALLBACK])
+        tab.goto(authorize_url(origin, acr_values=TWO_FA))
+        sign_in(tab)
+        _click(tab, "#send-code-form button[type=submit]")
+        tab.wait_for_selector("#sent-code-form", state="attached")
+        tab.goto(f"{origin}/dev/outbox")
+        audit.check(tab, "dev-outbox")
+    finally:
+        server.stop()
     audit.assert_clean()
