@@ -15,6 +15,7 @@ that the wait and locked pages are reached in seconds.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -65,8 +66,6 @@ class SmsBox:
         return f"http://127.0.0.1:{self.server.server_address[1]}/sms"
 
     def last_code(self) -> str:
-        import re
-
         found = re.search(r"\b(\d{6})\b", self.texts[-1])
         assert found, self.texts[-1]
         return found.group(1)
@@ -145,6 +144,13 @@ def audit(lang: str) -> PageAudit:
     return PageAudit(lang)
 
 
+def _mail_code(inbox: Inbox) -> str:
+    """The code in the last email, in any language."""
+    found = re.search(r"\b(\d{6})\b", inbox.bodies[-1])
+    assert found, inbox.bodies[-1]
+    return found.group(1)
+
+
 def _totp_code(secret: str, step: int = 0) -> str:
     return pyotp.TOTP(secret).at(clock.now() + 30 * step)
 
@@ -187,7 +193,7 @@ def test_sign_in_and_error_pages(
     page.click("#code-login-form button[value=email]")
     page.wait_for_selector("#code-login-verify-form")
     audit.check(page, "login-code-sent")
-    page.fill("#code-login-verify-form input[name=code]", mail[0].last_code())
+    page.fill("#code-login-verify-form input[name=code]", _mail_code(mail[0]))
     page.click("#code-login-verify-form button[type=submit]")
     page.wait_for_selector("#consent-form")
     audit.check(page, "consent")
@@ -272,7 +278,7 @@ def test_account_and_enrolment_pages(
     page.click("#email-form button[type=submit]")
     page.wait_for_selector("#email-verify-form")
     audit.check(page, "account-email-pending")
-    page.fill("#email-verify-form input[name=code]", mail[0].last_code())
+    page.fill("#email-verify-form input[name=code]", _mail_code(mail[0]))
     page.click("#email-verify-form button[type=submit]")
     page.wait_for_selector("#email-remove-form")
 
@@ -370,7 +376,7 @@ def test_challenge_pages(
     _click(page, "#totp-form button[type=submit]")
     page.wait_for_selector(".error")
     audit.check(page, "challenge-error")
-    _fill(page, "#sent-code-form input[name=code]", mail[0].last_code())
+    _fill(page, "#sent-code-form input[name=code]", _mail_code(mail[0]))
     _click(page, "#sent-code-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
 
