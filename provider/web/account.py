@@ -42,6 +42,7 @@ from provider.flows import devices as device_flow
 from provider.flows import step_up
 from provider.flows.assurance import events as assurance_events
 from provider.flows.assurance import lifecycle
+from provider.i18n import _, translate
 from provider.policy import SECOND_FACTORS
 from provider.storage.models import User, WebSession
 from provider.web import confirmation, factor_forms
@@ -284,14 +285,14 @@ def change_password(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     lifecycle.set_password(
         user, _field("password", limit), confirm=_field("password_confirm", limit), actor=actor
     )
-    return back("password", notice="Your password was changed.")
+    return back("password", notice=_("Your password was changed."))
 
 
 @bp.post("/account/pin")
 @confirmed_access("pin")
 def set_pin(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     lifecycle.set_pin(user, _field("pin", 64), _field("pin_confirm", 64), actor=actor)
-    return back("pin", notice="Your PIN is set.")
+    return back("pin", notice=_("Your PIN is set."))
 
 
 def _section_of(method: str) -> str:
@@ -313,15 +314,18 @@ def remove_factor(_row: WebSession, user: User, actor: lifecycle.Actor, method: 
     label = factor_forms.label(method)
     if not confirmation.confirmed():
         return _ask(
-            f"Remove {label}?",
-            f"{label} will no longer confirm it's you; browsers you asked to "
-            "remember are forgotten. Pages that need it will ask for another "
-            "second factor.",
-            f"Remove {label}",
+            _("Remove %(label)s?", label=translate(label)),
+            _(
+                "%(label)s will no longer confirm it's you; browsers you asked to "
+                "remember are forgotten. Pages that need it will ask for another "
+                "second factor.",
+                label=translate(label),
+            ),
+            _("Remove %(label)s", label=translate(label)),
             section,
         )
     lifecycle.remove_factor(user, method, actor=actor)
-    return back(section, notice=f"{label} removed.")
+    return back(section, notice=_("%(label)s removed.", label=translate(label)))
 
 
 @bp.post("/account/totp/begin")
@@ -345,7 +349,7 @@ def totp_confirm(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     # Kept in the session's history as an enrolment proof, never counted.
     token = assurance_events.add_enrolment_proof(row, factor.method, factor.amr)
     web_session.rotate_cookie(token)
-    return back("authenticator", notice="Your authenticator app is set up.")
+    return back("authenticator", notice=_("Your authenticator app is set up."))
 
 
 @bp.post("/account/<kind>/add")
@@ -356,7 +360,9 @@ def add_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind: s
         return redirect(url_for("account.index"))
     # A failed delivery (a 503) shows the page again with what to do.
     sent = lifecycle.send_destination_code(user, kind, _field(kind, 320), actor=actor)
-    return back(f"{kind}-codes", notice=f"We sent a code to {sent.masked}.")
+    return back(
+        f"{kind}-codes", notice=_("We sent a code to %(destination)s.", destination=sent.masked)
+    )
 
 
 @bp.post("/account/<kind>/verify")
@@ -365,8 +371,12 @@ def verify_destination(row: WebSession, user: User, actor: lifecycle.Actor, kind
     if step_up.factors().destination_factor(kind) is None:
         return redirect(url_for("account.index"))
     lifecycle.verify_destination(user, kind, _field("code", 64), actor=actor)
-    what = "email address" if kind == "email" else "phone number"
-    return back(f"{kind}-codes", notice=f"Your {what} is verified.")
+    verified = (
+        _("Your email address is verified.")
+        if kind == "email"
+        else _("Your phone number is verified.")
+    )
+    return back(f"{kind}-codes", notice=verified)
 
 
 @bp.post("/account/backup-codes")
@@ -375,10 +385,12 @@ def backup_codes(row: WebSession, user: User, actor: lifecycle.Actor) -> Any:
     factor = step_up.factors().get_as("backup_code", BackupCodeFactor)
     if factor.remaining(user.id) and not confirmation.confirmed():
         return _ask(
-            "Make new backup codes?",
-            "Your current backup codes stop working at once; only the new ones "
-            "will be accepted. Make new codes only if you can save them now.",
-            "Make new codes",
+            _("Make new backup codes?"),
+            _(
+                "Your current backup codes stop working at once; only the new ones "
+                "will be accepted. Make new codes only if you can save them now."
+            ),
+            _("Make new codes"),
             "backup",
         )
     codes = lifecycle.generate_backup_codes(user, actor=actor)
@@ -404,7 +416,7 @@ def revoke_device(device_id: int) -> Any:
         return redirect(url_for("login.login"))
     _row, user = signed_in
     if account_flow.forget_device(user, device_id, ip=request.remote_addr):
-        return back("remembered-devices", notice="That browser is no longer remembered.")
+        return back("remembered-devices", notice=_("That browser is no longer remembered."))
     return redirect(url_for("account.index", _anchor="remembered-devices"))
 
 
@@ -413,7 +425,7 @@ def revoke_device(device_id: int) -> Any:
 def rename_passkey(row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
     if not lifecycle.rename_passkey(user, passkey_id, _field("name", 200), actor=actor):
         return redirect(url_for("account.index", _anchor="passkeys"))
-    return back("passkeys", notice="Passkey renamed.")
+    return back("passkeys", notice=_("Passkey renamed."))
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/delete")
@@ -421,15 +433,17 @@ def rename_passkey(row: WebSession, user: User, actor: lifecycle.Actor, passkey_
 def delete_passkey(_row: WebSession, user: User, actor: lifecycle.Actor, passkey_id: int) -> Any:
     if not confirmation.confirmed():
         return _ask(
-            "Remove this passkey?",
-            "It will no longer sign you in or confirm it's you; browsers you "
-            "asked to remember are forgotten.",
-            "Remove passkey",
+            _("Remove this passkey?"),
+            _(
+                "It will no longer sign you in or confirm it's you; browsers you "
+                "asked to remember are forgotten."
+            ),
+            _("Remove passkey"),
             "passkeys",
         )
     if not lifecycle.delete_passkey(user, passkey_id, actor=actor):
         return redirect(url_for("account.index", _anchor="passkeys"))
-    return back("passkeys", notice="Passkey removed.")
+    return back("passkeys", notice=_("Passkey removed."))
 
 
 @bp.get("/account/confirm")

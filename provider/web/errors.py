@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from provider.crypto import DataKeyError
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.flows import service
 
 __all__ = ["error_response", "form_error", "init_app", "wants_json"]
@@ -54,14 +54,17 @@ def wants_json() -> bool:
 #: The short titles of Belay's own pages for HTTP errors (Werkzeug's
 #: sentences are the JSON description, and the page's text below the title).
 _HTTP_PAGES = {
-    400: ("Bad request", "The request could not be read. Start again from the home page."),
-    404: ("Page not found", "There is no page at this address."),
+    400: (N_("Bad request"), N_("The request could not be read. Start again from the home page.")),
+    404: (N_("Page not found"), N_("There is no page at this address.")),
     405: (
-        "Not available this way",
-        "This address only answers a form sent from its page. Start again from the home page.",
+        N_("Not available this way"),
+        N_("This address only answers a form sent from its page. Start again from the home page."),
     ),
-    413: ("Too large", "What was sent is too large."),
-    500: ("Something went wrong", "Something went wrong on our side. Try again in a moment."),
+    413: (N_("Too large"), N_("What was sent is too large.")),
+    500: (
+        N_("Something went wrong"),
+        N_("Something went wrong on our side. Try again in a moment."),
+    ),
 }
 
 
@@ -133,7 +136,7 @@ def init_app(app: Flask) -> None:
         return _respond(
             403,
             "csrf",
-            "The form expired or was not sent from this site. Reload the page and try again.",
+            N_("The form expired or was not sent from this site. Reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
@@ -169,7 +172,7 @@ def init_app(app: Flask) -> None:
         response = _respond(
             503,
             "temporarily_unavailable",
-            "The service is briefly unavailable. Try again in a moment.",
+            N_("The service is briefly unavailable. Try again in a moment."),
         )
         response.headers["Retry-After"] = "5"
         return response
@@ -183,8 +186,10 @@ def init_app(app: Flask) -> None:
         return _respond(
             503,
             "temporarily_unavailable",
-            "The service is misconfigured and cannot check this right now. "
-            "Contact the administrator.",
+            N_(
+                "The service is misconfigured and cannot check this right now. "
+                "Contact the administrator."
+            ),
         )
 
     @app.errorhandler(Exception)

@@ -29,6 +29,7 @@ from flask_babel import Babel, get_locale, get_timezone
 
 from provider import i18n
 from provider.errors import N_
+from provider.flows import account as account_flow
 from provider.web import session as web_session
 
 #: The texts static/js/passkey.js shows, by their English words: each passkey box
@@ -46,7 +47,9 @@ PASSKEY_MESSAGES: tuple[str, ...] = (
 )
 
 __all__ = [
+    "EVENT_WORDS",
     "PASSKEY_MESSAGES",
+    "event_words",
     "format_datetime",
     "init_app",
     "note_ui_locales",
@@ -110,6 +113,47 @@ def format_datetime(epoch: int | None) -> str:
     return f"{day}, {time} {name}"
 
 
+#: What the account page and the admin console call the audit log's events and results.
+EVENT_WORDS: dict[str, str] = {
+    "login": N_("Sign-in"),
+    "logout": N_("Sign-out"),
+    "step_up": N_("Step-up"),
+    "step_up_required": N_("Step-up asked for"),
+    "authorize": N_("Authorization"),
+    "consent": N_("Consent"),
+    "confirm_access": N_("Access confirmed"),
+    "factor_enrolled": N_("Sign-in method added"),
+    "factor_removed": N_("Sign-in method removed"),
+    "factor_locked": N_("Sign-in method locked"),
+    "factors_reset": N_("Second factors reset"),
+    "unlock": N_("Unlocked"),
+    "password_changed": N_("Password changed"),
+    "backup_codes_generated": N_("Backup codes made"),
+    "session_revoked": N_("Session signed out"),
+    "sessions_revoked": N_("Sessions signed out"),
+    "device_remembered": N_("Browser remembered"),
+    "device_replayed": N_("Remembered browser used"),
+    "device_revoked": N_("Browser forgotten"),
+    "passkey_renamed": N_("Passkey renamed"),
+    "otp_sent": N_("Code sent"),
+    "time_zone_changed": N_("Time zone changed"),
+    "success": N_("success"),
+    "failure": N_("failure"),
+    "refused": N_("refused"),
+    "granted": N_("granted"),
+    "denied": N_("denied"),
+    "cancelled": N_("cancelled"),
+}
+
+
+def event_words(name: str | None) -> str:
+    """An audit event or result in the page's language (an unknown one: its words)."""
+    if not name:
+        return ""
+    known = EVENT_WORDS.get(name)
+    return i18n.translate(known) if known else name.replace("_", " ")
+
+
 def passkey_messages() -> dict[str, str]:
     """The passkey script's texts in the page's language, by their English words."""
     return {text: i18n.translate(text) for text in PASSKEY_MESSAGES}
@@ -125,12 +169,14 @@ def init_app(app: Flask, translations: Path) -> None:
     # language. A plain string, so autoescaping still applies — unlike ``_(variable)``,
     # which Jinja marks safe.
     app.add_template_filter(lambda text: i18n.translate(str(text)) if text else "", "translate")
+    app.add_template_filter(event_words, "event_words")
 
     @app.context_processor
     def _language() -> dict[str, Any]:
         return {
             "page_language": str(get_locale() or app.config["DEFAULT_LOCALE"]),
             "passkey_messages": passkey_messages,
+            "time_zone_choices": account_flow.time_zones,
         }
 
     @app.after_request

@@ -17,8 +17,10 @@ from flask import (
 )
 
 from provider import i18n
+from provider.errors import N_
 from provider.flows import authorize as flow
 from provider.flows import devices, protocol
+from provider.i18n import _
 from provider.oidc import hints
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
@@ -114,16 +116,16 @@ def jwks() -> Response:
     return response
 
 
-def expired_page(title: str = "This sign-in has expired") -> tuple[str, int]:
+def expired_page(title: str = N_("This sign-in has expired")) -> tuple[str, int]:
     """A transaction that is gone, expired or belongs to another browser: the
     page names this browser's application and links to it (where known) and
     to the account page -- never a dead end."""
     row = web_session.current_row()
     app = flow.app_of(request.values.get("tx"), row.id if row is not None else None)
     if app is not None:
-        description = f"Go back to {app.name} and start again."
+        description = _("Go back to %(app)s and start again.", app=app.name)
     else:
-        description = "Go back to the application and start again."
+        description = N_("Go back to the application and start again.")
     return render_template(
         "error.html",
         title=title,
@@ -139,7 +141,7 @@ def render_outcome(outcome: flow.Outcome) -> Any:
         return (
             render_template(
                 "error.html",
-                title="This sign-in request cannot continue",
+                title=N_("This sign-in request cannot continue"),
                 error=outcome.error,
                 description=outcome.description,
             ),
@@ -254,7 +256,7 @@ def _bearer_error(error: str, description: str, status: int) -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _space, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         response = jsonify({"error": "invalid_token", "error_description": "Bearer token required"})
         response.status_code = 401
@@ -281,18 +283,18 @@ def logout() -> Any:
         if client_id and hinted and hinted != client_id:
             return render_template(
                 "error.html",
-                title="Sign-out request refused",
+                title=N_("Sign-out request refused"),
                 error="invalid_request",
-                description="id_token_hint was not issued to this client_id.",
+                description=N_("id_token_hint was not issued to this client_id."),
             ), 400
         client_id = client_id or hinted
     client = protocol.logout_client(client_id)
     if target and (client is None or target not in (client.post_logout_redirect_uris or [])):
         return render_template(
             "error.html",
-            title="Sign-out request refused",
+            title=N_("Sign-out request refused"),
             error="invalid_request",
-            description="post_logout_redirect_uri is not registered for this application.",
+            description=N_("post_logout_redirect_uri is not registered for this application."),
         ), 400
     if request.method == "GET":
         return render_template(

@@ -15,6 +15,7 @@ from provider.flows.admin import clients as admin_clients
 from provider.flows.admin import ladder as admin_ladder
 from provider.flows.admin.errors import AdminError
 from provider.flows.clients import GRANT_TYPES
+from provider.i18n import _
 from provider.oidc.clients import AUTH_METHODS
 from provider.oidc.keys import SUPPORTED_ALGS
 from provider.storage.models import User
@@ -122,13 +123,13 @@ def client(user: User, client_id: str) -> Any:
 def edit_client(user: User, client_id: str) -> Any:
     data = _client_form()
     try:
-        _, secret = admin_clients.update_client(client_id, dict(data), actor=actor(user))
+        _client, secret = admin_clients.update_client(client_id, dict(data), actor=actor(user))
     except AdminError as exc:
         page = functools.partial(_client_page, user, client_id)
         return form_error(page, exc, values=data)
     if secret:
         return _client_page(user, client_id, new_secret=secret)
-    flash("Client saved.", "notice")
+    flash(_("Client saved."), "notice")
     return redirect(url_for("admin.client", client_id=client_id))
 
 
@@ -149,17 +150,18 @@ def delete_client(user: User, client_id: str) -> Any:
     if not confirmation.confirmed():
         return confirmation.ask(
             confirmation.Question(
-                title=f"Delete client {client.client_id}?",
-                consequence=(
-                    f"{client.name or client.client_id} can no longer sign anyone in; its "
-                    "tokens and consents go with it. This cannot be undone."
+                title=_("Delete client %(id)s?", id=client.client_id),
+                consequence=_(
+                    "%(app)s can no longer sign anyone in; its "
+                    "tokens and consents go with it. This cannot be undone.",
+                    app=client.name or client.client_id,
                 ),
-                button="Delete client",
+                button=_("Delete client"),
                 cancel_url=url_for("admin.client", client_id=client_id),
             )
         )
     admin_clients.delete_client(client_id, actor=actor(user))
-    flash(f"Client {client_id} deleted.", "notice")
+    flash(_("Client %(id)s deleted.", id=client_id), "notice")
     return redirect(url_for("admin.clients"))
 
 
@@ -189,5 +191,5 @@ def edit_policy(user: User, client_id: str) -> Any:
         client_policy.update_policy(client_id, assignments=assignments, actor=actor(user))
     except policy.PolicyValidationError as exc:
         return form_error(functools.partial(_policy_page, user, client_id), exc)
-    flash("Policy saved; it applies from the next authorization request.", "notice")
+    flash(_("Policy saved; it applies from the next authorization request."), "notice")
     return redirect(url_for("admin.client", client_id=client_id) + "#policy")

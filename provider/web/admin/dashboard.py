@@ -7,6 +7,7 @@ from typing import Any
 from flask import render_template
 
 from provider.flows.admin import dashboard as admin_dashboard
+from provider.i18n import _
 from provider.storage.models import User
 from provider.web.admin.charts import bar_chart, line_chart
 from provider.web.admin.gate import admin_required, bp
@@ -19,18 +20,20 @@ __all__ = ["dashboard"]
 def dashboard(user: User) -> Any:
     stats = admin_dashboard.dashboard()
     charts = {
-        "acr": bar_chart(stats["step_ups_by_acr"], title="Step-ups by acr", chart_id="chart-acr"),
+        "acr": bar_chart(
+            stats["step_ups_by_acr"], title=_("Step-ups by acr"), chart_id="chart-acr"
+        ),
         "method": bar_chart(
-            stats["step_ups_by_method"], title="Step-ups by method", chart_id="chart-method"
+            stats["step_ups_by_method"], title=_("Step-ups by method"), chart_id="chart-method"
         ),
         "failures": line_chart(
             stats["days"],
             {
-                "step-ups": stats["step_ups_per_day"],
-                "failures": stats["failures_per_day"],
-                "lockouts": stats["lockouts_per_day"],
+                _("step-ups"): stats["step_ups_per_day"],
+                _("failures"): stats["failures_per_day"],
+                _("lockouts"): stats["lockouts_per_day"],
             },
-            title="Step-ups, failures and lockouts per day",
+            title=_("Step-ups, failures and lockouts per day"),
             chart_id="chart-failures",
         ),
     }

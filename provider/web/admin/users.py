@@ -12,6 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 from provider.flows.admin import audit_log as admin_audit
 from provider.flows.admin import users as admin_users
 from provider.flows.admin.errors import AdminError
+from provider.i18n import _, ngettext_
 from provider.storage.models import User
 from provider.web import confirmation
 from provider.web.admin.gate import actor, admin_required, bp
@@ -54,7 +55,7 @@ def create_user(user: User) -> Any:
         )
     except AdminError as exc:
         return form_error(functools.partial(_users_page, user), exc, form=form)
-    flash(f"User {created.username} created.", "notice")
+    flash(_("User %(name)s created.", name=created.username), "notice")
     return redirect(url_for("admin.user_detail", user_id=created.id))
 
 
@@ -84,7 +85,10 @@ def unlock_user(user: User, user_id: int) -> Any:
         admin_users.unlock_user(target, factor, actor=actor(user))
     except AdminError as exc:
         return form_error(functools.partial(_user_page, user, user_id), exc)
-    flash(f"Unlocked {factor or 'every factor'}.", "notice")
+    flash(
+        _("Unlocked %(factor)s.", factor=factor) if factor else _("Unlocked every factor."),
+        "notice",
+    )
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
@@ -95,18 +99,19 @@ def reset_factors(user: User, user_id: int) -> Any:
     if not confirmation.confirmed():
         return confirmation.ask(
             confirmation.Question(
-                title=f"Reset {target.username}'s second factors?",
-                consequence=(
+                title=_("Reset %(name)s's second factors?", name=target.username),
+                consequence=_(
                     "Their PIN, authenticator app, backup codes, passkeys and code "
                     "destinations are removed and every lock cleared; they keep only "
                     "their password until they enrol again."
                 ),
-                button="Reset second factors",
+                button=_("Reset second factors"),
                 cancel_url=url_for("admin.user_detail", user_id=user_id),
             )
         )
     removed = admin_users.reset_factors(target, actor=actor(user))
-    flash(f"Removed: {', '.join(removed) or 'nothing'}; every lock cleared.", "notice")
+    methods = ", ".join(removed) or _("nothing")
+    flash(_("Removed: %(methods)s; every lock cleared.", methods=methods), "notice")
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
@@ -115,17 +120,24 @@ def reset_factors(user: User, user_id: int) -> Any:
 def revoke_sessions(user: User, user_id: int) -> Any:
     target = admin_users.find_user(user_id)
     if not confirmation.confirmed():
-        yours = " including this one: you will be signed out" if target.id == user.id else ""
         return confirmation.ask(
             confirmation.Question(
-                title=f"Sign {target.username} out everywhere?",
-                consequence=f"Every browser session of {target.username} ends{yours}.",
-                button="Revoke sessions",
+                title=_("Sign %(name)s out everywhere?", name=target.username),
+                consequence=(
+                    _(
+                        "Every browser session of %(name)s ends, including this one: "
+                        "you will be signed out.",
+                        name=target.username,
+                    )
+                    if target.id == user.id
+                    else _("Every browser session of %(name)s ends.", name=target.username)
+                ),
+                button=_("Revoke sessions"),
                 cancel_url=url_for("admin.user_detail", user_id=user_id),
             )
         )
     count = admin_users.revoke_sessions(target, actor=actor(user))
-    flash(f"Revoked {count} session(s).", "notice")
+    flash(ngettext_("Revoked %(num)d session.", "Revoked %(num)d sessions.", count), "notice")
     if target.id == user.id:
         return redirect(url_for("login.login"))
     return redirect(url_for("admin.user_detail", user_id=user_id))

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.factors import otp
 from provider.factors.base import Busy, FactorError, NotEnrolled
 from provider.flows import authorize as flow
@@ -115,7 +115,7 @@ def challenge() -> Any:
     row = web_session.current_row()
     user = browser_session.session_user(row)
     if tx is None or row is None or user is None:
-        return expired_page("This confirmation has expired")
+        return expired_page(N_("This confirmation has expired"))
     outcome = resume(tx, on_challenge_page=True)
     if not isinstance(outcome, flow.ShowStepUp):
         # Nothing (or something else) is needed now: evaluate() already acted on it.

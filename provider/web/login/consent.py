@@ -7,6 +7,7 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 
 from provider import clock
+from provider.errors import N_
 from provider.flows import authorize as flow
 from provider.web import session as web_session
 from provider.web.login import pages
@@ -21,7 +22,7 @@ def consent() -> Any:
     tx = pages.transaction()
     row = web_session.current_row()
     if tx is None or row is None or row.user_id is None:
-        return expired_page("This request has expired")
+        return expired_page(N_("This request has expired"))
     client = tx.client()
     if client is None:
         return render_outcome(resume(tx))
