@@ -334,7 +334,9 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             cwd=str(ROOT),
         )
-        deadline = time.monotonic() + 30
+        # A generous wait: on a 2-core machine shared with other test runs a server
+        # on PostgreSQL took 26-39 s to answer; it returns as soon as it does.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.url + "/jwks.json", timeout=1).status_code == 200:
