@@ -207,6 +207,25 @@ def test_passkey_login_alone_reaches_phrh_with_amr(
     assert set(claims["amr"]) == {"hwk", "user", "mfa"}
 
 
+def test_passkey_login_from_the_console_returns_to_it(
+    actions: Actions, enrolled: SoftAuthenticator
+) -> None:
+    """`/admin` sends a signed-out admin to `/login?next=/admin/...`; a passkey
+    sign-in goes back there like a password one, and never to another site."""
+    page = actions.client.get("/login?next=/admin/users")
+    assert "/webauthn/login/verify?next=/admin/users" in page.text.replace("%2F", "/")
+    credential = enrolled.get(login_options(actions))
+    done = post(actions, "/webauthn/login/verify?next=/admin/users", {"credential": credential})
+    assert done.status_code == 200, done.text
+    assert done.get_json()["redirect"] == "/admin/users"
+    fresh_browser(actions)
+    credential = enrolled.get(login_options(actions))
+    evil = "/webauthn/login/verify?next=https://evil.example/admin"
+    elsewhere = post(actions, evil, {"credential": credential})
+    assert elsewhere.status_code == 200, elsewhere.text
+    assert elsewhere.get_json()["redirect"].endswith("/account")
+
+
 def test_passkey_login_inside_an_authorization(
     actions: Actions, rp: str, enrolled: SoftAuthenticator
 ) -> None:

@@ -28,6 +28,7 @@ from provider.storage.models import User, WebSession
 from provider.web import account as account_web
 from provider.web import session as web_session
 from provider.web.json_body import read_json
+from provider.web.login import pages as login_pages
 from provider.web.login.remember import remember_browser
 from provider.web.oidc import resume
 
@@ -136,7 +137,10 @@ def login_verify() -> Response:
     tx_id = _text(body, "tx", 100)
     signed_in = passkeys.sign_in(row, credential, tx_id=tx_id, ip=request.remote_addr)
     web_session.rotate_cookie(signed_in.cookie_token)
-    target = url_for("oidc.authorize_resume", tx=tx_id) if tx_id else url_for("account.index")
+    if tx_id:
+        target = url_for("oidc.authorize_resume", tx=tx_id)
+    else:  # like a password sign-in: back to the console page that asked (`?next=`)
+        target = login_pages.next_path() or url_for("account.index")
     return _json({"verified": True, "redirect": target})
 
 
