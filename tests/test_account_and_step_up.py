@@ -330,4 +330,7 @@ def test_challenge_page_shows_the_wait_after_repeated_failures(actions: Actions,
     for _ in range(5):
         page = _step_up(actions, page, "pin-form", "pin", pin="000001")
     shown = actions.client.get(page.request.url)
-    assert "wait" in shown.text and "seconds before the next one" in shown.text
+    # The fifth failure imposes the first wait, 1 second (said in the singular),
+    # with the PIN form's button disabled until it passes (static/js/forms.js).
+    assert "wait <span data-wait-words>1 second</span> before the next one" in shown.text
+    assert 'data-wait="1"' in shown.text and "disabled data-wait-button" in shown.text

@@ -110,3 +110,35 @@ def test_a_propagated_error_is_answered_once(client) -> None:
     assert response.status_code == 401
     assert response.get_json() == {"error": "login_required", "error_description": "Sign in first."}
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_404_and_405_are_short_belay_pages_and_json_for_the_protocol(client) -> None:
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "<h1>Page not found</h1>" in missing.text and 'id="home-link"' in missing.text
+    wrong = client.get("/admin/users/1/unlock")
+    assert wrong.status_code == 405 and "<h1>Not available this way</h1>" in wrong.text
+    assert "POST" in wrong.headers["Allow"]
+    for path in ("/token", "/api/step-up/verify"):
+        answer = client.get(path)
+        assert answer.status_code == 405 and answer.is_json, path
+        assert answer.get_json()["error"] == "method_not_allowed"
+        assert "Allow" in answer.headers
+    assert client.get("/.well-known/nothing").get_json()["error"] == "not_found"
+
+
+def test_a_get_on_a_post_only_account_url_goes_to_the_account_page(client) -> None:
+    for path in (
+        "/account/confirm",
+        "/account/pin",
+        "/account/pin/remove",
+        "/account/totp/begin",
+        "/account/totp/confirm",
+        "/account/backup-codes",
+        "/account/email/add",
+        "/account/sessions/revoke",
+        "/account/devices/3/revoke",
+        "/account/passkeys/3/delete",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/account", path

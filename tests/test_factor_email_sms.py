@@ -63,7 +63,7 @@ class Mailbox:
         assert self.messages, "no email arrived"
         body = self.messages[-1].get_body(preferencelist=("plain",))
         assert body is not None
-        return re.search(r"code is (\d{6})", body.get_content()).group(1)  # type: ignore[union-attr]
+        return re.search(r"(?:code is|lautet) (\d{6})", body.get_content()).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -657,6 +657,17 @@ def test_sms_sign_in_then_a_pin_is_2fa(
     with app.app_context():
         logins = AuditEvent.query.filter_by(event="login", method="sms_otp").all()
         assert [e.result for e in logins] == ["failure", "failure", "success"]
+
+
+def test_sign_in_with_a_code_matches_the_username_whatever_its_case(
+    actions: Actions, sms: SmsSink, code_login_client: int
+) -> None:
+    """docs/admin.md "Usernames": "Alice" on a phone reaches alice's account."""
+    page, verifier = _login_page(actions, "bankapp")
+    page = actions.client.get(_ask_code(actions, page, "Alice").headers["Location"])
+    assert sms.received[-1]["body"]["to"] == "+447700900123"
+    done = actions.follow(_enter_code(actions, page, sms.last_code()))
+    assert _id_token(actions, done, verifier, "bankapp")["amr"] == ["sms"]
 
 
 def test_a_sign_in_code_works_once_and_expires(

@@ -13,6 +13,7 @@ door: the account page, the passkey endpoints, the admin API and the CLI.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -653,3 +654,38 @@ def test_removing_a_factor_and_new_backup_codes_ask_first_once(
     again = answer_confirmation(actions.client, asked)
     assert again.status_code == 200 and 'id="confirm-action-form"' in again.text
     assert [r.event for r in audit_rows(app, alice)].count("backup_codes_generated") == 2
+
+
+def test_one_time_material_waits_sealed_in_the_session_and_is_gone_once_shown(
+    app: Flask, actions: Actions
+) -> None:
+    """Fresh backup codes and a new authenticator's key travel from the POST to
+    the next page in the server-side session, encrypted (never in the clear in
+    the session row, never in the URL), and are dropped when shown; an old
+    sealed value is not shown."""
+    from provider.storage.models import WebSession
+
+    def session_data() -> str:
+        with app.app_context():
+            rows = db.session.scalars(select(WebSession)).all()
+            return " ".join(str(r.data) for r in rows)
+
+    actions.create_user()
+    assert actions.login().status_code == 302
+    begun = post_form(actions, "/account/totp/begin")
+    assert begun.status_code == 302 and "?" not in begun.headers["Location"]
+    assert "account_once" in session_data()
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', account(actions).text)
+    assert secret is not None
+    stored = session_data()
+    assert "account_once" not in stored and secret.group(1) not in stored
+    assert 'id="totp-secret"' not in account(actions).text  # shown once
+
+    made = post_form(actions, "/account/backup-codes")
+    assert made.status_code == 302 and "?" not in made.headers["Location"]
+    sealed = session_data()
+    assert "account_once" in sealed and "backup_codes" not in sealed  # encrypted
+    clock.set_offset(clock.now() - int(time.time()) + 301)  # past ONE_TIME_MAX_AGE
+    page = account(actions).text
+    assert "<li><code>" not in page  # too old: not shown
+    assert "account_once" not in session_data()

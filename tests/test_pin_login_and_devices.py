@@ -84,6 +84,20 @@ def test_pin_login_for_a_client_with_pin_login(actions: Actions, pin_clients) ->
         assert (row.result, row.method, row.client_id) == ("success", "pin", "kiosk")
 
 
+def test_pin_login_matches_the_username_whatever_its_case(actions: Actions, pin_clients) -> None:
+    """Usernames match case-insensitively (docs/admin.md "Usernames"): a phone
+    keyboard's "Alice" signs alice in; the token keeps the name as created."""
+    page, verifier = _start(actions, "kiosk", scope="openid profile")
+    done = actions.follow(_pin_login(actions, page, "ALICE", PIN))
+    claims = _claims(actions, done, verifier, "kiosk", pin_clients["kiosk"])
+    assert claims["amr"] == ["pin"]
+    with actions.app.app_context():
+        row = db.session.scalars(
+            db.select(AuditEvent).where(AuditEvent.event == "login").order_by(AuditEvent.id.desc())
+        ).first()
+        assert (row.result, row.username) == ("success", "alice")
+
+
 def test_pin_login_refused_for_other_clients(actions: Actions, pin_clients) -> None:
     page, _ = _start(actions, "rp")
     assert 'id="login-form"' in page.text

@@ -48,8 +48,10 @@ def user_create(
 ) -> None:
     """Create a user (the password rules are those of the account page)."""
     # Asked before the password is read, so nobody types one in vain.
-    if users.user_named(username):
-        raise click.ClickException(f"user {username!r} already exists")
+    existing = users.user_named(username)
+    if existing is not None:
+        same = "" if existing.username == username else " (usernames match whatever their case)"
+        raise click.ClickException(f"user {existing.username!r} already exists{same}")
     password = read_secret("password") if password_stdin else None
     try:
         user = users.create_user(

@@ -17,7 +17,14 @@ from provider.factors.base import Locked
 from provider.i18n import ngettext_, translate
 from provider.storage import throttle
 
-__all__ = ["AttemptState", "limits_from_config", "reserve_or_raise", "state_of", "wait_words"]
+__all__ = [
+    "AttemptState",
+    "limits_from_config",
+    "reserve_or_raise",
+    "state_of",
+    "tries_before_lock",
+    "wait_words",
+]
 
 
 def limits_from_config(config: Mapping[str, Any], prefix: str) -> throttle.Limits:
@@ -62,15 +69,34 @@ class AttemptState:
     #: seconds before the next attempt is allowed (0: now, or, when locked,
     #: not before an unlock; a lock window's remaining seconds otherwise)
     retry_after: int
+    #: wrong tries left before the factor locks (or, for the password, before
+    #: its next lock window); 0 when locked
+    tries_left: int = 0
+
+
+def tries_before_lock(failures: int, limits: throttle.Limits) -> int:
+    """Wrong tries left, after ``failures`` consecutive ones, before a lock: the
+    hard limit, or with lock windows (the password) the next window."""
+    left = limits.hard_limit - failures
+    if limits.windowed:
+        left = min(left, limits.max_failures - failures % limits.max_failures)
+    return max(0, left)
 
 
 def state_of(user_id: int, counter: str, limits: throttle.Limits) -> AttemptState:
     row = throttle.state(user_id, counter)
     if row is None:
-        return AttemptState(failures=0, locked=False, retry_after=0)
+        return AttemptState(
+            failures=0, locked=False, retry_after=0, tries_left=tries_before_lock(0, limits)
+        )
     now = clock.now()
     locked = limits.locked(row, now)
     wait = 0 if row.next_allowed_at is None else max(0, row.next_allowed_at - now)
     if bool(row.locked) or row.failures >= limits.hard_limit:
         wait = 0  # until an unlock
-    return AttemptState(failures=int(row.failures), locked=locked, retry_after=int(wait))
+    return AttemptState(
+        failures=int(row.failures),
+        locked=locked,
+        retry_after=int(wait),
+        tries_left=0 if locked else tries_before_lock(int(row.failures), limits),
+    )

@@ -92,6 +92,8 @@ class BackupCodeStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
 
 class BackupCodeFactor(CatalogueFacts, method="backup_code"):
@@ -147,6 +149,7 @@ class BackupCodeFactor(CatalogueFacts, method="backup_code"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------

@@ -128,6 +128,11 @@ class FactorStatus(Protocol):
     @property
     def failures(self) -> int: ...
 
+    @property
+    def tries_left(self) -> int:
+        """Wrong tries left before a lock (0 when locked or never counted)."""
+        ...
+
 
 @runtime_checkable
 class Factor(Protocol):

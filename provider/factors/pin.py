@@ -56,6 +56,8 @@ class PinStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
 
 class PinFactor(CatalogueFacts, method="pin"):
@@ -118,6 +120,7 @@ class PinFactor(CatalogueFacts, method="pin"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------

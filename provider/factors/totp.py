@@ -102,6 +102,8 @@ class TotpStatus:
     #: seconds before the next attempt is allowed (0 when it is allowed now)
     retry_after: int
     failures: int
+    #: wrong tries left before a lock (0 when locked)
+    tries_left: int
 
     @property
     def confirmed(self) -> bool:
@@ -226,6 +228,7 @@ class TotpFactor(CatalogueFacts, method="totp"):
             locked=attempts.locked,
             retry_after=attempts.retry_after,
             failures=attempts.failures,
+            tries_left=attempts.tries_left,
         )
 
     # -- the Factor protocol ----------------------------------------------------

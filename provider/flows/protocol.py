@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from provider import clock, policy, storage
 from provider.oidc.server import user_claims
@@ -19,6 +20,7 @@ from provider.storage.models import Client, WebSession
 __all__ = [
     "UserinfoRefused",
     "acr_levels",
+    "client_home",
     "finish_token_request",
     "logout_client",
     "sign_out",
@@ -59,6 +61,22 @@ def userinfo(access_token: str) -> dict[str, Any] | UserinfoRefused:
 
 def logout_client(client_id: str | None) -> Client | None:
     return client_store.get_client(client_id) if client_id else None
+
+
+def client_home(client: Client) -> str | None:
+    """Where a page sends the user back to ``client``: its registered
+    ``client_uri``, else its first post-logout redirect URI, else the origin
+    of its first redirect URI (only http(s) addresses)."""
+    metadata = client.registration_metadata or {}
+    candidates = [metadata.get("client_uri"), *(client.post_logout_redirect_uris or [])[:1]]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.startswith(("https://", "http://")):
+            return candidate
+    for uri in (client.redirect_uris or [])[:1]:
+        parts = urlsplit(uri)
+        if parts.scheme in ("https", "http") and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}/"
+    return None
 
 
 def sign_out(row: WebSession, client_id: str | None) -> None:

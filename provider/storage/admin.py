@@ -69,19 +69,20 @@ def search_users(query: str = "", *, limit: int = 100) -> list[User]:
     return list(db.session.scalars(statement))
 
 
-def locked_factors(user_ids: list[int]) -> dict[int, list[str]]:
-    """The locked factors of each of ``user_ids`` (users without one are absent)."""
+def users_with_failures(user_ids: list[int]) -> set[int]:
+    """Which of ``user_ids`` have a factor with failures or an admin lock (the
+    only ones that can be locked now)."""
     if not user_ids:
-        return {}
-    rows = db.session.execute(
-        db.select(FactorCounter.user_id, FactorCounter.factor)
-        .where(FactorCounter.user_id.in_(user_ids), FactorCounter.locked.is_(True))
-        .order_by(FactorCounter.factor)
+        return set()
+    rows = db.session.scalars(
+        db.select(FactorCounter.user_id)
+        .where(
+            FactorCounter.user_id.in_(user_ids),
+            or_(FactorCounter.locked.is_(True), FactorCounter.failures > 0),
+        )
+        .distinct()
     )
-    found: dict[int, list[str]] = {}
-    for user_id, factor in rows:
-        found.setdefault(user_id, []).append(factor)
-    return found
+    return set(rows)
 
 
 def counters_for_user(user_id: int) -> list[FactorCounter]:

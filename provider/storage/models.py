@@ -15,9 +15,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from provider.extensions import db
+from provider.storage.usernames import lookup_key
 
 __all__ = [
     "AttestationRoot",
@@ -52,7 +53,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: as typed when the account was made (shown, put in tokens)
     username: Mapped[str] = mapped_column(String(150), unique=True, index=True)
+    #: what sign-in matches: the username case-folded and NFKC-normalised
+    #: (provider/storage/usernames.py); set with ``username``, unique
+    username_key: Mapped[str] = mapped_column(String(300), unique=True, index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     # When a code sent to ``email`` / ``phone`` was entered (or an admin set it):
@@ -66,6 +71,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    @validates("username")
+    def _keep_key(self, _field: str, value: str) -> str:
+        self.username_key = lookup_key(value)
+        return value
 
     def get_user_id(self) -> str:
         return str(self.id)

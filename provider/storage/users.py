@@ -1,16 +1,19 @@
-"""Users: by id and by username."""
+"""Users: by id and by username (matched case-insensitively by its key,
+provider/storage/usernames.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from provider.extensions import db
 from provider.storage import first, read_row
 from provider.storage.models import User
+from provider.storage.usernames import MAX_KEY_LENGTH, lookup_key
 
-__all__ = ["active_claims", "active_user", "get_user", "user_by_name"]
+__all__ = ["active_claims", "active_user", "add_user", "get_user", "user_by_name"]
 
 # What an ID token and userinfo say of a user, built once (issue 20).
 _CLAIMS = select(
@@ -41,4 +44,20 @@ def active_claims(user_id: int | None) -> Row[Any] | None:
 def user_by_name(username: str) -> User | None:
     if not username or len(username) > 150 or "\x00" in username:  # PostgreSQL refuses NUL
         return None
-    return first(db.select(User).where(User.username == username))
+    key = lookup_key(username)
+    if len(key) > MAX_KEY_LENGTH:
+        return None
+    return first(db.select(User).where(User.username_key == key))
+
+
+def add_user(user: User) -> bool:
+    """Save a new user; False (nothing saved) when another user's name has the
+    same key: a creation that raced with this one and won (the unique index
+    decides, on SQLite and PostgreSQL alike)."""
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True

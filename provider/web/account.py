@@ -160,7 +160,11 @@ def render_account(row: WebSession, user: User, status: int = 200, **extra: Any)
     registry = step_up.factors()
     enrolled = {m.method: m for m in registry.enrolled(user.id)}
     second = [m for m in enrolled if m in SECOND_FACTORS]
-    confirm_factors = factor_forms.offered(user.id, access.methods)
+    confirm_factors = factor_forms.arrange(
+        factor_forms.offered(user.id, access.methods),
+        # The locked-factor message points at the backup code: show it first.
+        prefer="backup_code" if access.recovery == "backup_code" else None,
+    )
     shown = account_flow.overview(user)
     return render_template(
         "account.html",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from werkzeug.wrappers import Response
 
 from provider.flows import dev_outbox
@@ -40,6 +40,6 @@ def outbox() -> Response:
         }
         for m in dev_outbox.recent_messages()
     ]
-    response = Response(render_template("dev_outbox.html", messages=messages))
+    response = make_response(render_template("dev_outbox.html", messages=messages))
     response.headers["Cache-Control"] = "no-store"
     return response

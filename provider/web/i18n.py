@@ -44,6 +44,8 @@ PASSKEY_MESSAGES: tuple[str, ...] = (
     N_("The server refused the passkey."),
     N_("This browser does not support passkeys. Use another way to sign in."),
     N_("No passkey was chosen."),
+    N_("Checking your passkey…"),
+    N_("Waiting for your passkey…"),
 )
 
 __all__ = [

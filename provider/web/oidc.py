@@ -312,7 +312,11 @@ def logout() -> Any:
         from authlib.common.urls import add_params_to_uri
 
         return redirect(add_params_to_uri(target, [("state", state)] if state else []))
-    return render_template("logged_out.html")
+    # No registered address to return to: the page links back to the
+    # application where the request named it.
+    home = protocol.client_home(client) if client is not None else None
+    app_name = (client.name or client.client_id) if client is not None else None
+    return render_template("logged_out.html", app_name=app_name, app_url=home)
 
 
 def _client_from_id_token_hint(hint: str) -> str | None:

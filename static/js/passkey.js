@@ -117,10 +117,67 @@
     var kind = box.dataset.passkey;
     var button = box.querySelector("button");
     var message = box.querySelector("[data-passkey-error]");
+    var status = box.querySelector("[data-passkey-status]");
+    // Sign-in: the browser's own autofill of the username field offers the
+    // passkeys (WebAuthn conditional mediation); the button still works, and
+    // aborts that quiet request first (one WebAuthn request at a time).
+    var quiet = null;
+
+    // The page's language: the box carries this script's texts translated, by
+    // their English words (data-messages; provider/web/i18n.py PASSKEY_MESSAGES).
+    var words = {};
+    try { words = JSON.parse(box.dataset.messages || "{}"); } catch (ignored) { words = {}; }
+
+    function t(text) {
+      return (text && Object.prototype.hasOwnProperty.call(words, text)) ? words[text] : text;
+    }
 
     function show(text) {
-      message.textContent = text;
+      message.textContent = t(text);
       message.hidden = !text;
+    }
+
+    function say(text) {
+      // aria-live: a screen reader hears that the browser's prompt is open.
+      if (status) status.textContent = t(text);
+    }
+
+    function finish(credential, tx) {
+      if (!credential) throw new Error("No passkey was chosen.");
+      var body = { credential: credentialJSON(credential), tx: tx };
+      if (kind === "register") {
+        var nameInput = document.getElementById("passkey-name");
+        body.name = nameInput ? nameInput.value : "";
+      }
+      var remember = box.querySelector("input[name=remember_device]");
+      if (remember && remember.checked) body.remember_device = true;
+      say("Checking your passkey…");
+      return post(box, box.dataset.verifyUrl, body).then(function (result) {
+        go(result.redirect);
+      });
+    }
+
+    function autofill() {
+      var tx = box.dataset.tx || "";
+      var controller = new AbortController();
+      quiet = controller;
+      post(box, box.dataset.optionsUrl, { tx: tx })
+        .then(function (json) {
+          if (controller.signal.aborted) return null;
+          return navigator.credentials.get({
+            mediation: "conditional",
+            publicKey: requestOptions(json),
+            signal: controller.signal
+          }).then(function (credential) {
+            if (controller.signal.aborted) return null;
+            return finish(credential, tx);
+          });
+        })
+        .catch(function (error) {
+          if (controller.signal.aborted || (error && error.name === "AbortError")) return;
+          say("");
+          show(explain(error));
+        });
     }
 
     if (!button) return;
@@ -131,12 +188,30 @@
       return;
     }
     button.disabled = false;
+    if (button.hasAttribute("data-autofocus")) {
+      var active = document.activeElement;
+      if (!active || active === document.body) button.focus();
+    }
+    if (
+      kind === "login" &&
+      document.querySelector("input[autocomplete~=webauthn]") &&
+      typeof PublicKeyCredential.isConditionalMediationAvailable === "function" &&
+      typeof AbortController === "function"
+    ) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+        if (available) autofill();
+      }).catch(function () { /* no autofill: the button stays */ });
+    }
 
     button.addEventListener("click", function () {
       var tx = box.dataset.tx || "";
-      var nameInput = document.getElementById("passkey-name");
+      if (quiet) {
+        quiet.abort();
+        quiet = null;
+      }
       button.disabled = true;
       show("");
+      say("Waiting for your passkey…");
       post(box, box.dataset.optionsUrl, { tx: tx })
         .then(function (json) {
           if (kind === "register") {
@@ -145,17 +220,10 @@
           return navigator.credentials.get({ publicKey: requestOptions(json) });
         })
         .then(function (credential) {
-          if (!credential) throw new Error("No passkey was chosen.");
-          var body = { credential: credentialJSON(credential), tx: tx };
-          if (kind === "register") body.name = nameInput ? nameInput.value : "";
-          var remember = box.querySelector("input[name=remember_device]");
-          if (remember && remember.checked) body.remember_device = true;
-          return post(box, box.dataset.verifyUrl, body);
-        })
-        .then(function (result) {
-          go(result.redirect);
+          return finish(credential, tx);
         })
         .catch(function (error) {
+          say("");
           show(explain(error));
           button.disabled = false;
         });

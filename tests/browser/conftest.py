@@ -90,3 +90,11 @@ def page(browser: Any) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def other_way(page: Any, selector: str) -> None:
+    """Open "Use another way" on a challenge page when ``selector`` is one of
+    the ways under it (provider/web/factor_forms.py ``arrange``)."""
+    if not page.is_visible(selector):
+        page.click("#other-ways summary")
+        page.wait_for_selector(selector, state="visible")

@@ -244,7 +244,7 @@ def test_account_and_enrolment_pages(
     page.fill("#pin-enrol-form input[name=pin]", PIN)
     page.fill("#pin-enrol-form input[name=pin_confirm]", PIN)
     page.click("#pin-enrol-form button[type=submit]")
-    page.wait_for_selector("text=Your PIN is set.")
+    page.wait_for_selector("#pin-remove-form")
     audit.check(page, "account-pin-set")
 
     page.click("#totp-begin-form button")
@@ -304,6 +304,27 @@ def _seed_second_factors(app: Any, user_id: int) -> str:
     return secret
 
 
+def _show(page: Any, selector: str) -> None:
+    """Open any folded ``<details>`` around ``selector`` (the challenge page may
+    fold the other methods away under "Use another way")."""
+    page.wait_for_selector(selector, state="attached")
+    page.eval_on_selector(
+        selector,
+        "el => { for (let d = el.closest('details'); d; d = d.parentElement.closest('details'))"
+        " d.open = true; }",
+    )
+
+
+def _fill(page: Any, selector: str, value: str) -> None:
+    _show(page, selector)
+    page.fill(selector, value)
+
+
+def _click(page: Any, selector: str) -> None:
+    _show(page, selector)
+    page.click(selector)
+
+
 def _lock(app: Any, user_id: int, counter: str) -> None:
     from provider.extensions import db
     from provider.storage.models import FactorCounter
@@ -335,34 +356,34 @@ def test_challenge_pages(
     # A step-up to 2fa after a password sign-in: the second factors are offered.
     page.goto(authorize_url(op, acr_values=TWO_FA))
     sign_in(page)
-    page.wait_for_selector("#totp-form")
+    page.wait_for_selector("#totp-form", state="attached")
     audit.check(page, "challenge-second-factor")
-    page.click("#send-code-form button[value=email]")
-    page.wait_for_selector("#sent-code-form")
+    _click(page, "#send-code-form button[value=email]")
+    page.wait_for_selector("#sent-code-form", state="attached")
     audit.check(page, "challenge-code-sent")
-    page.fill("#totp-form input[name=code]", "000000")
-    page.click("#totp-form button[type=submit]")
+    _fill(page, "#totp-form input[name=code]", "000000")
+    _click(page, "#totp-form button[type=submit]")
     page.wait_for_selector(".error")
     audit.check(page, "challenge-error")
-    page.fill("#sent-code-form input[name=code]", mail[0].last_code())
-    page.click("#sent-code-form button[type=submit]")
+    _fill(page, "#sent-code-form input[name=code]", mail[0].last_code())
+    _click(page, "#sent-code-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
 
     # A fresh confirmation: the PIN; a wrong one asks to wait, the next locks it.
     page.goto(authorize_url(op, acr_values=TWO_FA, max_age="0"))
-    page.wait_for_selector("#pin-form")
+    page.wait_for_selector("#pin-form", state="attached")
     audit.check(page, "challenge-pin")
-    page.fill("#pin-form input[name=pin]", "111111")
-    page.click("#pin-form button[type=submit]")
+    _fill(page, "#pin-form input[name=pin]", "111111")
+    _click(page, "#pin-form button[type=submit]")
     page.wait_for_selector(".error")
     audit.check(page, "challenge-wait")
     time.sleep(1.1)
-    page.fill("#pin-form input[name=pin]", "111111")
-    page.click("#pin-form button[type=submit]")
+    _fill(page, "#pin-form input[name=pin]", "111111")
+    _click(page, "#pin-form button[type=submit]")
     page.wait_for_selector("#locked-pin")
     audit.check(page, "challenge-locked")
-    page.fill("#totp-form input[name=code]", _totp_code(secret))
-    page.click("#totp-form button[type=submit]")
+    _fill(page, "#totp-form input[name=code]", _totp_code(secret))
+    _click(page, "#totp-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
 
     # Bob's only second factor that reaches 2fa, his authenticator app, is locked.

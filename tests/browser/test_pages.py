@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.browser.conftest import CALLBACK, shot
+from tests.browser.conftest import CALLBACK, other_way, shot
 from tests.conftest import Actions, pkce_pair
 
 
@@ -119,6 +119,7 @@ def test_pin_and_totp_enrolment_then_step_up(actions: Actions, op, page) -> None
     shot(page, "challenge-error")
     # The enrolment and Confirm access used this time step and the next: a
     # backup code completes the step-up.
+    other_way(page, "#backup-form")  # the app is the way just tried: primary
     page.fill("#backup-form input[name=code]", backup_code)
     page.click("#backup-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")

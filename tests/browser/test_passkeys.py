@@ -19,7 +19,23 @@ PHR = "urn:belay:acr:phr"
 SECRET = "browser-rp-secret-0123456789"
 
 
-def virtual_authenticator(page: Any, *, user_verified: bool = True) -> tuple[Any, str]:
+def virtual_authenticator(
+    page: Any, *, user_verified: bool = True, autofill: bool = False
+) -> tuple[Any, str]:
+    """A platform authenticator that answers at once (a simulated touch).
+
+    Chromium's virtual authenticator also answers the sign-in page's quiet
+    autofill request (conditional mediation) at once, which no person's
+    browser does: without ``autofill`` the page sees a browser without
+    conditional mediation (feature-detected by static/js/passkey.js), so a test
+    signs in the way it means to. tests/browser/test_challenge.py covers the
+    autofill."""
+    if not autofill:
+        page.add_init_script(
+            "if (window.PublicKeyCredential) "
+            "{ delete PublicKeyCredential.isConditionalMediationAvailable; "
+            "PublicKeyCredential.isConditionalMediationAvailable = undefined; }"
+        )
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     created = cdp.send(

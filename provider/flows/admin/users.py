@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provider import clock, storage
+from provider import clock
 from provider.flows import step_up
 from provider.flows.admin.errors import AdminError, NotFound
 from provider.flows.assurance import lifecycle
@@ -15,6 +15,7 @@ from provider.storage import audit
 from provider.storage import sessions as session_store
 from provider.storage import users as user_store
 from provider.storage.models import User
+from provider.storage.usernames import MAX_KEY_LENGTH, lookup_key
 
 __all__ = [
     "UNLOCKABLE_FACTORS",
@@ -37,6 +38,8 @@ USER_FACTORS = ("password", "pin", "totp", "backup_code", "passkey")
 UNLOCKABLE_FACTORS = tuple(lifecycle.UNLOCKABLE)
 #: The largest user id (a 32-bit integer column).
 _MAX_ID = 2**31 - 1
+#: the refusal of a name another user has, whatever its case (docs/admin.md "Usernames")
+_TAKEN = "this username is taken (usernames match whatever their case)"
 
 
 def search_users(query: str = "", *, limit: int = 100) -> list[User]:
@@ -44,8 +47,18 @@ def search_users(query: str = "", *, limit: int = 100) -> list[User]:
 
 
 def locks_of(users: list[User]) -> dict[int, list[str]]:
-    """Each listed user's locked factors (the users list's lock state; one query)."""
-    return store.locked_factors([u.id for u in users])
+    """Each listed user's locked factors (the users list's lock state), as
+    :func:`user_to_dict` sees them; only users with failures are looked at."""
+    suspects = store.users_with_failures([u.id for u in users])
+    found: dict[int, list[str]] = {}
+    for user in users:
+        if user.id in suspects:
+            locked = [
+                f["method"] for f in user_to_dict(user, detail=True)["factors"] if f["locked"]
+            ]
+            if locked:
+                found[user.id] = locked
+    return found
 
 
 def user_named(username: str) -> User | None:
@@ -114,8 +127,11 @@ def create_user(
         or any(c.isspace() or c == "\x00" for c in username)
     ):
         errors["username"] = "a username is 1-150 characters without spaces"
+    elif len(lookup_key(username)) > MAX_KEY_LENGTH:
+        errors["username"] = "this username is too long once normalised; choose a shorter one"
     elif user_store.user_by_name(username):
-        errors["username"] = "this username is taken"
+        # Names match case-insensitively (docs/admin.md "Usernames").
+        errors["username"] = _TAKEN
     if not isinstance(is_admin, bool):
         errors["is_admin"] = "must be true or false"
     problem = lifecycle.password_problem(password) if password is not None else None
@@ -135,7 +151,8 @@ def create_user(
         name=name or None,
         created_at=clock.now(),
     )
-    storage.save(user)
+    if not user_store.add_user(user):
+        raise AdminError({"username": _TAKEN})  # a creation racing with this one won
     audit.record(
         "user_created",
         "success",

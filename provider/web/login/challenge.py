@@ -154,11 +154,19 @@ def challenge() -> Any:
     # A method locked by this very answer is no longer offered.
     offered = [m for m in outcome.methods if m not in locked]
     locks = [lifecycle.lock_state(user.id, m) or lifecycle.LockState(m, None) for m in locked]
+    # The way just tried (its error goes next to its field), else one the user
+    # picked (?method=, e.g. "enter a backup code"): primary (factor_forms.arrange).
+    tried = pages.field("method", 30) if request.method == "POST" else None
+    factors = factor_forms.arrange(
+        factor_forms.offered(user.id, offered),
+        prefer=tried or request.args.get("method", "")[:30] or None,
+        error=error,
+    )
     return (
         render_template(
             "challenge.html",
             tx=tx.id,
-            factors=factor_forms.offered(user.id, offered),
+            factors=factors,
             offered=offered,
             locks=locks,
             # Only locked methods reach the target (docs/security.md case 44):
@@ -168,7 +176,9 @@ def challenge() -> Any:
             and any(m.method == "backup_code" and not m.locked for m in enrolled),
             target_acr=outcome.target_acr,
             reason=outcome.reason,
-            error=error,
+            # Shown at the top only when no form shows it next to its field.
+            error=None if any(f["error"] for f in factors) else error,
+            failed=error is not None,
             client_name=pages.client_name(tx),
             username=user.username,
             action=url_for("login.challenge", tx=tx.id),
@@ -213,7 +223,7 @@ def send_code() -> Any:
         back = url_for("account.index")
     factor = step_up.factors().code_factor(pages.field("channel", 10))
     if factor is None or not factor.enrolled(user.id):
-        flash("That way of receiving a code is not available.", "error")
+        flash(N_("That way of receiving a code is not available."), "error")
         return redirect(back), 303
     method = factor.method
     failure: BelayError | None = None

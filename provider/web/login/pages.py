@@ -92,13 +92,19 @@ def pending_code(tx: flow.Loaded | None) -> dict[str, str] | None:
     return pending
 
 
-def render_login(tx: flow.Loaded | None, *, error: str | None, username: str, status: int) -> Any:
+def render_login(
+    tx: flow.Loaded | None, *, error: str | None, username: str, status: int, focus: str = ""
+) -> Any:
+    """The sign-in page; ``focus``: the form whose secret field gets the focus
+    ("password", "pin": it was just wrong and the username is already there),
+    else the username field."""
     policy = client_policy(tx)
     return render_template(
         "login.html",
         tx=tx.id if tx else "",
         error=error,
         username=username,
+        focus=focus if username else "",
         client_name=client_name(tx),
         pin_login=bool(policy is not None and policy.pin_login),
         code_channels=code_channels(tx),

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import redirect, request
 
+from provider.errors import N_
 from provider.factors import password as password_factor
 from provider.factors.base import Verified
 from provider.flows import authorize as flow
@@ -26,15 +27,16 @@ def login() -> Any:
     error = None
     busy = False
     username = ""
+    focus = ""
     client_policy = pages.client_policy(tx)
     pin_login = bool(client_policy is not None and client_policy.pin_login)
     if request.method == "POST" and "pin" in request.form and "password" not in request.form:
         username = pages.field("username", 150).strip()
         pin = pages.field("pin", 64)
         if not pin_login or tx is None or client_policy is None:
-            error = "Sign-in with a PIN is not available here."
+            error = N_("Sign-in with a PIN is not available here.")
         elif not username or not pin:
-            error = "Enter your username and PIN."
+            error = N_("Enter your username and PIN.")
         else:
             pin_result = login_flow.verify_pin_login(
                 username,
@@ -47,11 +49,12 @@ def login() -> Any:
                 return pages.sign_in(tx, pin_result.user, pin_result.verified)
             busy = pin_result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.PIN_FAILURE_MESSAGE
+            focus = "pin"
     elif request.method == "POST":
         username = pages.field("username", 150).strip()
         password = pages.field("password")
         if not username or not password:
-            error = "Enter your username and password."
+            error = N_("Enter your username and password.")
         else:
             result = login_flow.verify_password(
                 username,
@@ -65,12 +68,14 @@ def login() -> Any:
                 return pages.sign_in(tx, result.user, event)
             busy = result.reason == "busy"
             error = login_flow.BUSY_MESSAGE if busy else login_flow.FAILURE_MESSAGE
+            # The username is kept: the password is what to type again.
+            focus = "password"
     status = 401 if error and request.method == "POST" else 200
     if busy:
         # Nothing was checked or counted: the browser may simply try again.
-        body, _ = pages.render_login(tx, error=error, username=username, status=503)
+        body, _ = pages.render_login(tx, error=error, username=username, status=503, focus=focus)
         return body, 503, {"Retry-After": "1"}
-    return pages.render_login(tx, error=error, username=username, status=status)
+    return pages.render_login(tx, error=error, username=username, status=status, focus=focus)
 
 
 @bp.post("/login/cancel")
