@@ -25,7 +25,7 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.conftest import ARTIFACTS
 
 #: The languages the page walk runs in (the Accept-Language it sends).
-LANGUAGES = ["en"]
+LANGUAGES = ["en", "de"]
 WIDTHS = (1280, 375)
 PHONE = 375
 PAGES = ARTIFACTS / "pages"
