@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -682,47 +681,3 @@ def test_the_policy_form_sends_every_policy_field() -> None:
 def test_a_bad_audit_export_filter_is_an_error_page(confirmed: Admin) -> None:
     refused = confirmed.get("/admin/audit.csv?since=never", 400)
     assert refused.mimetype == "text/html" and "since: " in refused.text
-
-
-def test_a_confirmation_is_single_use_for_its_own_url_fresh_and_csrf_protected(
-    app: Flask, confirmed: Admin
-) -> None:
-    """Destructive actions ask first (provider/web/confirmation.py): only the
-    confirmed POST of the page's own URL acts, once, within MAX_AGE, with the
-    form's CSRF token."""
-    from provider import clock
-    from provider.web.confirmation import MAX_AGE
-
-    bob_id = confirmed.actions.create_user("bob")
-    add_totp(app, bob_id, "bob")
-    detail = confirmed.get(f"/admin/users/{bob_id}")
-
-    def enrolled() -> int:
-        with app.app_context():
-            return len(app.extensions["belay_factors"].enrolled(bob_id))
-
-    before = enrolled()
-    # The value of one confirmation page does not confirm another URL.
-    asked = confirmed.post(f"/admin/users/{bob_id}/revoke-sessions", detail)
-    nonce = re.search(r'name="confirmation" value="([^"]+)"', asked.text).group(1)
-    other = confirmed.post(f"/admin/users/{bob_id}/reset-factors", asked, confirmation=nonce)
-    assert other.status_code == 200 and 'id="confirm-action-form"' in other.text
-    assert enrolled() == before
-    # A guessed or empty value, and a stale page, only ask again.
-    for value in ("guess", ""):
-        again = confirmed.post(f"/admin/users/{bob_id}/reset-factors", other, confirmation=value)
-        assert again.status_code == 200 and enrolled() == before
-    stale = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
-    offset = clock.now() - int(time.time())
-    clock.set_offset(offset + MAX_AGE + 1)
-    late = answer_confirmation(confirmed.client, stale)
-    assert late.status_code != 302 and enrolled() == before
-    clock.set_offset(offset)
-    # Without the CSRF token: refused before anything is looked at.
-    fresh = confirmed.post(f"/admin/users/{bob_id}/reset-factors", detail)
-    nonce = re.search(r'name="confirmation" value="([^"]+)"', fresh.text).group(1)
-    forged = confirmed.client.post(
-        f"/admin/users/{bob_id}/reset-factors", data={"confirmation": nonce}
-    )
-    assert forged.status_code == 403 and enrolled() == before
-    assert _audit(app, "factors_reset") == []

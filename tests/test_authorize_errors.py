@@ -376,7 +376,7 @@ def test_iss_when_the_user_cancels_a_step_up(actions: Actions, rp: str) -> None:
     cancelled = actions.client.post(
         f"/challenge?tx={tx}", data={"csrf_token": csrf_from(page.text), "tx": tx, "cancel": "1"}
     )
-    _assert_error_redirect(cancelled, "unmet_authentication_requirements", "cancel-me")
+    _assert_error_redirect(cancelled, "access_denied", "cancel-me")  # the user declined
 
 
 ERRORS_AFTER_VALIDATION = [

@@ -274,3 +274,33 @@ def test_the_sign_in_page_is_ready_for_phones(actions: Actions) -> None:
         "/login", data={"csrf_token": csrf_from(page.text), "username": "", "password": ""}
     )
     assert re.search(r'<input id="username"[^>]*autofocus', empty.text)
+
+
+def test_a_wait_on_codes_is_said_before_a_code_is_sent(app: Flask) -> None:
+    with app.test_request_context("/challenge?tx=t"):
+        from flask import render_template
+
+        html = render_template(
+            "factor_forms/_ways.html",
+            factors=[
+                {
+                    "method": "sms_otp",
+                    "methods": ["sms_otp"],
+                    "form_id": "code-form",
+                    "primary": True,
+                    "error": None,
+                    "tries_left": None,
+                    "retry_after": 3,
+                    "wait": "3 seconds",
+                    "purpose": "step_up",
+                    "sent": None,
+                    "channels": [{"channel": "sms", "method": "sms_otp", "label": "Text message"}],
+                }
+            ],
+            tx="t",
+            action="/challenge?tx=t",
+            remember_days=0,
+        )
+    assert "Too many wrong codes: wait 3 seconds before the next one." in html
+    assert 'class="primary" autofocus>Text me a code<' in html
+    assert 'id="sent-code-form"' not in html

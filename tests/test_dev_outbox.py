@@ -66,6 +66,7 @@ def test_an_email_code_from_the_outbox_signs_in(
     empty = actions.client.get("/dev/outbox")
     assert empty.status_code == 200 and 'id="outbox-empty"' in empty.text
     assert empty.headers["Cache-Control"] == "no-store"
+    # An HTML page, not its source shown as text (no title or language for a reader).
     assert empty.mimetype == "text/html"
 
     page, verifier = _login_page(actions, "bankapp")

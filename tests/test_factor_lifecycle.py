@@ -13,7 +13,6 @@ door: the account page, the passkey endpoints, the admin API and the CLI.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,14 +26,7 @@ from provider import clock, policy
 from provider.extensions import db
 from provider.flows.assurance import events
 from provider.storage.models import AuditEvent, AuthEvent
-from tests.conftest import (
-    Actions,
-    answer_confirmation,
-    confirmed_post,
-    csrf_from,
-    in_parallel,
-    pkce_pair,
-)
+from tests.conftest import Actions, confirmed_post, csrf_from, in_parallel, pkce_pair
 from tests.webauthn_soft import SoftAuthenticator
 
 TWO_FA = "urn:belay:acr:2fa"
@@ -65,12 +57,6 @@ def account(actions: Actions) -> Any:
 def post_form(actions: Actions, path: str, **data: str) -> Any:
     page = account(actions)
     return actions.client.post(path, data={"csrf_token": csrf_from(page.text), **data})
-
-
-def confirmed_form(actions: Actions, path: str, **data: str) -> Any:
-    """A destructive form: posted, then confirmed on its confirmation page."""
-    page = account(actions)
-    return confirmed_post(actions.client, path, {"csrf_token": csrf_from(page.text), **data})
 
 
 def begin_totp(actions: Actions) -> tuple[str, str]:
@@ -446,6 +432,11 @@ def test_every_lifecycle_change_writes_exactly_one_audit_row(
         assert rows[0].user_id == alice and rows[0].result == "success"
         assert "by" in rows[0].details
 
+    def ask_first(path: str) -> Any:  # a destructive form, then its confirmation
+        return confirmed_post(
+            actions.client, path, {"csrf_token": csrf_from(account(actions).text)}
+        )
+
     new = "another good password"
     one_row(
         lambda: post_form(actions, "/account/password", password=new, password_confirm=new),
@@ -457,7 +448,11 @@ def test_every_lifecycle_change_writes_exactly_one_audit_row(
         "factor_enrolled",
         "pin",
     )
-    one_row(lambda: confirmed_form(actions, "/account/pin/remove"), "factor_removed", "pin")
+    one_row(
+        lambda: ask_first("/account/pin/remove"),
+        "factor_removed",
+        "pin",
+    )
     auth = SoftAuthenticator()
     one_row(lambda: register(actions, auth), "factor_enrolled", "passkey")
     with app.app_context():
@@ -477,12 +472,12 @@ def test_every_lifecycle_change_writes_exactly_one_audit_row(
         "backup_code",
     )
     one_row(
-        lambda: confirmed_form(actions, "/account/backup-codes"),
+        lambda: ask_first("/account/backup-codes"),
         "backup_codes_generated",
         "backup_code",
     )
     one_row(
-        lambda: confirmed_form(actions, f"/account/passkeys/{passkey_id}/delete"),
+        lambda: ask_first(f"/account/passkeys/{passkey_id}/delete"),
         "factor_removed",
         "passkey",
     )
@@ -609,83 +604,3 @@ def test_admin_flows_refuse_an_unknown_factor_to_unlock(app: Flask, actions: Act
     assert "factor" in response.get_json()["errors"]
     # The same list the CLI names.
     assert "email_otp" in response.get_json()["errors"]["factor"]
-
-
-def test_removing_a_factor_and_new_backup_codes_ask_first_once(
-    app: Flask, actions: Actions
-) -> None:
-    """Destructive account changes ask first: the unconfirmed POST shows the
-    confirmation page and changes nothing; the confirmed POST acts; a replay
-    of it only asks again."""
-    alice = int(actions.create_user())
-    assert actions.login().status_code == 302
-    assert post_form(actions, "/account/pin", pin=PIN, pin_confirm=PIN).status_code == 302
-    asked = post_form(actions, "/account/pin/remove")
-    assert asked.status_code == 200 and 'id="confirm-action-form"' in asked.text
-    assert "Remove PIN" in asked.text
-    with app.app_context():
-        assert app.extensions["belay_factors"].get("pin").status(alice).enrolled
-    removed = answer_confirmation(actions.client, asked)
-    assert removed.status_code == 302 and removed.headers["Location"].endswith("/account#pin")
-    assert "PIN removed." in account(actions).text
-    replayed = answer_confirmation(actions.client, asked)
-    assert replayed.status_code == 200 and 'id="confirm-action-form"' in replayed.text
-    assert [r.event for r in audit_rows(app, alice)].count("factor_removed") == 1
-
-    # The first backup codes need no confirmation (nothing to void); new ones do.
-    assert post_form(actions, "/account/backup-codes").status_code == 302
-    first = re.findall(r"<li><code>([^<]+)</code></li>", account(actions).text)
-    assert len(first) == 10
-    # Backup codes made the account 2fa: confirm access with one of them.
-    page = account(actions)
-    confirmed = actions.client.post(
-        "/account/confirm",
-        data={"csrf_token": csrf_from(page.text), "method": "backup_code", "code": first[0]},
-    )
-    assert confirmed.status_code == 302
-    asked = post_form(actions, "/account/backup-codes")
-    assert asked.status_code == 200 and "stop working" in asked.text
-    assert "<li><code>" not in asked.text
-    made = answer_confirmation(actions.client, asked)
-    assert made.status_code == 302 and made.headers["Location"].endswith("/account#backup-codes")
-    second = re.findall(r"<li><code>([^<]+)</code></li>", account(actions).text)
-    assert len(second) == 10 and not set(first) & set(second)
-    assert "<li><code>" not in account(actions).text  # shown once
-    again = answer_confirmation(actions.client, asked)
-    assert again.status_code == 200 and 'id="confirm-action-form"' in again.text
-    assert [r.event for r in audit_rows(app, alice)].count("backup_codes_generated") == 2
-
-
-def test_one_time_material_waits_sealed_in_the_session_and_is_gone_once_shown(
-    app: Flask, actions: Actions
-) -> None:
-    """Fresh backup codes and a new authenticator's key travel from the POST to
-    the next page in the server-side session, encrypted (never in the clear in
-    the session row, never in the URL), and are dropped when shown; an old
-    sealed value is not shown."""
-    from provider.storage.models import WebSession
-
-    def session_data() -> str:
-        with app.app_context():
-            rows = db.session.scalars(select(WebSession)).all()
-            return " ".join(str(r.data) for r in rows)
-
-    actions.create_user()
-    assert actions.login().status_code == 302
-    begun = post_form(actions, "/account/totp/begin")
-    assert begun.status_code == 302 and "?" not in begun.headers["Location"]
-    assert "account_once" in session_data()
-    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', account(actions).text)
-    assert secret is not None
-    stored = session_data()
-    assert "account_once" not in stored and secret.group(1) not in stored
-    assert 'id="totp-secret"' not in account(actions).text  # shown once
-
-    made = post_form(actions, "/account/backup-codes")
-    assert made.status_code == 302 and "?" not in made.headers["Location"]
-    sealed = session_data()
-    assert "account_once" in sealed and "backup_codes" not in sealed  # encrypted
-    clock.set_offset(clock.now() - int(time.time()) + 301)  # past ONE_TIME_MAX_AGE
-    page = account(actions).text
-    assert "<li><code>" not in page  # too old: not shown
-    assert "account_once" not in session_data()

@@ -134,13 +134,13 @@ def test_the_unique_index_decides_when_both_pass_the_check(
 # -- migration 0015 ------------------------------------------------------------------
 
 
-def _database_at_0012(tmp_path: Path, names: list[str]) -> tuple[Flask, str]:
+def _database_before_the_key(tmp_path: Path, names: list[str]) -> tuple[Flask, str]:
     url = f"sqlite:///{tmp_path / 'before.sqlite3'}"
     app = create_app(base_config(DATABASE_URL=url))
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade(directory=str(ROOT / "migrations"), revision="0012")
+        upgrade(directory=str(ROOT / "migrations"), revision="0014")
     engine = create_engine(url)
     with engine.begin() as conn:
         for name in names:
@@ -153,7 +153,7 @@ def _database_at_0012(tmp_path: Path, names: list[str]) -> tuple[Flask, str]:
 
 
 def test_migration_gives_every_user_its_key(tmp_path: Path) -> None:
-    app, url = _database_at_0012(tmp_path, ["Alice", "bob", "ＣＡＲＯＬ"])
+    app, url = _database_before_the_key(tmp_path, ["Alice", "bob", "ＣＡＲＯＬ"])
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -171,7 +171,7 @@ def test_migration_gives_every_user_its_key(tmp_path: Path) -> None:
 def test_migration_refuses_names_that_differ_only_by_case_and_changes_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    app, url = _database_at_0012(tmp_path, ["Alice", "alice", "ｂｏｂ", "Bob", "carol"])
+    app, url = _database_before_the_key(tmp_path, ["Alice", "alice", "ｂｏｂ", "Bob", "carol"])
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -185,7 +185,7 @@ def test_migration_refuses_names_that_differ_only_by_case_and_changes_nothing(
     assert "carol" not in message and "Nothing was changed" in message
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
         columns = [row[1] for row in conn.execute(text("PRAGMA table_info(users)"))]
         assert "username_key" not in columns
         # The operator renames one of each pair; the upgrade then goes through.

@@ -6,7 +6,7 @@ axe-core (bundled by ``axe-playwright-python``) finds no violation of impact
 (``document.documentElement.scrollWidth <= clientWidth``). Two checks axe
 leaves out: every id an ``aria-labelledby``, ``aria-describedby`` or ``for``
 names is on the page, and headings do not grow from h1 to h3. axe checks the
-dark colour scheme too, at 1280 px. A full-page
+dark colour scheme too, at 1280 px (in the first language). A full-page
 screenshot of each page at each width goes to
 ``tests/artifacts/pages/<lang>/<width>/<page>.png``.
 
@@ -24,7 +24,8 @@ from axe_playwright_python.sync_playwright import Axe
 
 from tests.conftest import ARTIFACTS
 
-#: The languages the page walk runs in (the Accept-Language it sends).
+#: The languages the page walk runs in (the Accept-Language it sends); the
+#: dark colour scheme is checked in the first only.
 LANGUAGES = ["en", "de"]
 WIDTHS = (1280, 375)
 PHONE = 375
@@ -137,6 +138,8 @@ class PageAudit:
                 folder = PAGES / self.lang / str(width)
                 folder.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+            if self.lang != LANGUAGES[0]:
+                return  # colours do not depend on the language
             # The dark colour scheme (belay.css has one): axe at the first width.
             page.set_viewport_size({"width": WIDTHS[0], "height": 800})
             page.emulate_media(color_scheme="dark")

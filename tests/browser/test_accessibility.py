@@ -15,6 +15,7 @@ that the wait and locked pages are reached in seconds.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -65,8 +66,6 @@ class SmsBox:
         return f"http://127.0.0.1:{self.server.server_address[1]}/sms"
 
     def last_code(self) -> str:
-        import re
-
         found = re.search(r"\b(\d{6})\b", self.texts[-1])
         assert found, self.texts[-1]
         return found.group(1)
@@ -145,6 +144,13 @@ def audit(lang: str) -> PageAudit:
     return PageAudit(lang)
 
 
+def _mail_code(inbox: Inbox) -> str:
+    """The code in the last email, in any language."""
+    found = re.search(r"\b(\d{6})\b", inbox.bodies[-1])
+    assert found, inbox.bodies[-1]
+    return found.group(1)
+
+
 def _totp_code(secret: str, step: int = 0) -> str:
     return pyotp.TOTP(secret).at(clock.now() + 30 * step)
 
@@ -187,7 +193,7 @@ def test_sign_in_and_error_pages(
     page.click("#code-login-form button[value=email]")
     page.wait_for_selector("#code-login-verify-form")
     audit.check(page, "login-code-sent")
-    page.fill("#code-login-verify-form input[name=code]", mail[0].last_code())
+    page.fill("#code-login-verify-form input[name=code]", _mail_code(mail[0]))
     page.click("#code-login-verify-form button[type=submit]")
     page.wait_for_selector("#consent-form")
     audit.check(page, "consent")
@@ -246,6 +252,11 @@ def test_account_and_enrolment_pages(
     page.click("#pin-enrol-form button[type=submit]")
     page.wait_for_selector("#pin-remove-form")
     audit.check(page, "account-pin-set")
+    page.click("#pin-remove-form button[type=submit]")
+    page.wait_for_selector("#confirm-action-form")
+    audit.check(page, "confirm-remove-pin")
+    page.click("#confirm-cancel")
+    page.wait_for_selector("#pin-remove-form")
 
     page.click("#totp-begin-form button")
     page.wait_for_selector("#totp-enrol-form")
@@ -267,7 +278,7 @@ def test_account_and_enrolment_pages(
     page.click("#email-form button[type=submit]")
     page.wait_for_selector("#email-verify-form")
     audit.check(page, "account-email-pending")
-    page.fill("#email-verify-form input[name=code]", mail[0].last_code())
+    page.fill("#email-verify-form input[name=code]", _mail_code(mail[0]))
     page.click("#email-verify-form button[type=submit]")
     page.wait_for_selector("#email-remove-form")
 
@@ -365,7 +376,7 @@ def test_challenge_pages(
     _click(page, "#totp-form button[type=submit]")
     page.wait_for_selector(".error")
     audit.check(page, "challenge-error")
-    _fill(page, "#sent-code-form input[name=code]", mail[0].last_code())
+    _fill(page, "#sent-code-form input[name=code]", _mail_code(mail[0]))
     _click(page, "#sent-code-form button[type=submit]")
     page.wait_for_url(f"{CALLBACK}*")
 
@@ -430,6 +441,10 @@ def test_admin_pages(app: Any, actions: Actions, walk_op: LiveServer, tab: Any, 
         page.wait_for_selector(selector)
         audit.check(page, name)
     page.goto(op + "/admin/clients/bank")
+    page.click("#delete-client-form button[type=submit]")
+    page.wait_for_selector("#confirm-action-form")
+    audit.check(page, "admin-confirm-delete-client")
+    page.goto(op + "/admin/clients/bank")
     page.fill("#p-default_max_age", "soon")
     page.click("#policy-form button[type=submit]")
     page.wait_for_selector("#err-default_max_age")
@@ -440,4 +455,30 @@ def test_admin_pages(app: Any, actions: Actions, walk_op: LiveServer, tab: Any, 
     page.click("#simulator-form button[type=submit]")
     page.wait_for_selector("#simulation-result")
     audit.check(page, "admin-simulation")
+    audit.assert_clean()
+
+
+def test_development_outbox_page(app: Any, actions: Actions, tab: Any, audit: PageAudit) -> None:
+    """/dev/outbox (BELAY_DEV_OUTBOX, development only) after a code was sent."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    env = server_env(
+        port,
+        BELAY_ISSUER=origin,
+        BELAY_RP_ID="localhost",
+        BELAY_ORIGINS=origin,
+        BELAY_DEV_OUTBOX="1",
+    )
+    server = LiveServer(port, env).start()
+    try:
+        actions.create_user(email="alice@example.com", email_verified_at=clock.now())
+        actions.create_client("rp", redirect_uris=[CALLBACK])
+        tab.goto(authorize_url(origin, acr_values=TWO_FA))
+        sign_in(tab)
+        _click(tab, "#send-code-form button[type=submit]")
+        tab.wait_for_selector("#sent-code-form", state="attached")
+        tab.goto(f"{origin}/dev/outbox")
+        audit.check(tab, "dev-outbox")
+    finally:
+        server.stop()
     audit.assert_clean()

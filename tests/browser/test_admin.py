@@ -122,6 +122,7 @@ def test_lockouts_on_the_dashboard_and_users_and_words_unbroken_at_375px(
     page.fill("#totp-form input[name=code]", pyotp.TOTP(secret).at(clock.now()))
     page.click("#totp-form button[type=submit]")
     page.wait_for_selector("#chart-acr")
+    assert page.get_attribute("#account-link", "href") == "/account"  # console -> account
     lockouts = page.locator("#dashboard-table tbody tr").last.locator("td").nth(3).inner_text()
     assert int(lockouts) >= 1, lockouts
 
