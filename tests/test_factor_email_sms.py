@@ -63,7 +63,7 @@ class Mailbox:
         assert self.messages, "no email arrived"
         body = self.messages[-1].get_body(preferencelist=("plain",))
         assert body is not None
-        return re.search(r"code is (\d{6})", body.get_content()).group(1)  # type: ignore[union-attr]
+        return re.search(r"(?:code is|lautet) (\d{6})", body.get_content()).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture

@@ -373,3 +373,19 @@ def test_the_account_page_sets_the_time_zone(app, actions, client):
     with app.app_context():
         assert db.session.get(User, user_id).zoneinfo is None
     assert client.get("/account/time-zone").status_code == 302
+
+
+def test_ui_locales_gives_a_german_challenge_page(actions, client):
+    from tests.test_account_and_step_up import enrol_totp
+
+    actions.create_client()
+    actions.create_user()
+    assert actions.login().status_code == 302
+    enrol_totp(actions)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US"
+    page = actions.follow(actions.authorize(ui_locales="de", acr_values="urn:belay:acr:2fa"))
+    assert "/challenge" in page.request.path, page.text[:300]
+    assert '<html lang="de">' in page.text
+    assert "Bestätigen Sie, dass Sie es sind" in page.text
+    assert "Mit der Authenticator-App bestätigen" in page.text
+    assert "Confirm it" not in page.text

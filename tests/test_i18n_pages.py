@@ -29,6 +29,8 @@ SAME_IN_GERMAN = {
     "Details",
     "Name",
     "Simulator",
+    "Administrator",
+    "Step-ups",
     "acr",
     "amr",
     "claims (JSON)",
@@ -86,7 +88,7 @@ def texts(html: str) -> tuple[str | None, list[str]]:
 def untranslated(english: str, german: str, names: set[str]) -> list[str]:
     """Texts of the German page that are the English page's, and no name or code."""
     lang, german_texts = texts(german)
-    assert lang == "de"
+    assert lang == "de", german[:300]
     _, english_texts = texts(english)
     found = []
     for text in german_texts:
@@ -115,24 +117,24 @@ class Pages:
         self.problems: dict[str, list[str]] = {}
         self.seen: list[str] = []
 
-    def both(self, path: str, *, method: str = "GET", status: int | None = 200, **data):
+    def both(self, path: str, *, verb: str = "GET", status: int | None = 200, **data):
         pages = {}
+        form_path = data.pop("_form", path)
         for language in ("en", "de"):
             self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
-            if method == "GET":
+            if verb == "GET":
                 response = self.client.get(path)
             else:
-                form = self.client.get(data.pop("_form", path))
+                form = self.client.get(form_path)
                 response = self.client.post(path, data={"csrf_token": csrf_from(form.text), **data})
-                data["_form"] = data.get("_form", path)
             if status is not None:
                 assert response.status_code == status, (path, language, response.text[:600])
             pages[language] = response.text
         self.client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
         left = untranslated(pages["en"], pages["de"], self.names)
-        self.seen.append(f"{method} {path}")
+        self.seen.append(f"{verb} {path}")
         if left:
-            self.problems[f"{method} {path}"] = left
+            self.problems[f"{verb} {path}"] = left
         return pages["de"]
 
 
@@ -149,9 +151,13 @@ def test_the_consent_logout_and_admin_pages_are_german(app, actions, pages):
     secret = add_totp(app, user_id, "root")
     assert actions.login("root").status_code == 302
     admin = Admin(actions, secret)
+    pages.both("/admin/", status=403)  # the console's own "Confirm it's you"
     admin.step_up()
     try:
         for path in (
+            "/admin/",
+            "/admin/users",
+            f"/admin/users/{user_id}",
             "/admin/clients",
             "/admin/clients/rp",
             "/admin/simulator",
@@ -161,13 +167,15 @@ def test_the_consent_logout_and_admin_pages_are_german(app, actions, pages):
             pages.both(path)
         pages.both(
             "/admin/simulator",
-            method="POST",
+            verb="POST",
             client_id="rp",
             enrolled=["password", "totp"],
             event=["password"],
             ago_password="30",
         )
         pages.both("/admin/audit?since=yesterday", status=None)
+        # a confirmation page (templates/confirm_action.html)
+        pages.both("/admin/clients/rp/delete", verb="POST", _form="/admin/clients/rp")
         consent = actions.follow(actions.authorize("rp"))
         assert 'id="consent-form"' in consent.text, consent.text[:500]
         pages.both(consent.request.path + "?" + consent.request.query_string.decode())
@@ -177,4 +185,49 @@ def test_the_consent_logout_and_admin_pages_are_german(app, actions, pages):
     actions.client.post(
         "/logout", data={"csrf_token": csrf_from(actions.client.get("/logout").text)}
     )
+    assert not pages.problems, "\n".join(f"{k}: {v}" for k, v in pages.problems.items())
+
+
+def test_the_sign_in_account_and_error_pages_are_german(app, actions, pages):
+    from provider import clock
+    from tests.test_account_and_step_up import confirm_with_totp, enrol_pin, enrol_totp
+
+    actions.create_client(
+        "rp",
+        name="Demo RP",
+        client_policy={"pin_login": True, "passwordless_login": True},
+    )
+    actions.create_user("alice")
+    try:
+        pages.both("/login")
+        page = actions.follow(actions.authorize("rp"))
+        login_path = page.request.path + "?" + page.request.query_string.decode()
+        pages.both(login_path)
+        pages.both(login_path, verb="POST", status=None, username="alice", password="wrong")
+        assert actions.login().status_code == 302
+        pages.both("/account")
+        enrol_pin(actions)
+        secret = enrol_totp(actions)
+        confirm_with_totp(actions, secret)
+        pages.both("/account")
+        # the challenge page with every form: a fresh confirmation at 2fa
+        clock.set_offset(62)
+        challenge = actions.follow(
+            actions.authorize("rp", acr_values="urn:belay:acr:2fa", max_age="0")
+        )
+        assert "/challenge" in challenge.request.path, challenge.text[:500]
+        challenge_path = challenge.request.path + "?" + challenge.request.query_string.decode()
+        pages.both(challenge_path)
+        tx = challenge_path.split("tx=")[1]
+        pages.both(challenge_path, verb="POST", status=None, tx=tx, method="pin", pin="000000")
+        # error pages
+        pages.both("/login?tx=gone", status=None)
+        pages.both("/authorize?client_id=nobody&redirect_uri=x", status=400)
+        pages.both("/no-such-page", status=404)
+        pages.both("/logout")
+        actions.client.post(
+            "/logout", data={"csrf_token": csrf_from(actions.client.get("/logout").text)}
+        )
+    finally:
+        clock.set_offset(0)
     assert not pages.problems, "\n".join(f"{k}: {v}" for k, v in pages.problems.items())

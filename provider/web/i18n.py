@@ -44,6 +44,8 @@ PASSKEY_MESSAGES: tuple[str, ...] = (
     N_("The server refused the passkey."),
     N_("This browser does not support passkeys. Use another way to sign in."),
     N_("No passkey was chosen."),
+    N_("Checking your passkey…"),
+    N_("Waiting for your passkey…"),
 )
 
 __all__ = [
@@ -155,8 +157,10 @@ def event_words(name: str | None) -> str:
 
 
 def passkey_messages() -> dict[str, str]:
-    """The passkey script's texts in the page's language, by their English words."""
-    return {text: i18n.translate(text) for text in PASSKEY_MESSAGES}
+    """The passkey script's texts in the page's language, by their English words
+    (only those that differ: an English page carries none)."""
+    translated = {text: i18n.translate(text) for text in PASSKEY_MESSAGES}
+    return {text: words for text, words in translated.items() if words != text}
 
 
 def init_app(app: Flask, translations: Path) -> None:

@@ -9,8 +9,12 @@
 (function () {
   "use strict";
 
-  function words(seconds) {
-    return seconds + (seconds === 1 ? " second" : " seconds");
+  // "1 second" / "N seconds" in the page's language: the notice carries both
+  // forms (data-wait-one, data-wait-many with {n}); English without them.
+  function words(notice, seconds) {
+    var one = notice.getAttribute("data-wait-one") || "1 second";
+    var many = notice.getAttribute("data-wait-many") || "{n} seconds";
+    return seconds === 1 ? one : many.replace("{n}", String(seconds));
   }
 
   function countDown(notice) {
@@ -23,10 +27,10 @@
     function tick() {
       if (left <= 0) {
         for (var i = 0; i < buttons.length; i++) buttons[i].disabled = false;
-        notice.textContent = "You can try again now.";
+        notice.textContent = notice.getAttribute("data-wait-done") || "You can try again now.";
         return;
       }
-      if (shown) shown.textContent = words(left);
+      if (shown) shown.textContent = words(notice, left);
       left -= 1;
       window.setTimeout(tick, 1000);
     }

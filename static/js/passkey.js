@@ -123,14 +123,23 @@
     // aborts that quiet request first (one WebAuthn request at a time).
     var quiet = null;
 
+    // The page's language: the box carries this script's texts translated, by
+    // their English words (data-messages; provider/web/i18n.py PASSKEY_MESSAGES).
+    var words = {};
+    try { words = JSON.parse(box.dataset.messages || "{}"); } catch (ignored) { words = {}; }
+
+    function t(text) {
+      return (text && Object.prototype.hasOwnProperty.call(words, text)) ? words[text] : text;
+    }
+
     function show(text) {
-      message.textContent = text;
+      message.textContent = t(text);
       message.hidden = !text;
     }
 
     function say(text) {
       // aria-live: a screen reader hears that the browser's prompt is open.
-      if (status) status.textContent = text;
+      if (status) status.textContent = t(text);
     }
 
     function finish(credential, tx) {

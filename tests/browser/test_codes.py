@@ -29,7 +29,7 @@ class Inbox:
         return "250 OK"
 
     def last_code(self) -> str:
-        found = re.search(r"code is (\d{6})", self.bodies[-1])
+        found = re.search(r"(?:code is|lautet) (\d{6})", self.bodies[-1])
         assert found, self.bodies[-1]
         return found.group(1)
 

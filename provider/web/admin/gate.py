@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from provider.errors import BelayError
+from provider.errors import N_, BelayError
 from provider.flows import account as account_flow
 from provider.flows.admin import access as admin_access
 from provider.storage.models import User, WebSession
@@ -57,9 +57,9 @@ def actor(user: User) -> str:
 def _admins_only() -> Any:
     return render_template(
         "error.html",
-        title="Administrators only",
+        title=N_("Administrators only"),
         error="forbidden",
-        description="This page is for administrators.",
+        description=N_("This page is for administrators."),
     ), 403
 
 
@@ -129,7 +129,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if not access.confirmed:
             if request.method == "POST":
                 return _step_up_page(
-                    row, user, access, error="Confirm it's you first; nothing was changed."
+                    row, user, access, error=N_("Confirm it's you first; nothing was changed.")
                 )
             return _step_up_page(row, user, access)
         return view(user, **kwargs)

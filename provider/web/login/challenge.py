@@ -223,7 +223,7 @@ def send_code() -> Any:
         back = url_for("account.index")
     factor = step_up.factors().code_factor(pages.field("channel", 10))
     if factor is None or not factor.enrolled(user.id):
-        flash("That way of receiving a code is not available.", "error")
+        flash(N_("That way of receiving a code is not available."), "error")
         return redirect(back), 303
     method = factor.method
     failure: BelayError | None = None

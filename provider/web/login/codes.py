@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import flash, redirect, request, session, url_for
 
+from provider.errors import N_
 from provider.factors import otp
 from provider.flows import authorize as flow
 from provider.flows import code_login
@@ -41,10 +42,13 @@ def send_login_code() -> Any:
     channel = pages.field("channel", 10)
     if not _offered(tx, channel):
         return pages.render_login(
-            tx, error="Sign-in with a code is not available here.", username=username, status=400
+            tx,
+            error=N_("Sign-in with a code is not available here."),
+            username=username,
+            status=400,
         )
     if not username:
-        return pages.render_login(tx, error="Enter your username.", username="", status=400)
+        return pages.render_login(tx, error=N_("Enter your username."), username="", status=400)
     code_login.send_login_code(
         username,
         channel,
@@ -66,14 +70,14 @@ def verify_login_code() -> Any:
     if pending is None or not _offered(tx, pending["channel"]):
         return pages.render_login(
             tx,
-            error="Ask for a sign-in code first.",
+            error=N_("Ask for a sign-in code first."),
             username=pages.field("username", 150),
             status=400,
         )
     code = pages.field("code", 64)
     if not code.strip():
         return pages.render_login(
-            tx, error="Enter the code we sent you.", username=pending["username"], status=400
+            tx, error=N_("Enter the code we sent you."), username=pending["username"], status=400
         )
     result = code_login.verify_login_code(
         pending["username"],

@@ -38,6 +38,6 @@ def consent() -> Any:
         tx=tx.id,
         client=client,
         scopes=tx.consent_scopes(),
-        error="Choose Allow or Deny." if request.method == "POST" else None,
+        error=N_("Choose Allow or Deny.") if request.method == "POST" else None,
         now=clock.now(),
     )

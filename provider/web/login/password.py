@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import redirect, request
 
+from provider.errors import N_
 from provider.factors import password as password_factor
 from provider.factors.base import Verified
 from provider.flows import authorize as flow
@@ -33,9 +34,9 @@ def login() -> Any:
         username = pages.field("username", 150).strip()
         pin = pages.field("pin", 64)
         if not pin_login or tx is None or client_policy is None:
-            error = "Sign-in with a PIN is not available here."
+            error = N_("Sign-in with a PIN is not available here.")
         elif not username or not pin:
-            error = "Enter your username and PIN."
+            error = N_("Enter your username and PIN.")
         else:
             pin_result = login_flow.verify_pin_login(
                 username,
@@ -53,7 +54,7 @@ def login() -> Any:
         username = pages.field("username", 150).strip()
         password = pages.field("password")
         if not username or not password:
-            error = "Enter your username and password."
+            error = N_("Enter your username and password.")
         else:
             result = login_flow.verify_password(
                 username,
