@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, create_engine, text
 
 from provider.storage.models import AuditEvent, AuthorizationCode, Token, User, WebSession
+from provider.storage.usernames import lookup_key
 
 FULL = {
     "users": 100_000,
@@ -50,7 +51,8 @@ def _hex(size: int = 32) -> str:
 
 def user_rows(count: int, now: int) -> Iterator[Row]:
     for i in range(count):
-        yield (f"bulk{i:06d}", FAKE_HASH, f"bulk{i:06d}@example.org", None, False, now - i)
+        name = f"bulk{i:06d}"
+        yield (name, lookup_key(name), FAKE_HASH, f"{name}@example.org", None, False, now - i)
 
 
 def session_rows(count: int, user_ids: list[int], now: int) -> Iterator[Row]:
@@ -138,7 +140,7 @@ def audit_rows(count: int, user_ids: list[int], now: int) -> Iterator[Row]:
 TABLES: dict[str, tuple[str, tuple[str, ...], Callable[..., Iterator[Row]]]] = {
     "users": (
         User.__tablename__,
-        ("username", "password_hash", "email", "name", "is_admin", "created_at"),
+        ("username", "username_key", "password_hash", "email", "name", "is_admin", "created_at"),
         user_rows,
     ),
     "sessions": (
