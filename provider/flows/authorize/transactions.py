@@ -85,14 +85,18 @@ def load(tx_id: str | None, session_id: int | None) -> Loaded | None:
     None when it is unknown, expired, another browser's, or stored in a shape
     this release cannot read: the caller shows "this sign-in has expired".
     """
-    tx = transaction_store.get_transaction(tx_id, session_id)
+    return _loaded(transaction_store.get_transaction(tx_id, session_id))
+
+
+def _loaded(tx: AuthorizeTransaction | None) -> Loaded | None:
+    """``tx`` with its stored request; None when there is none or this release
+    cannot read it."""
     if tx is None:
         return None
     try:
-        request = AuthorizeRequest.from_json(tx.params)
+        return Loaded(tx, AuthorizeRequest.from_json(tx.params))
     except UnreadableRequest:
         return None
-    return Loaded(tx, request)
 
 
 @dataclass(frozen=True)
@@ -108,13 +112,10 @@ def app_of(tx_id: str | None, session_id: int | None) -> AppLink | None:
     expired (None: unknown, or another browser's -- that tells nothing): its
     name and its ``client_uri`` when registered, else the origin of the
     redirect URI it asked to return to."""
-    tx = transaction_store.get_own_transaction(tx_id, session_id)
-    if tx is None:
+    loaded = _loaded(transaction_store.get_own_transaction(tx_id, session_id))
+    if loaded is None:
         return None
-    try:
-        request = AuthorizeRequest.from_json(tx.params)
-    except UnreadableRequest:
-        return None
+    request = loaded.request
     client = client_store.get_client(request.client_id)
     if client is None:
         return None
